@@ -1,0 +1,22 @@
+//! Every environment variable the binaries read, named once.
+//!
+//! Secrets (database URL, ad-platform tokens, the PII hashing key) are read from here and
+//! never logged; flags that mirror a variable say so in `--help`.
+
+/// Root of the lake, same as `--lake`.
+pub const LAKE_URI: &str = "LAKE_URI";
+/// Identifier of the run (Airflow's `run_id`), same as `--run-id`.
+pub const RUN_ID: &str = "RUN_ID";
+/// Prometheus textfile to write at the end of a run, same as `--metrics-file`.
+pub const METRICS_FILE: &str = "METRICS_FILE";
+/// Prometheus Pushgateway base URL (`http://host:9091`); metrics are pushed there when set.
+pub const PUSHGATEWAY_URL: &str = "PUSHGATEWAY_URL";
+/// `text` or `json`, same as `--log-format`.
+pub const LOG_FORMAT: &str = "LOG_FORMAT";
+/// tracing filter directives, e.g. `info,ltv_lakehouse=debug`.
+pub const LOG_FILTER: &str = "LTV_LOG";
+
+/// Object-store endpoint override for `s3://` lakes (MinIO, moto). The other usual `AWS_*`
+/// variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ALLOW_HTTP`,
+/// `AWS_CONDITIONAL_PUT`) are read by the object store itself.
+pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";

@@ -1,0 +1,3 @@
+//! One module per stage of the pipeline.
+
+pub mod gen_fixtures;

@@ -1,0 +1,180 @@
+//! The one place where frames cross between polars and delta-rs.
+//!
+//! polars carries its own Arrow implementation (polars-arrow) and delta-rs uses arrow-rs; the
+//! two meet through the Arrow C data interface, which moves buffers without copying them: each
+//! column is exported by one library and imported by the other, and the release callback travels
+//! with the buffers so that whichever side drops last frees them.
+
+use std::sync::Arc;
+
+use deltalake::arrow::array::{Array as _, ArrayRef, RecordBatch, make_array};
+use deltalake::arrow::compute::cast;
+use deltalake::arrow::datatypes::{DataType as ArrowDataType, Field, Schema, SchemaRef};
+use deltalake::arrow::error::ArrowError;
+use deltalake::arrow::ffi::{FFI_ArrowArray, FFI_ArrowSchema, from_ffi, to_ffi};
+use polars::prelude::{Column, CompatLevel, DataFrame, PlSmallStr, PolarsError, Series};
+use polars_arrow::ffi as polars_ffi;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("arrow: {0}")]
+    Arrow(#[from] ArrowError),
+    #[error("polars: {0}")]
+    Polars(#[from] PolarsError),
+}
+
+/// Record batches of a polars frame, one per chunk, with the frame's own column types
+/// (strings as LargeUtf8: polars' oldest compatibility level is plain Arrow every reader knows).
+pub fn frame_to_batches(frame: &DataFrame) -> Result<(SchemaRef, Vec<RecordBatch>), FrameError> {
+    let mut frame = frame.clone();
+    frame.rechunk_mut();
+    let mut schema: Option<SchemaRef> = None;
+    let mut batches = Vec::new();
+    for chunk in frame.iter_chunks(CompatLevel::oldest(), false) {
+        let (polars_schema, arrays) = chunk.into_schema_and_arrays();
+        let mut fields = Vec::with_capacity(arrays.len());
+        let mut columns = Vec::with_capacity(arrays.len());
+        for (polars_field, array) in polars_schema.iter_values().zip(arrays) {
+            let column = polars_to_arrow(array, polars_field)?;
+            fields.push(Field::new(
+                polars_field.name.as_str(),
+                column.data_type().clone(),
+                true,
+            ));
+            columns.push(column);
+        }
+        let batch_schema = schema
+            .get_or_insert_with(|| Arc::new(Schema::new(fields)))
+            .clone();
+        batches.push(RecordBatch::try_new(batch_schema, columns)?);
+    }
+    // polars yields one (possibly empty) chunk for any frame with columns.
+    let schema = schema.unwrap_or_else(|| Arc::new(Schema::empty()));
+    Ok((schema, batches))
+}
+
+/// A polars frame holding the rows of the batches. Dictionary-encoded columns (delta-rs may
+/// encode partition values that way) are decoded first, since polars reads plain values.
+pub fn batches_to_frame(schema: &Schema, batches: &[RecordBatch]) -> Result<DataFrame, FrameError> {
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for (index, field) in schema.fields().iter().enumerate() {
+        let mut chunks = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let mut array = batch.column(index).clone();
+            if let ArrowDataType::Dictionary(_, value_type) = array.data_type() {
+                array = cast(&array, value_type)?;
+            }
+            chunks.push(arrow_to_polars(&array)?);
+        }
+        let name = PlSmallStr::from_str(field.name());
+        let series = if chunks.is_empty() {
+            let dtype = polars::prelude::DataType::from_arrow_field(&arrow_field_to_polars(field)?);
+            Series::new_empty(name, &dtype)
+        } else {
+            Series::from_arrow_chunks(name, chunks)?
+        };
+        columns.push(Column::from(series));
+    }
+    Ok(DataFrame::new_infer_height(columns)?)
+}
+
+fn polars_to_arrow(
+    array: Box<dyn polars_arrow::array::Array>,
+    field: &polars_arrow::datatypes::Field,
+) -> Result<ArrayRef, FrameError> {
+    let exported_array = polars_ffi::export_array_to_c(array);
+    let exported_schema = polars_ffi::export_field_to_c(field);
+    // SAFETY: both types are the C data interface's `ArrowArray` / `ArrowSchema` structs,
+    // #[repr(C)] with the layout the Arrow spec fixes (transmute checks the sizes). Ownership,
+    // including the release callback, moves to arrow-rs, which calls it exactly once.
+    let (array, schema) = unsafe {
+        (
+            std::mem::transmute::<polars_ffi::ArrowArray, FFI_ArrowArray>(exported_array),
+            std::mem::transmute::<polars_ffi::ArrowSchema, FFI_ArrowSchema>(exported_schema),
+        )
+    };
+    // SAFETY: the structs were just produced by a conforming exporter.
+    let data = unsafe { from_ffi(array, &schema) }?;
+    Ok(make_array(data))
+}
+
+fn arrow_to_polars(array: &ArrayRef) -> Result<Box<dyn polars_arrow::array::Array>, FrameError> {
+    let (exported_array, exported_schema) = to_ffi(&array.to_data())?;
+    // SAFETY: as in `polars_to_arrow`, in the other direction.
+    let (c_array, c_schema) = unsafe {
+        (
+            std::mem::transmute::<FFI_ArrowArray, polars_ffi::ArrowArray>(exported_array),
+            std::mem::transmute::<FFI_ArrowSchema, polars_ffi::ArrowSchema>(exported_schema),
+        )
+    };
+    // SAFETY: the structs were just produced by arrow-rs' conforming exporter.
+    let field = unsafe { polars_ffi::import_field_from_c(&c_schema) }?;
+    let imported = unsafe { polars_ffi::import_array_from_c(c_array, field.dtype) }?;
+    Ok(imported)
+}
+
+fn arrow_field_to_polars(field: &Field) -> Result<polars_arrow::datatypes::Field, FrameError> {
+    let exported = FFI_ArrowSchema::try_from(field)?;
+    // SAFETY: as in `polars_to_arrow`.
+    let c_schema =
+        unsafe { std::mem::transmute::<FFI_ArrowSchema, polars_ffi::ArrowSchema>(exported) };
+    Ok(unsafe { polars_ffi::import_field_from_c(&c_schema) }?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+    use polars::prelude::df;
+
+    fn sample() -> DataFrame {
+        let day = NaiveDate::from_ymd_opt(2026, 1, 2).unwrap();
+        df!(
+            "player_id" => ["a", "b", "c"],
+            "revenue_usd" => [Some(0.99), None, Some(49.99)],
+            "sessions" => [1i64, 2, 3],
+            "is_payer" => [true, false, true],
+            "event_date" => [day, day, day],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn round_trip_keeps_values_and_types() {
+        let frame = sample();
+        let (schema, batches) = frame_to_batches(&frame).unwrap();
+        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
+        assert_eq!(schema.field(0).data_type(), &ArrowDataType::LargeUtf8);
+        assert_eq!(schema.field(4).data_type(), &ArrowDataType::Date32);
+        let back = batches_to_frame(&schema, &batches).unwrap();
+        assert!(back.equals_missing(&frame), "{back}\n{frame}");
+    }
+
+    #[test]
+    fn empty_frames_keep_their_schema() {
+        let frame = sample().head(Some(0));
+        let (schema, batches) = frame_to_batches(&frame).unwrap();
+        assert_eq!(schema.fields().len(), 5);
+        let back = batches_to_frame(&schema, &batches).unwrap();
+        assert_eq!(back.height(), 0);
+        assert_eq!(back.schema(), frame.schema());
+    }
+
+    #[test]
+    fn dictionary_columns_are_decoded() {
+        use deltalake::arrow::array::{DictionaryArray, Int32Array, StringArray};
+        use deltalake::arrow::datatypes::Int32Type;
+        let dictionary = DictionaryArray::<Int32Type>::try_new(
+            Int32Array::from(vec![0, 1, 0]),
+            Arc::new(StringArray::from(vec!["2026-01-01", "2026-01-02"])),
+        )
+        .unwrap();
+        let schema = Schema::new(vec![Field::new("d", dictionary.data_type().clone(), true)]);
+        let batch =
+            RecordBatch::try_new(Arc::new(schema.clone()), vec![Arc::new(dictionary)]).unwrap();
+        let frame = batches_to_frame(&schema, &[batch]).unwrap();
+        let column = frame.column("d").unwrap().str().unwrap();
+        let values: Vec<_> = column.iter().flatten().collect();
+        assert_eq!(values, ["2026-01-01", "2026-01-02", "2026-01-01"]);
+    }
+}

@@ -1,0 +1,452 @@
+//! Reading and writing the lake's Delta tables: the only module that talks to delta-rs.
+//!
+//! Every write is idempotent in one of three ways, chosen by the caller:
+//! - [`Lake::replace_range`]: a batch stage overwrites exactly the partitions of its date range
+//!   (Delta replace-where), so a rerun leaves one copy;
+//! - [`Lake::merge`]: upsert on the table's key, for late and re-sent rows;
+//! - [`Lake::append_once`]: an append committed together with application transaction ids
+//!   (`txn` actions), skipped when those ids are already in the log; this is how a stream's
+//!   offsets live in the same commit as its data.
+
+pub mod frame;
+mod table;
+mod uri;
+
+use std::collections::HashMap;
+use std::sync::Once;
+
+use deltalake::arrow::array::RecordBatch;
+use deltalake::arrow::compute::cast;
+use deltalake::arrow::datatypes::SchemaRef;
+use deltalake::datafusion::common::ScalarValue;
+use deltalake::datafusion::error::DataFusionError;
+use deltalake::datafusion::prelude::{Expr, SessionContext, col, lit};
+use deltalake::kernel::Transaction;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::protocol::SaveMode;
+use deltalake::{DeltaTable, DeltaTableError};
+use polars::prelude::DataFrame;
+use serde_json::json;
+use url::Url;
+
+use crate::date_range::DateRange;
+pub use frame::FrameError;
+pub use table::{ColumnSpec, ColumnType, Layer, TableName, TableSpec};
+pub use uri::LakeUri;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    #[error(
+        "table {table} does not exist at {url}; run the stage that produces it for this range first"
+    )]
+    TableNotFound { table: TableName, url: Url },
+    #[error("{operation} on {table} failed")]
+    Delta {
+        table: TableName,
+        operation: &'static str,
+        #[source]
+        source: DeltaTableError,
+    },
+    #[error("query on {table} failed")]
+    Query {
+        table: TableName,
+        #[source]
+        source: DataFusionError,
+    },
+    #[error("rows for {table} do not fit its schema: {detail}")]
+    Schema { table: TableName, detail: String },
+    #[error("table {table} has no date column, so it cannot be read or replaced by date range")]
+    NotDated { table: TableName },
+    #[error("converting rows of {table}")]
+    Frame {
+        table: TableName,
+        #[source]
+        source: FrameError,
+    },
+}
+
+/// Who is writing: recorded in every commit's metadata so `DESCRIBE HISTORY` tells which job
+/// and run produced a version.
+#[derive(Debug, Clone, Default)]
+pub struct Committer {
+    pub job: String,
+    pub run_id: Option<String>,
+}
+
+/// An application transaction id (Delta `txn` action): `app_id` has reached `version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppTxn {
+    pub app_id: String,
+    pub version: i64,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteOutcome {
+    pub table: TableName,
+    /// Table version after the write (unchanged when skipped).
+    pub version: Option<u64>,
+    pub rows_written: u64,
+    /// True when nothing was committed because the transaction ids were already in the log.
+    pub skipped: bool,
+}
+
+/// A lake root and the committer writing to it.
+#[derive(Debug, Clone)]
+pub struct Lake {
+    uri: LakeUri,
+    committer: Committer,
+}
+
+static REGISTER_OBJECT_STORES: Once = Once::new();
+
+impl Lake {
+    pub fn new(uri: LakeUri, committer: Committer) -> Self {
+        // delta-rs finds object stores by URL scheme; s3:// must be registered once per process.
+        REGISTER_OBJECT_STORES.call_once(|| deltalake::aws::register_handlers(None));
+        Lake { uri, committer }
+    }
+
+    pub fn uri(&self) -> &LakeUri {
+        &self.uri
+    }
+
+    pub fn table_url(&self, table: &TableName) -> Url {
+        self.uri.table_url(table)
+    }
+
+    /// Opens an existing table at its latest version.
+    pub async fn open(&self, table: &TableName) -> Result<DeltaTable, LakeError> {
+        let handle = self.handle(table).await?;
+        if handle.version().is_none() {
+            return Err(LakeError::TableNotFound {
+                table: *table,
+                url: self.table_url(table),
+            });
+        }
+        Ok(handle)
+    }
+
+    /// Latest version of a table, or `None` when it does not exist yet.
+    pub async fn version(&self, table: &TableName) -> Result<Option<u64>, LakeError> {
+        Ok(self.handle(table).await?.version())
+    }
+
+    /// The version an application transaction id has reached in this table, if any.
+    pub async fn app_txn_version(
+        &self,
+        table: &TableName,
+        app_id: &str,
+    ) -> Result<Option<i64>, LakeError> {
+        let handle = self.handle(table).await?;
+        let Ok(state) = handle.snapshot() else {
+            return Ok(None);
+        };
+        state
+            .transaction_version(handle.log_store().as_ref(), app_id)
+            .await
+            .map_err(|source| delta(table, "reading transaction ids", source))
+    }
+
+    /// Rows of a table, optionally filtered (the filter prunes files and partitions).
+    pub async fn read(
+        &self,
+        spec: &TableSpec,
+        filter: Option<Expr>,
+    ) -> Result<DataFrame, LakeError> {
+        let table = self.open(&spec.name).await?;
+        let query = |source| LakeError::Query {
+            table: spec.name,
+            source,
+        };
+        let provider = table.table_provider().await.map_err(query)?;
+        let session = SessionContext::new();
+        table
+            .update_datafusion_session(&session.state())
+            .map_err(|source| delta(&spec.name, "registering the object store", source))?;
+        let mut scan = session.read_table(provider).map_err(query)?;
+        if let Some(filter) = filter {
+            scan = scan.filter(filter).map_err(query)?;
+        }
+        let schema = scan.schema().inner().clone();
+        let batches = scan.collect().await.map_err(query)?;
+        frame::batches_to_frame(&schema, &batches).map_err(|source| LakeError::Frame {
+            table: spec.name,
+            source,
+        })
+    }
+
+    /// Rows of the days in `range`, by the table's date column.
+    pub async fn read_range(
+        &self,
+        spec: &TableSpec,
+        range: &DateRange,
+    ) -> Result<DataFrame, LakeError> {
+        let filter = range_predicate(spec, range)?;
+        self.read(spec, Some(filter)).await
+    }
+
+    /// Replaces the rows of the days in `range` with `rows`: one atomic commit that removes
+    /// whatever those partitions held and adds the new files. Every row must fall in the range.
+    pub async fn replace_range(
+        &self,
+        spec: &TableSpec,
+        rows: &DataFrame,
+        range: &DateRange,
+    ) -> Result<WriteOutcome, LakeError> {
+        let predicate = range_predicate(spec, range)?;
+        let (batches, rows_written) = self.conform(spec, rows)?;
+        let table = self.open_or_create(spec).await?;
+        let written = table
+            .write(batches)
+            .with_save_mode(SaveMode::Overwrite)
+            .with_replace_where(predicate)
+            .with_partition_columns(spec.partition_by.iter().copied())
+            .with_commit_properties(self.commit_properties(json!({"range": range})))
+            .await
+            .map_err(|source| delta(&spec.name, "replace-where write", source))?;
+        Ok(WriteOutcome {
+            table: spec.name,
+            version: written.version(),
+            rows_written,
+            skipped: false,
+        })
+    }
+
+    /// Upserts `rows` on the table's key: matching rows are updated, new ones inserted.
+    pub async fn merge(
+        &self,
+        spec: &TableSpec,
+        rows: &DataFrame,
+    ) -> Result<WriteOutcome, LakeError> {
+        if spec.key.is_empty() {
+            return Err(LakeError::Schema {
+                table: spec.name,
+                detail: "MERGE needs a key and the table spec declares none".into(),
+            });
+        }
+        let (batches, rows_written) = self.conform(spec, rows)?;
+        let table = self.open_or_create(spec).await?;
+        let session = SessionContext::new();
+        let source = session
+            .read_batches(batches)
+            .map_err(|source| LakeError::Query {
+                table: spec.name,
+                source,
+            })?;
+        let on = spec
+            .key
+            .iter()
+            .map(|key| format!("target.{key} = source.{key}"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let merge_error = |source| delta(&spec.name, "MERGE", source);
+        let (merged, _metrics) = table
+            .merge(source, on)
+            .with_source_alias("source")
+            .with_target_alias("target")
+            .with_commit_properties(self.commit_properties(json!({"key": spec.key})))
+            .when_matched_update(|update| {
+                spec.columns
+                    .iter()
+                    .filter(|column| !spec.key.contains(&column.name))
+                    .fold(update, |update, column| {
+                        update.update(column.name, format!("source.{}", column.name))
+                    })
+            })
+            .map_err(merge_error)?
+            .when_not_matched_insert(|insert| {
+                spec.columns.iter().fold(insert, |insert, column| {
+                    insert.set(column.name, format!("source.{}", column.name))
+                })
+            })
+            .map_err(merge_error)?
+            .await
+            .map_err(merge_error)?;
+        Ok(WriteOutcome {
+            table: spec.name,
+            version: merged.version(),
+            rows_written,
+            skipped: false,
+        })
+    }
+
+    /// Appends `rows` and records `txns` in the same commit, unless every one of `txns` has
+    /// already reached its version (then nothing is written and the outcome says `skipped`).
+    pub async fn append_once(
+        &self,
+        spec: &TableSpec,
+        rows: &DataFrame,
+        txns: &[AppTxn],
+    ) -> Result<WriteOutcome, LakeError> {
+        let table = self.open_or_create(spec).await?;
+        let mut already_committed = !txns.is_empty();
+        for txn in txns {
+            let committed = self.app_txn_version(&spec.name, &txn.app_id).await?;
+            already_committed &= committed.is_some_and(|version| version >= txn.version);
+        }
+        if already_committed {
+            return Ok(WriteOutcome {
+                table: spec.name,
+                version: table.version(),
+                rows_written: 0,
+                skipped: true,
+            });
+        }
+        let (batches, rows_written) = self.conform(spec, rows)?;
+        let properties = self
+            .commit_properties(json!({}))
+            .with_application_transactions(
+                txns.iter()
+                    .map(|txn| Transaction::new(&txn.app_id, txn.version))
+                    .collect(),
+            );
+        let written = table
+            .write(batches)
+            .with_save_mode(SaveMode::Append)
+            .with_partition_columns(spec.partition_by.iter().copied())
+            .with_commit_properties(properties)
+            .await
+            .map_err(|source| delta(&spec.name, "append", source))?;
+        Ok(WriteOutcome {
+            table: spec.name,
+            version: written.version(),
+            rows_written,
+            skipped: false,
+        })
+    }
+
+    async fn handle(&self, table: &TableName) -> Result<DeltaTable, LakeError> {
+        let url = self.table_url(table);
+        if let Ok(path) = url.to_file_path() {
+            // A local table's folder must exist before delta-rs will open it.
+            std::fs::create_dir_all(&path).map_err(|err| {
+                delta(
+                    table,
+                    "creating the table folder",
+                    DeltaTableError::from(err),
+                )
+            })?;
+        }
+        DeltaTable::try_from_url_with_storage_options(url, HashMap::new())
+            .await
+            .map_err(|source| delta(table, "opening", source))
+    }
+
+    async fn open_or_create(&self, spec: &TableSpec) -> Result<DeltaTable, LakeError> {
+        let handle = self.handle(&spec.name).await?;
+        if handle.version().is_some() {
+            return Ok(handle);
+        }
+        handle
+            .create()
+            .with_table_name(spec.name.to_string())
+            .with_columns(spec.delta_fields())
+            .with_partition_columns(spec.partition_by.iter().copied())
+            .with_save_mode(SaveMode::Ignore)
+            .with_commit_properties(self.commit_properties(json!({})))
+            .await
+            .map_err(|source| delta(&spec.name, "creating", source))
+    }
+
+    /// Record batches of `rows` in the table's column order and types.
+    fn conform(
+        &self,
+        spec: &TableSpec,
+        rows: &DataFrame,
+    ) -> Result<(Vec<RecordBatch>, u64), LakeError> {
+        let (schema, batches) =
+            frame::frame_to_batches(rows).map_err(|source| LakeError::Frame {
+                table: spec.name,
+                source,
+            })?;
+        let target = spec.arrow_schema();
+        let positions = target
+            .fields()
+            .iter()
+            .map(|field| {
+                schema
+                    .index_of(field.name())
+                    .map_err(|_| LakeError::Schema {
+                        table: spec.name,
+                        detail: format!("column `{}` is missing", field.name()),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut conformed = Vec::with_capacity(batches.len());
+        let mut row_count = 0u64;
+        for batch in batches {
+            row_count += batch.num_rows() as u64;
+            conformed.push(conform_batch(spec, &target, &positions, &batch)?);
+        }
+        if conformed.is_empty() {
+            conformed.push(RecordBatch::new_empty(target));
+        }
+        Ok((conformed, row_count))
+    }
+
+    fn commit_properties(&self, operation: serde_json::Value) -> CommitProperties {
+        CommitProperties::default().with_metadata([
+            ("job".to_string(), json!(self.committer.job)),
+            ("run_id".to_string(), json!(self.committer.run_id)),
+            ("operation_parameters".to_string(), operation),
+        ])
+    }
+}
+
+fn conform_batch(
+    spec: &TableSpec,
+    target: &SchemaRef,
+    positions: &[usize],
+    batch: &RecordBatch,
+) -> Result<RecordBatch, LakeError> {
+    let columns = target
+        .fields()
+        .iter()
+        .zip(positions)
+        .map(|(field, &position)| {
+            let column = batch.column(position);
+            if !field.is_nullable() && column.null_count() > 0 {
+                return Err(LakeError::Schema {
+                    table: spec.name,
+                    detail: format!("column `{}` is required but has nulls", field.name()),
+                });
+            }
+            cast(column, field.data_type()).map_err(|err| LakeError::Schema {
+                table: spec.name,
+                detail: format!(
+                    "column `{}` cannot become {}: {err}",
+                    field.name(),
+                    field.data_type()
+                ),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(target.clone(), columns).map_err(|err| LakeError::Schema {
+        table: spec.name,
+        detail: err.to_string(),
+    })
+}
+
+/// `date_column BETWEEN first AND last`, typed as dates so partitions are pruned.
+fn range_predicate(spec: &TableSpec, range: &DateRange) -> Result<Expr, LakeError> {
+    let column = spec
+        .date_column
+        .ok_or(LakeError::NotDated { table: spec.name })?;
+    let day = |date: chrono::NaiveDate| {
+        let days = (date - chrono::DateTime::UNIX_EPOCH.date_naive()).num_days() as i32;
+        lit(ScalarValue::Date32(Some(days)))
+    };
+    Ok(col(column).between(day(range.first()), day(range.last())))
+}
+
+fn delta(table: &TableName, operation: &'static str, source: DeltaTableError) -> LakeError {
+    LakeError::Delta {
+        table: *table,
+        operation,
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,214 @@
+//! The lake against real Delta tables in a temporary folder.
+
+use chrono::NaiveDate;
+use polars::prelude::{DataFrame, SortMultipleOptions, df};
+
+use super::*;
+
+const COLUMNS: &[ColumnSpec] = &[
+    ColumnSpec::required("event_id", ColumnType::String),
+    ColumnSpec::required("event_date", ColumnType::Date),
+    ColumnSpec::optional("revenue_usd", ColumnType::Float64),
+];
+
+const EVENTS: TableSpec = TableSpec {
+    name: TableName::new(Layer::Silver, "test_events"),
+    columns: COLUMNS,
+    partition_by: &["event_date"],
+    date_column: Some("event_date"),
+    key: &["event_id"],
+};
+
+fn day(n: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 1, n).unwrap()
+}
+
+fn rows(ids: &[&str], days: &[u32], revenue: &[f64]) -> DataFrame {
+    df!(
+        "revenue_usd" => revenue,
+        "event_id" => ids,
+        "event_date" => days.iter().map(|&d| day(d)).collect::<Vec<_>>(),
+    )
+    .unwrap()
+}
+
+fn lake(folder: &tempfile::TempDir) -> Lake {
+    let uri = LakeUri::parse(folder.path().to_str().unwrap()).unwrap();
+    Lake::new(
+        uri,
+        Committer {
+            job: "lake-test".into(),
+            run_id: Some("test-run".into()),
+        },
+    )
+}
+
+async fn sorted(lake: &Lake, filter: Option<Expr>) -> DataFrame {
+    lake.read(&EVENTS, filter)
+        .await
+        .unwrap()
+        .sort(["event_id"], SortMultipleOptions::default())
+        .unwrap()
+}
+
+fn ids(frame: &DataFrame) -> Vec<String> {
+    frame
+        .column("event_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn replace_where_rerun_leaves_one_copy() {
+    let folder = tempfile::tempdir().unwrap();
+    let lake = lake(&folder);
+    let range = DateRange::new(day(1), day(2)).unwrap();
+    let batch = rows(&["a", "b", "c"], &[1, 1, 2], &[1.0, 2.0, 3.0]);
+
+    let first = lake.replace_range(&EVENTS, &batch, &range).await.unwrap();
+    let second = lake.replace_range(&EVENTS, &batch, &range).await.unwrap();
+
+    assert_eq!(first.rows_written, 3);
+    assert!(second.version > first.version);
+    let stored = sorted(&lake, None).await;
+    assert_eq!(ids(&stored), ["a", "b", "c"]);
+    // Columns come back in the table's order and types, whatever the frame's order was.
+    assert_eq!(
+        stored.get_column_names(),
+        ["event_id", "event_date", "revenue_usd"]
+    );
+    assert_eq!(
+        stored.column("event_date").unwrap().dtype(),
+        &polars::prelude::DataType::Date
+    );
+}
+
+#[tokio::test]
+async fn replace_where_touches_only_its_days() {
+    let folder = tempfile::tempdir().unwrap();
+    let lake = lake(&folder);
+    let both_days = DateRange::new(day(1), day(2)).unwrap();
+    lake.replace_range(
+        &EVENTS,
+        &rows(&["a", "b"], &[1, 2], &[1.0, 2.0]),
+        &both_days,
+    )
+    .await
+    .unwrap();
+
+    let day_two = DateRange::single(day(2));
+    lake.replace_range(
+        &EVENTS,
+        &rows(&["b2", "b3"], &[2, 2], &[5.0, 6.0]),
+        &day_two,
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(ids(&sorted(&lake, None).await), ["a", "b2", "b3"]);
+    let day_two_rows = lake.read_range(&EVENTS, &day_two).await.unwrap();
+    assert_eq!(day_two_rows.height(), 2);
+
+    // An empty frame empties the range: the day really has no rows now.
+    let empty = rows(&[], &[], &[]);
+    lake.replace_range(&EVENTS, &empty, &day_two).await.unwrap();
+    assert_eq!(ids(&sorted(&lake, None).await), ["a"]);
+}
+
+#[tokio::test]
+async fn rows_outside_the_replaced_range_are_refused() {
+    let folder = tempfile::tempdir().unwrap();
+    let lake = lake(&folder);
+    let outcome = lake
+        .replace_range(
+            &EVENTS,
+            &rows(&["a", "late"], &[1, 9], &[1.0, 1.0]),
+            &DateRange::single(day(1)),
+        )
+        .await;
+    assert!(
+        matches!(outcome, Err(LakeError::Delta { .. })),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn merge_updates_matches_and_inserts_the_rest() {
+    let folder = tempfile::tempdir().unwrap();
+    let lake = lake(&folder);
+    lake.merge(&EVENTS, &rows(&["a", "b"], &[1, 1], &[1.0, 2.0]))
+        .await
+        .unwrap();
+    lake.merge(&EVENTS, &rows(&["b", "c"], &[1, 2], &[20.0, 3.0]))
+        .await
+        .unwrap();
+
+    let stored = sorted(&lake, None).await;
+    assert_eq!(ids(&stored), ["a", "b", "c"]);
+    let revenue: Vec<f64> = stored
+        .column("revenue_usd")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    assert_eq!(revenue, [1.0, 20.0, 3.0]);
+}
+
+#[tokio::test]
+async fn append_once_is_skipped_when_its_transaction_is_committed() {
+    let folder = tempfile::tempdir().unwrap();
+    let lake = lake(&folder);
+    let txn = |version| AppTxn {
+        app_id: "ingest-game-events-0".into(),
+        version,
+    };
+    let first = rows(&["a", "b"], &[1, 1], &[0.0, 0.0]);
+
+    let written = lake.append_once(&EVENTS, &first, &[txn(41)]).await.unwrap();
+    let replay = lake.append_once(&EVENTS, &first, &[txn(41)]).await.unwrap();
+    let next = lake
+        .append_once(&EVENTS, &rows(&["c"], &[2], &[0.0]), &[txn(42)])
+        .await
+        .unwrap();
+
+    assert!(!written.skipped);
+    assert!(replay.skipped);
+    assert_eq!(replay.version, written.version);
+    assert!(!next.skipped);
+    assert_eq!(
+        lake.app_txn_version(&EVENTS.name, "ingest-game-events-0")
+            .await
+            .unwrap(),
+        Some(42)
+    );
+    assert_eq!(ids(&sorted(&lake, None).await), ["a", "b", "c"]);
+}
+
+#[tokio::test]
+async fn a_missing_table_is_named_in_the_error() {
+    let folder = tempfile::tempdir().unwrap();
+    let lake = lake(&folder);
+    let err = lake.read(&EVENTS, None).await.unwrap_err();
+    assert!(matches!(err, LakeError::TableNotFound { .. }));
+    assert!(err.to_string().contains("silver.test_events"), "{err}");
+}
+
+#[tokio::test]
+async fn a_frame_missing_a_column_is_refused_before_writing() {
+    let folder = tempfile::tempdir().unwrap();
+    let lake = lake(&folder);
+    let frame = df!("event_id" => ["a"]).unwrap();
+    let err = lake
+        .replace_range(&EVENTS, &frame, &DateRange::single(day(1)))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("`event_date` is missing"), "{err}");
+    assert_eq!(lake.version(&EVENTS.name).await.unwrap(), None);
+}

@@ -1,0 +1,15 @@
+//! The LTV lakehouse for game studios.
+//!
+//! Each stage is a binary in `src/bin/` that parses its flags and calls its job in
+//! `src/jobs/`; the modules below are what the stages share.
+
+pub mod cli;
+pub mod date_range;
+pub mod domain;
+pub mod env;
+pub mod exit_codes;
+pub mod jobs;
+pub mod lake;
+pub mod run;
+pub mod telemetry;
+pub mod wire;
