@@ -112,10 +112,16 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     let args = A::try_parse_from(argv)?;
-    if let Err(err) = args.common().interval.range() {
-        return Err(A::command().error(ErrorKind::ArgumentConflict, err));
-    }
+    validate(&mut A::command(), args.common())?;
     Ok(args)
+}
+
+/// The checks clap cannot express, reported as usage errors of `command` (exit 2).
+pub fn validate(command: &mut clap::Command, common: &CommonArgs) -> Result<(), clap::Error> {
+    match common.interval.range() {
+        Ok(_) => Ok(()),
+        Err(err) => Err(command.error(ErrorKind::ArgumentConflict, err)),
+    }
 }
 
 #[cfg(test)]

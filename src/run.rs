@@ -12,7 +12,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::cli::CommonArgs;
+use crate::cli::{self, AFTER_HELP, CommonArgs};
 use crate::date_range::DateRange;
 use crate::domain::GameTitle;
 use crate::env;
@@ -143,7 +143,7 @@ where
     let range = context.range;
     let game = context.game.clone();
     let dry_run = context.dry_run;
-    tracing::info!(job, run_id, lake = %context.lake.uri(), range = ?range.map(|r| r.to_string()), dry_run, "starting");
+    tracing::info!(job, run_id, lake = %context.lake.uri(), range = range.map(|r| r.to_string()).unwrap_or_default(), dry_run, "starting");
 
     let outcome = runtime.block_on(body(context));
     let duration = started.elapsed();
@@ -201,19 +201,36 @@ fn publish_metrics(
     figures: &RunFigures,
 ) {
     let text = telemetry::render_metrics(job, figures);
-    if let Some(path) = &common.metrics_file {
-        if let Err(err) = telemetry::write_metrics_file(path, &text) {
-            tracing::warn!(path = %path.display(), error = %err, "cannot write the metrics file");
-        }
+    if let Some(path) = &common.metrics_file
+        && let Err(err) = telemetry::write_metrics_file(path, &text)
+    {
+        tracing::warn!(path = %path.display(), error = %err, "cannot write the metrics file");
     }
-    if let Ok(gateway) = std::env::var(env::PUSHGATEWAY_URL) {
-        if let Err(err) = runtime.block_on(telemetry::push_metrics(&gateway, job, text)) {
-            tracing::warn!(error = %err, "cannot push metrics to the Pushgateway");
-        }
+    if let Ok(gateway) = std::env::var(env::PUSHGATEWAY_URL)
+        && let Err(err) = runtime.block_on(telemetry::push_metrics(&gateway, job, text))
+    {
+        tracing::warn!(error = %err, "cannot push metrics to the Pushgateway");
     }
 }
 
-/// The body of a binary whose stage is not built yet: it fails as a usage error, writing nothing.
-pub async fn not_implemented(context: JobContext) -> anyhow::Result<JobReport> {
-    Err(UsageError::new(format!("{} is not implemented yet", context.job)).into())
+/// The `main` of a binary whose stage is not built yet: `--help` works and flags are checked
+/// like everywhere else, then it exits 2 saying so, writing nothing.
+pub fn not_implemented_main(job: &'static str, about: &'static str) -> ExitCode {
+    #[derive(Debug, clap::Parser)]
+    struct StageArgs {
+        #[command(flatten)]
+        common: CommonArgs,
+    }
+    let mut command = <StageArgs as clap::CommandFactory>::command()
+        .name(job)
+        .about(about)
+        .after_help(AFTER_HELP);
+    let args = command
+        .try_get_matches_from_mut(std::env::args_os())
+        .and_then(|matches| <StageArgs as clap::FromArgMatches>::from_arg_matches(&matches))
+        .and_then(|args| cli::validate(&mut command, &args.common).map(|()| args))
+        .unwrap_or_else(|err| err.exit());
+    run(job, &args.common, |context| async move {
+        Err(UsageError::new(format!("{} is not implemented yet", context.job)).into())
+    })
 }

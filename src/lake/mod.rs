@@ -45,7 +45,7 @@ pub enum LakeError {
         table: TableName,
         operation: &'static str,
         #[source]
-        source: DeltaTableError,
+        source: Box<DeltaTableError>,
     },
     #[error("query on {table} failed")]
     Query {
@@ -444,7 +444,7 @@ fn delta(table: &TableName, operation: &'static str, source: DeltaTableError) ->
     LakeError::Delta {
         table: *table,
         operation,
-        source,
+        source: Box::new(source),
     }
 }
 

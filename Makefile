@@ -1,0 +1,49 @@
+# The LTV lakehouse. `make demo` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/ltv-lakehouse/target
+BIN := $(CARGO_TARGET_DIR)/debug
+RELEASE_BIN := $(CARGO_TARGET_DIR)/release
+
+# The committed fixture studio (tests and CI replay these days).
+FIXTURE_FROM := 2026-01-01
+FIXTURE_TO := 2026-01-08
+FIXTURE_SEED := 42
+FIXTURE_INSTALLS := 150
+
+DEMO_OUT := out/demo
+
+.PHONY: build test lint fmt demo fixtures bench clean
+
+build:
+	cargo build --bins
+
+test:
+	cargo test
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+fmt:
+	cargo fmt
+
+## Regenerate the committed fixture studio (after changing the generator).
+fixtures: build
+	rm -rf fixtures/studio
+	$(BIN)/gen-fixtures --from $(FIXTURE_FROM) --to $(FIXTURE_TO) --seed $(FIXTURE_SEED) \
+		--installs-per-day $(FIXTURE_INSTALLS) --gzip --out fixtures/studio
+
+## Run what the pipeline has so far on a generated studio and print a short report.
+demo: build
+	rm -rf $(DEMO_OUT)
+	$(BIN)/gen-fixtures --from $(FIXTURE_FROM) --to $(FIXTURE_TO) --seed $(FIXTURE_SEED) \
+		--installs-per-day 400 --out $(DEMO_OUT)/studio --log-format text
+	@python3 scripts/studio_report.py $(DEMO_OUT)/studio
+
+## Benchmarks: release build, figures printed.
+bench:
+	cargo build --release --bin gen-fixtures
+	@scripts/bench_gen_fixtures.sh $(RELEASE_BIN)/gen-fixtures
+
+clean:
+	rm -rf out lake

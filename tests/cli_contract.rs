@@ -1,0 +1,144 @@
+//! The command-line contract every binary keeps: help an operator can follow, exit codes
+//! Airflow can act on, and one JSON summary line per run.
+
+use std::process::{Command, Output};
+
+const BINARIES: [&str; 9] = [
+    env!("CARGO_BIN_EXE_ingest-drain"),
+    env!("CARGO_BIN_EXE_bronze-to-silver"),
+    env!("CARGO_BIN_EXE_silver-to-gold"),
+    env!("CARGO_BIN_EXE_train-ltv"),
+    env!("CARGO_BIN_EXE_score-ltv"),
+    env!("CARGO_BIN_EXE_optimize-campaigns"),
+    env!("CARGO_BIN_EXE_load-mart"),
+    env!("CARGO_BIN_EXE_check-contracts"),
+    env!("CARGO_BIN_EXE_gen-fixtures"),
+];
+
+fn run(binary: &str, args: &[&str]) -> Output {
+    Command::new(binary)
+        .args(args)
+        .env_remove("LAKE_URI")
+        .env_remove("RUN_ID")
+        .env("LOG_FORMAT", "json")
+        .output()
+        .expect("the binary starts")
+}
+
+fn name(binary: &str) -> &str {
+    binary.rsplit('/').next().unwrap_or(binary)
+}
+
+#[test]
+fn every_binary_explains_itself() {
+    for binary in BINARIES {
+        let output = run(binary, &["--help"]);
+        let help = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{} --help failed", name(binary));
+        for expected in ["--lake", "--from", "--to", "--date", "Exit codes"] {
+            assert!(
+                help.contains(expected),
+                "{} --help lacks {expected}:\n{help}",
+                name(binary)
+            );
+        }
+        assert!(help.contains(&format!("Usage: {}", name(binary))), "{help}");
+    }
+}
+
+#[test]
+fn a_reversed_range_exits_2_with_the_fix() {
+    for binary in BINARIES {
+        let output = run(binary, &["--from", "2026-01-07", "--to", "2026-01-01"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{}: {stderr}", name(binary));
+        assert!(
+            stderr.contains("--from 2026-01-07 is after --to 2026-01-01"),
+            "{stderr}"
+        );
+        assert!(
+            output.stdout.is_empty(),
+            "no summary for a rejected command line"
+        );
+    }
+}
+
+#[test]
+fn unknown_flags_and_bad_dates_exit_2() {
+    for binary in BINARIES {
+        assert_eq!(run(binary, &["--no-such-flag"]).status.code(), Some(2));
+        let output = run(binary, &["--date", "2026-02-30"]);
+        assert_eq!(output.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&output.stderr).contains("YYYY-MM-DD"));
+    }
+}
+
+#[test]
+fn stages_not_built_yet_say_so_and_write_nothing() {
+    let lake = tempfile::tempdir().unwrap();
+    for binary in &BINARIES[..8] {
+        let output = run(
+            binary,
+            &[
+                "--date",
+                "2026-01-01",
+                "--lake",
+                lake.path().to_str().unwrap(),
+            ],
+        );
+        assert_eq!(output.status.code(), Some(2), "{}", name(binary));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let summary: serde_json::Value =
+            serde_json::from_str(stdout.trim()).expect("one JSON summary line");
+        assert_eq!(summary["job"], name(binary));
+        assert_eq!(summary["status"], "failed");
+        assert_eq!(summary["exit_code"], 2);
+        assert!(
+            summary["error"]
+                .as_str()
+                .unwrap()
+                .contains("not implemented yet")
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(lake.path()).unwrap().count(),
+        0,
+        "nothing was written"
+    );
+}
+
+#[test]
+fn metrics_file_records_the_run() {
+    let folder = tempfile::tempdir().unwrap();
+    let metrics = folder.path().join("gen.prom");
+    let out = folder.path().join("studio");
+    let output = run(
+        env!("CARGO_BIN_EXE_gen-fixtures"),
+        &[
+            "--date",
+            "2026-01-01",
+            "--installs-per-day",
+            "20",
+            "--out",
+            out.to_str().unwrap(),
+            "--metrics-file",
+            metrics.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    let rows_out = summary["rows_out"].as_u64().unwrap();
+    assert!(rows_out > 0);
+    assert!(
+        text.contains(&format!(
+            "ltv_job_rows_out_total{{job_name=\"gen-fixtures\"}} {rows_out}"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("ltv_job_last_success_timestamp_seconds{job_name=\"gen-fixtures\"}"));
+}
