@@ -12,7 +12,7 @@ FIXTURE_INSTALLS := 150
 
 DEMO_OUT := out/demo
 
-.PHONY: build test lint fmt demo fixtures bench clean
+.PHONY: build test lint fmt contracts demo fixtures bench clean
 
 build:
 	cargo build --bins
@@ -26,6 +26,14 @@ lint:
 
 fmt:
 	cargo fmt
+
+## Lint the data contracts and check them against the previous commit (BACKWARD_TRANSITIVE).
+CONTRACTS_BASE ?= HEAD~1
+contracts: build
+	$(BIN)/check-contracts lint
+	@if git rev-parse -q --verify "$(CONTRACTS_BASE)^{commit}" >/dev/null; then \
+		$(BIN)/check-contracts compat --base $(CONTRACTS_BASE); \
+	else echo "no $(CONTRACTS_BASE) to compare contracts with"; fi
 
 ## Regenerate the committed fixture studio (after changing the generator).
 fixtures: build

@@ -26,30 +26,30 @@ Exit codes: 0 ok (one JSON summary line on stdout), 1 runtime or data failure (r
 pub struct CommonArgs {
     /// Root of the lake: a local folder, or s3://bucket/prefix (endpoint from AWS_ENDPOINT_URL)
     #[arg(long, env = env::LAKE_URI, default_value = "./lake", value_name = "URI",
-          value_parser = LakeUri::parse_arg, help_heading = "Common")]
+          value_parser = LakeUri::parse_arg, help_heading = "Common", global = true)]
     pub lake: LakeUri,
 
     #[command(flatten)]
     pub interval: IntervalArgs,
 
     /// Only this game (its exact game_title); all games when absent
-    #[arg(long, value_name = "GAME", help_heading = "Common")]
+    #[arg(long, value_name = "GAME", help_heading = "Common", global = true)]
     pub game: Option<GameTitle>,
 
     /// Plan and report what would change, but write nothing
-    #[arg(long, help_heading = "Common")]
+    #[arg(long, help_heading = "Common", global = true)]
     pub dry_run: bool,
 
     /// Log format on stderr; json when stderr is not a terminal
-    #[arg(long, value_enum, env = env::LOG_FORMAT, value_name = "FORMAT", help_heading = "Common")]
+    #[arg(long, value_enum, env = env::LOG_FORMAT, value_name = "FORMAT", help_heading = "Common", global = true)]
     pub log_format: Option<LogFormat>,
 
     /// Write Prometheus metrics of the run to this textfile (node-exporter collector)
-    #[arg(long, env = env::METRICS_FILE, value_name = "PATH", help_heading = "Common")]
+    #[arg(long, env = env::METRICS_FILE, value_name = "PATH", help_heading = "Common", global = true)]
     pub metrics_file: Option<PathBuf>,
 
     /// Identifier of this run (Airflow's run_id); recorded in commits and the summary
-    #[arg(long, env = env::RUN_ID, value_name = "ID", help_heading = "Common")]
+    #[arg(long, env = env::RUN_ID, value_name = "ID", help_heading = "Common", global = true)]
     pub run_id: Option<String>,
 }
 
@@ -58,15 +58,15 @@ pub struct CommonArgs {
 pub struct IntervalArgs {
     /// One UTC day to process (YYYY-MM-DD)
     #[arg(long, value_name = "DATE", value_parser = parse_day,
-          conflicts_with_all = ["from", "to"], help_heading = "Common")]
+          conflicts_with_all = ["from", "to"], help_heading = "Common", global = true)]
     pub date: Option<NaiveDate>,
 
     /// First UTC day of a range (inclusive); needs --to
-    #[arg(long, value_name = "DATE", value_parser = parse_day, requires = "to", help_heading = "Common")]
+    #[arg(long, value_name = "DATE", value_parser = parse_day, requires = "to", help_heading = "Common", global = true)]
     pub from: Option<NaiveDate>,
 
     /// Last UTC day of a range (inclusive); needs --from
-    #[arg(long, value_name = "DATE", value_parser = parse_day, requires = "from", help_heading = "Common")]
+    #[arg(long, value_name = "DATE", value_parser = parse_day, requires = "from", help_heading = "Common", global = true)]
     pub to: Option<NaiveDate>,
 }
 

@@ -20,3 +20,6 @@ pub const LOG_FILTER: &str = "LTV_LOG";
 /// variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ALLOW_HTTP`,
 /// `AWS_CONDITIONAL_PUT`) are read by the object store itself.
 pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+
+/// Folder of the data contracts, same as `--contracts`.
+pub const CONTRACTS_DIR: &str = "CONTRACTS_DIR";

@@ -4,6 +4,7 @@
 //! `src/jobs/`; the modules below are what the stages share.
 
 pub mod cli;
+pub mod contracts;
 pub mod date_range;
 pub mod domain;
 pub mod env;

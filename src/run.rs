@@ -97,6 +97,22 @@ impl JobReport {
     }
 }
 
+/// A run that did its work and found the data failing (lint problems, breaking changes): the
+/// report still reaches the summary line, and the run exits 1.
+#[derive(Debug)]
+pub struct FailedRun {
+    pub report: JobReport,
+    pub message: String,
+}
+
+impl std::fmt::Display for FailedRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for FailedRun {}
+
 /// The one JSON line a run prints on stdout.
 #[derive(Debug, Serialize)]
 struct RunSummary<'a> {
@@ -149,10 +165,14 @@ where
     let duration = started.elapsed();
     let (report, status, error) = match outcome {
         Ok(report) => (report, ExitStatus::Success, None),
-        Err(err) => {
+        Err(mut err) => {
             let status = ExitStatus::of_error(&err);
             tracing::error!(job, run_id, error = format!("{err:#}"), "run failed");
-            (JobReport::default(), status, Some(format!("{err:#}")))
+            let report = err
+                .downcast_mut::<FailedRun>()
+                .map(|failed| std::mem::take(&mut failed.report))
+                .unwrap_or_default();
+            (report, status, Some(format!("{err:#}")))
         }
     };
 

@@ -1,3 +1,4 @@
 //! One module per stage of the pipeline.
 
+pub mod check_contracts;
 pub mod gen_fixtures;

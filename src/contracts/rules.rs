@@ -1,0 +1,381 @@
+//! Field rules compiled once from the YAML, and the check of one JSON value against them.
+
+use std::fmt;
+use std::str::FromStr;
+
+use regex::Regex;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::model::FieldDoc;
+
+/// Why a row was rejected. Kept small and stable: it is a column of `silver.rejects`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// The payload is not a JSON object.
+    NotJson,
+    Required,
+    Type,
+    Pattern,
+    Enum,
+    Minimum,
+    Maximum,
+    /// No contract exists for the event's name (in its game or for all games).
+    UnknownEvent,
+    /// The event's contract is tombstoned: such events are no longer accepted.
+    Tombstoned,
+    /// The event claims to have happened after it was received.
+    FutureTimestamp,
+}
+
+impl Rule {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Rule::NotJson => "not_json",
+            Rule::Required => "required",
+            Rule::Type => "type",
+            Rule::Pattern => "pattern",
+            Rule::Enum => "enum",
+            Rule::Minimum => "minimum",
+            Rule::Maximum => "maximum",
+            Rule::UnknownEvent => "unknown_event",
+            Rule::Tombstoned => "tombstoned",
+            Rule::FutureTimestamp => "future_timestamp",
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One failed rule of one row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Violation {
+    /// Dotted path of the field, e.g. `device.os_version`; empty for the row as a whole.
+    pub field: String,
+    pub rule: Rule,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    String,
+    Uuid,
+    Int32,
+    Int64,
+    Double,
+    Boolean,
+    /// `YYYY-MM-DD` text.
+    Date,
+    Object,
+}
+
+impl FieldType {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            FieldType::String => "string",
+            FieldType::Uuid => "uuid",
+            FieldType::Int32 => "int32",
+            FieldType::Int64 => "int64",
+            FieldType::Double => "double",
+            FieldType::Boolean => "boolean",
+            FieldType::Date => "date",
+            FieldType::Object => "object",
+        }
+    }
+
+    pub const fn is_numeric(self) -> bool {
+        matches!(
+            self,
+            FieldType::Int32 | FieldType::Int64 | FieldType::Double
+        )
+    }
+
+    /// Whether data valid as `self` is always valid as `wider` (int32 → int64 → double).
+    pub fn widens_to(self, wider: FieldType) -> bool {
+        self == wider
+            || matches!(
+                (self, wider),
+                (FieldType::Int32, FieldType::Int64)
+                    | (FieldType::Int32, FieldType::Double)
+                    | (FieldType::Int64, FieldType::Double)
+                    | (FieldType::Uuid, FieldType::String)
+            )
+    }
+
+    fn accepts(self, value: &Value) -> bool {
+        match self {
+            FieldType::String => value.is_string(),
+            FieldType::Uuid => value
+                .as_str()
+                .is_some_and(|text| uuid::Uuid::parse_str(text).is_ok()),
+            FieldType::Int32 => value.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),
+            FieldType::Int64 => value.as_i64().is_some(),
+            FieldType::Double => value.is_number(),
+            FieldType::Boolean => value.is_boolean(),
+            FieldType::Date => value
+                .as_str()
+                .is_some_and(|text| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()),
+            FieldType::Object => value.is_object(),
+        }
+    }
+}
+
+impl FromStr for FieldType {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(match text {
+            "string" => FieldType::String,
+            "uuid" => FieldType::Uuid,
+            "int32" => FieldType::Int32,
+            "int64" | "int" => FieldType::Int64,
+            "double" => FieldType::Double,
+            "boolean" => FieldType::Boolean,
+            "date" => FieldType::Date,
+            "object" => FieldType::Object,
+            other => {
+                return Err(format!(
+                    "unknown type `{other}`; use string, uuid, int32, int64, double, boolean, date or object"
+                ));
+            }
+        })
+    }
+}
+
+/// A field's rules, compiled.
+#[derive(Debug, Clone)]
+pub struct FieldRule {
+    pub path: String,
+    pub name: String,
+    pub kind: FieldType,
+    pub required: bool,
+    pub pattern: Option<Regex>,
+    pub allowed: Option<Vec<Value>>,
+    pub minimum: Option<f64>,
+    pub maximum: Option<f64>,
+    pub pii: bool,
+    pub csv_column: Option<String>,
+    pub members: Vec<FieldRule>,
+}
+
+/// A problem in how a field is written, found while compiling it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldProblem {
+    pub field: String,
+    pub rule: &'static str,
+    pub message: String,
+}
+
+impl FieldRule {
+    /// Compiles a field and its members; every problem is reported, not only the first.
+    pub fn compile(
+        doc: &FieldDoc,
+        parent: &str,
+        problems: &mut Vec<FieldProblem>,
+    ) -> Option<FieldRule> {
+        let path = if parent.is_empty() {
+            doc.name.clone()
+        } else {
+            format!("{parent}.{}", doc.name)
+        };
+        let mut problem = |rule, message: String| {
+            problems.push(FieldProblem {
+                field: path.clone(),
+                rule,
+                message,
+            })
+        };
+        let kind = match doc.kind.parse::<FieldType>() {
+            Ok(kind) => kind,
+            Err(message) => {
+                problem("unknown_type", message);
+                return None;
+            }
+        };
+        let pattern = doc.pattern.as_deref().and_then(|pattern| {
+            if kind != FieldType::String {
+                problem(
+                    "pattern_type",
+                    format!(
+                        "pattern on a {} field; patterns apply to strings",
+                        kind.as_str()
+                    ),
+                );
+            }
+            Regex::new(pattern)
+                .map_err(|err| problem("bad_pattern", format!("pattern does not compile: {err}")))
+                .ok()
+        });
+        let allowed = doc.allowed.as_ref().map(|values| {
+            values
+                .iter()
+                .filter_map(|value| {
+                    let json = serde_json::to_value(value).unwrap_or(Value::Null);
+                    if kind.accepts(&json) {
+                        Some(json)
+                    } else {
+                        problem(
+                            "enum_type",
+                            format!("enum value {json} is not a {}", kind.as_str()),
+                        );
+                        None
+                    }
+                })
+                .collect::<Vec<_>>()
+        });
+        if (doc.minimum.is_some() || doc.maximum.is_some()) && !kind.is_numeric() {
+            problem(
+                "range_type",
+                format!("minimum/maximum on a {} field", kind.as_str()),
+            );
+        }
+        if let (Some(minimum), Some(maximum)) = (doc.minimum, doc.maximum)
+            && minimum > maximum
+        {
+            problem(
+                "empty_range",
+                format!("minimum {minimum} is above maximum {maximum}"),
+            );
+        }
+        let members = match (&doc.fields, kind) {
+            (Some(members), FieldType::Object) => members
+                .iter()
+                .filter_map(|member| FieldRule::compile(member, &path, problems))
+                .collect(),
+            (Some(_), _) => {
+                problems.push(FieldProblem {
+                    field: path.clone(),
+                    rule: "members_type",
+                    message: "only object fields have members".into(),
+                });
+                Vec::new()
+            }
+            (None, _) => Vec::new(),
+        };
+        Some(FieldRule {
+            path,
+            name: doc.name.clone(),
+            kind,
+            required: doc.required,
+            pattern,
+            allowed,
+            minimum: doc.minimum,
+            maximum: doc.maximum,
+            pii: doc.pii,
+            csv_column: doc.csv_column.clone(),
+            members,
+        })
+    }
+
+    /// Checks the field's value in `row` (an object) and appends what fails.
+    pub fn check(&self, row: &serde_json::Map<String, Value>, violations: &mut Vec<Violation>) {
+        let value = match row.get(&self.name) {
+            None | Some(Value::Null) => {
+                if self.required {
+                    violations
+                        .push(self.violation(Rule::Required, "is required but missing".into()));
+                }
+                return;
+            }
+            Some(value) => value,
+        };
+        if !self.kind.accepts(value) {
+            violations.push(self.violation(
+                Rule::Type,
+                format!("expected {}, got {}", self.kind.as_str(), describe(value)),
+            ));
+            return;
+        }
+        if let (Some(pattern), Some(text)) = (&self.pattern, value.as_str())
+            && !pattern.is_match(text)
+        {
+            violations.push(self.violation(
+                Rule::Pattern,
+                format!("`{}` does not match {}", clip(text), pattern.as_str()),
+            ));
+        }
+        if let Some(allowed) = &self.allowed
+            && !allowed.iter().any(|candidate| same_value(candidate, value))
+        {
+            violations.push(self.violation(
+                Rule::Enum,
+                format!(
+                    "{} is not one of {}",
+                    clip(&value.to_string()),
+                    Value::from(allowed.clone())
+                ),
+            ));
+        }
+        if let Some(number) = value.as_f64() {
+            if let Some(minimum) = self.minimum
+                && number < minimum
+            {
+                violations.push(self.violation(
+                    Rule::Minimum,
+                    format!("{number} is below the minimum {minimum}"),
+                ));
+            }
+            if let Some(maximum) = self.maximum
+                && number > maximum
+            {
+                violations.push(self.violation(
+                    Rule::Maximum,
+                    format!("{number} is above the maximum {maximum}"),
+                ));
+            }
+        }
+        if let Value::Object(members) = value {
+            for member in &self.members {
+                member.check(members, violations);
+            }
+        }
+    }
+
+    fn violation(&self, rule: Rule, message: String) -> Violation {
+        Violation {
+            field: self.path.clone(),
+            rule,
+            message,
+        }
+    }
+}
+
+fn same_value(expected: &Value, actual: &Value) -> bool {
+    match (expected.as_f64(), actual.as_f64()) {
+        (Some(left), Some(right)) => left == right,
+        _ => expected == actual,
+    }
+}
+
+fn describe(value: &Value) -> String {
+    let kind = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_f64() => "a fractional number",
+        Value::Number(_) => "an integer",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    };
+    format!("{kind} ({})", clip(&value.to_string()))
+}
+
+/// Keeps messages short: a sample is evidence, not a copy of the payload.
+fn clip(text: &str) -> String {
+    const LIMIT: usize = 80;
+    if text.len() <= LIMIT {
+        text.to_string()
+    } else {
+        let cut = (0..=LIMIT)
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
+        format!("{}…", &text[..cut])
+    }
+}

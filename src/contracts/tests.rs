@@ -1,0 +1,413 @@
+//! Each rule kind fails and passes; lint and compat catch what they promise.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use super::*;
+
+fn repository_contracts() -> ContractSet {
+    ContractSet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_DIR))
+        .expect("the repository's contracts compile")
+}
+
+/// A level_complete event that satisfies every rule.
+fn good_event() -> Value {
+    json!({
+        "event_id": "8f14e45f-ceea-467f-a1d2-8b5a7a1c6e3d",
+        "eternal_player_id": "a".repeat(64),
+        "anonymous_id": "b".repeat(32),
+        "event_name": "level_complete",
+        "event_timestamp": 1_767_225_600_000i64,
+        "game_title": "FantasyQuest",
+        "platform": "android",
+        "country_code": "US",
+        "session_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+        "app_version": "2.1.3",
+        "is_minor": false,
+        "consent_analytics": true,
+        "consent_personalization": true,
+        "device": {"os_version": "14", "device_model": "Pixel 8", "locale": "en_US", "timezone": "America/New_York"},
+        "network": {"carrier": "Verizon", "connection_type": "wifi"},
+        "attribution": {"campaign_source": "organic", "install_referrer": "organic"},
+        "consent": {"analytics_consent": true, "personalization_consent": true, "consent_timestamp": 1_767_225_000_000i64},
+        "level_id": "L-012",
+        "attempts": 2,
+        "time_spent_seconds": 95,
+        "stars_earned": 3
+    })
+}
+
+fn with(mut event: Value, path: &str, value: Value) -> Value {
+    let mut target = &mut event;
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            if value.is_null() {
+                target.as_object_mut().unwrap().remove(part);
+            } else {
+                target[part] = value.clone();
+            }
+        } else {
+            target = &mut target[part];
+        }
+    }
+    event
+}
+
+fn rules_broken(set: &ContractSet, event: &Value) -> Vec<(String, Rule)> {
+    set.check_event(event, Some(1_767_225_700_000))
+        .violations
+        .into_iter()
+        .map(|v| (v.field, v.rule))
+        .collect()
+}
+
+#[test]
+fn a_good_event_passes_and_names_its_contract() {
+    let set = repository_contracts();
+    let verdict = set.check_event(&good_event(), Some(1_767_225_700_000));
+    assert!(verdict.is_valid(), "{:?}", verdict.violations);
+    assert_eq!(verdict.contract.unwrap().id, "level_complete_v1");
+}
+
+#[test]
+fn each_rule_kind_fails_on_its_own_case() {
+    let set = repository_contracts();
+    let cases = [
+        (
+            with(good_event(), "level_id", Value::Null),
+            "level_id",
+            Rule::Required,
+        ),
+        (
+            with(good_event(), "device.locale", Value::Null),
+            "device.locale",
+            Rule::Required,
+        ),
+        (
+            with(good_event(), "attempts", json!("two")),
+            "attempts",
+            Rule::Type,
+        ),
+        (
+            with(good_event(), "attempts", json!(2.5)),
+            "attempts",
+            Rule::Type,
+        ),
+        (
+            with(good_event(), "event_id", json!("not-a-uuid")),
+            "event_id",
+            Rule::Type,
+        ),
+        (
+            with(good_event(), "is_minor", json!("false")),
+            "is_minor",
+            Rule::Type,
+        ),
+        (
+            with(good_event(), "level_id", json!("level twelve")),
+            "level_id",
+            Rule::Pattern,
+        ),
+        (
+            with(good_event(), "country_code", json!("usa")),
+            "country_code",
+            Rule::Pattern,
+        ),
+        (
+            with(good_event(), "stars_earned", json!(5)),
+            "stars_earned",
+            Rule::Enum,
+        ),
+        (
+            with(good_event(), "platform", json!("windows-phone")),
+            "platform",
+            Rule::Enum,
+        ),
+        (
+            with(good_event(), "attempts", json!(0)),
+            "attempts",
+            Rule::Minimum,
+        ),
+        (
+            with(good_event(), "time_spent_seconds", json!(9000)),
+            "time_spent_seconds",
+            Rule::Maximum,
+        ),
+        (
+            with(good_event(), "event_name", json!("level_teleported")),
+            "event_name",
+            Rule::UnknownEvent,
+        ),
+        (
+            with(good_event(), "event_timestamp", json!(1_767_312_000_000i64)),
+            "event_timestamp",
+            Rule::FutureTimestamp,
+        ),
+    ];
+    for (event, field, rule) in cases {
+        assert_eq!(
+            rules_broken(&set, &event),
+            vec![(field.to_string(), rule)],
+            "case {field} {rule}"
+        );
+    }
+}
+
+#[test]
+fn negative_revenue_is_below_the_minimum() {
+    let set = repository_contracts();
+    let purchase = with(
+        with(good_event(), "event_name", json!("iap_completed")),
+        "level_id",
+        Value::Null,
+    );
+    let purchase = ["attempts", "time_spent_seconds", "stars_earned"]
+        .into_iter()
+        .fold(purchase, |event, field| with(event, field, Value::Null));
+    let purchase = with(
+        with(
+            with(
+                with(purchase, "item_id", json!("gems_499")),
+                "price_usd",
+                json!(4.99),
+            ),
+            "currency",
+            json!("USD"),
+        ),
+        "transaction_id",
+        json!("t-1"),
+    );
+    assert!(rules_broken(&set, &with(purchase.clone(), "revenue_usd", json!(4.99))).is_empty());
+    assert_eq!(
+        rules_broken(&set, &with(purchase, "revenue_usd", json!(-4.99))),
+        vec![("revenue_usd".to_string(), Rule::Minimum)]
+    );
+}
+
+#[test]
+fn not_an_object_is_not_json() {
+    let set = repository_contracts();
+    assert_eq!(
+        rules_broken(&set, &json!([1, 2])),
+        vec![(String::new(), Rule::NotJson)]
+    );
+}
+
+#[test]
+fn a_tombstoned_contract_rejects_its_events_and_a_game_override_wins() {
+    let documents = vec![
+        Document::new(
+            "all-games/level_complete.yaml".into(),
+            contract("level_complete", "\"*\"", "active", ""),
+        ),
+        Document::new(
+            "TinyTitans/level_complete.yaml".into(),
+            contract("level_complete", "TinyTitans", "tombstone", ""),
+        ),
+    ];
+    let set = ContractSet::from_documents(&documents).unwrap();
+    let event = json!({"event_name": "level_complete", "game_title": "TinyTitans"});
+    assert_eq!(
+        rules_broken(&set, &event),
+        vec![("event_name".to_string(), Rule::Tombstoned)]
+    );
+    let event = json!({"event_name": "level_complete", "game_title": "FantasyQuest"});
+    assert!(rules_broken(&set, &event).is_empty());
+}
+
+#[test]
+fn every_fixture_event_satisfies_the_contracts() {
+    let set = repository_contracts();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/studio/telemetry");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(fixtures).unwrap() {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(entry.unwrap().path()).unwrap())
+            .read_to_string(&mut text)
+            .unwrap();
+        for line in text.lines() {
+            let event: Value = serde_json::from_str(line).unwrap();
+            let verdict = set.check_event(&event, event["event_timestamp"].as_i64());
+            assert!(verdict.is_valid(), "{line}\n{:?}", verdict.violations);
+            checked += 1;
+        }
+    }
+    assert!(checked > 10_000, "{checked}");
+}
+
+#[test]
+fn pii_fields_are_listed_from_the_contract() {
+    let set = repository_contracts();
+    let mut pii = set.global().unwrap().pii_fields();
+    pii.sort();
+    assert_eq!(pii, ["anonymous_id", "eternal_player_id"]);
+    assert_eq!(
+        set.source_contract("appsflyer_install")
+            .unwrap()
+            .pii_fields(),
+        ["customer_user_id"]
+    );
+}
+
+fn contract(event: &str, game: &str, status: &str, fields: &str) -> String {
+    format!(
+        "contract_id: {event}_{}\nevent_name: {event}\ngame_title: {game}\nversion: 1.0.0\nstatus: {status}\nfields:\n{fields}\n",
+        game.trim_matches('"').replace('*', "all")
+    )
+}
+
+fn lint_rules(documents: &[Document]) -> Vec<(usize, &'static str)> {
+    lint::lint(documents)
+        .into_iter()
+        .map(|p| (p.line, p.rule))
+        .collect()
+}
+
+#[test]
+fn the_repository_contracts_lint_clean() {
+    let documents =
+        read_documents(&Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_DIR)).unwrap();
+    assert!(documents.len() >= 26, "{}", documents.len());
+    let problems = lint::lint(&documents);
+    assert!(problems.is_empty(), "{}", lint::render(&problems));
+}
+
+#[test]
+fn lint_reports_each_problem_with_its_line() {
+    let path = PathBuf::from("all-games/level_complete.yaml");
+    let broken = "contract_id: level_complete_v1\nevent_name: level_complete\ngame_title: \"*\"\nversion: 1.0\ngolden: true\nfields:\n  - name: level_id\n    type: text\n  - name: attempts\n    type: int32\n    pattern: \"[\"\n  - name: stars\n    type: int32\n    enum: [\"one\", 2]\n  - name: wait\n    type: int32\n    minimum: 10\n    maximum: 1\n";
+    assert_eq!(
+        lint_rules(&[Document::new(path, broken.into())]),
+        [
+            (4, "version"),
+            (5, "golden_sla"),
+            (7, "unknown_type"),
+            (9, "pattern_type"),
+            (9, "bad_pattern"),
+            (12, "enum_type"),
+            (15, "empty_range")
+        ]
+    );
+}
+
+#[test]
+fn lint_catches_parse_errors_duplicates_placement_and_short_deprecations() {
+    let parse = Document::new("all-games/a.yaml".into(), "contract_id: [unclosed\n".into());
+    assert_eq!(lint_rules(&[parse]), [(1, "parse")]);
+
+    let one = Document::new(
+        "all-games/level_start.yaml".into(),
+        contract("level_start", "\"*\"", "active", ""),
+    );
+    let mut twin = Document::new(
+        "FantasyQuest/level_start.yaml".into(),
+        contract("level_start", "FantasyQuest", "active", ""),
+    );
+    twin.text = twin
+        .text
+        .replace("level_start_FantasyQuest", "level_start_all");
+    twin.parsed = serde_yaml_ng::from_str(&twin.text);
+    assert_eq!(lint_rules(&[one, twin]), [(1, "duplicate_id")]);
+
+    let misplaced = Document::new(
+        "TinyTitans/level_start.yaml".into(),
+        contract("level_start", "FantasyQuest", "active", ""),
+    );
+    assert_eq!(lint_rules(&[misplaced]), [(1, "location")]);
+
+    let deprecated = |date: &str| {
+        let text = format!(
+            "{}deprecation_date: {date}\nchange_history:\n  - version: 1.0.0\n    date: 2026-01-01\n    change: deprecated\n",
+            contract("level_start", "\"*\"", "deprecated", "")
+        );
+        Document::new("all-games/level_start.yaml".into(), text)
+    };
+    assert_eq!(
+        lint_rules(&[deprecated("2026-02-01")]),
+        [(8, "deprecation")]
+    );
+    assert!(lint_rules(&[deprecated("2026-04-01")]).is_empty());
+}
+
+fn versioned(version: &str, fields: &str) -> Vec<Document> {
+    let text = contract("level_complete", "\"*\"", "active", fields)
+        .replace("version: 1.0.0", &format!("version: {version}"));
+    vec![Document::new("all-games/level_complete.yaml".into(), text)]
+}
+
+const BASE_FIELDS: &str = "  - { name: level_id, type: string, required: true }\n  - { name: attempts, type: int32, required: false, minimum: 1, maximum: 100 }\n  - { name: stars, type: int32, required: true, enum: [1, 2, 3] }\n";
+
+fn breaking(version: &str, fields: &str) -> Vec<String> {
+    compat::compare(
+        &versioned("1.2.0", BASE_FIELDS),
+        &versioned(version, fields),
+    )
+    .into_iter()
+    .filter_map(|change| {
+        change
+            .field
+            .map(|field| format!("{field}: {}", change.change))
+    })
+    .collect()
+}
+
+#[test]
+fn compat_flags_each_kind_of_breaking_change() {
+    let cases = [
+        (
+            "  - { name: attempts, type: int32, required: false, minimum: 1, maximum: 100 }\n  - { name: stars, type: int32, required: true, enum: [1, 2, 3] }\n",
+            "level_id: removed",
+        ),
+        (
+            "  - { name: level_id, type: string, required: true }\n  - { name: attempts, type: int32, required: true, minimum: 1, maximum: 100 }\n  - { name: stars, type: int32, required: true, enum: [1, 2, 3] }\n",
+            "attempts: became required",
+        ),
+        (
+            "  - { name: level_id, type: int64, required: true }\n  - { name: attempts, type: int32, required: false, minimum: 1, maximum: 100 }\n  - { name: stars, type: int32, required: true, enum: [1, 2, 3] }\n",
+            "level_id: type string -> int64 does not accept all old values",
+        ),
+        (
+            "  - { name: level_id, type: string, required: true }\n  - { name: attempts, type: int32, required: false, minimum: 1, maximum: 100 }\n  - { name: stars, type: int32, required: true, enum: [1, 2] }\n",
+            "stars: enum narrowed: [3] removed",
+        ),
+        (
+            "  - { name: level_id, type: string, required: true }\n  - { name: attempts, type: int32, required: false, minimum: 1, maximum: 50 }\n  - { name: stars, type: int32, required: true, enum: [1, 2, 3] }\n",
+            "attempts: maximum tightened Some(100.0) -> Some(50.0)",
+        ),
+        (
+            "  - { name: level_id, type: string, required: true, pattern: \"^L-\" }\n  - { name: attempts, type: int32, required: false, minimum: 1, maximum: 100 }\n  - { name: stars, type: int32, required: true, enum: [1, 2, 3] }\n",
+            "level_id: pattern changed None -> Some(\"^L-\")",
+        ),
+        (
+            &format!("{BASE_FIELDS}  - {{ name: mode, type: string, required: true }}\n"),
+            "mode: added as required; old rows lack it",
+        ),
+    ];
+    for (fields, expected) in cases {
+        assert_eq!(breaking("1.3.0", fields), [expected]);
+        assert!(
+            breaking("2.0.0", fields).is_empty(),
+            "a major version allows: {expected}"
+        );
+    }
+}
+
+#[test]
+fn compat_accepts_widening_and_new_optional_fields() {
+    let widened = "  - { name: level_id, type: string, required: false }\n  - { name: attempts, type: int64, required: false, minimum: 0, maximum: 1000 }\n  - { name: stars, type: int32, required: true, enum: [0, 1, 2, 3] }\n  - { name: mode, type: string, required: false }\n";
+    assert!(
+        breaking("1.3.0", widened).is_empty(),
+        "{:?}",
+        breaking("1.3.0", widened)
+    );
+}
+
+#[test]
+fn compat_flags_a_removed_contract() {
+    let changes = compat::compare(&versioned("1.0.0", BASE_FIELDS), &[]);
+    assert_eq!(changes.len(), 1);
+    assert!(changes[0].change.contains("contract removed"));
+}
