@@ -46,7 +46,11 @@ demo: build
 	rm -rf $(DEMO_OUT)
 	$(BIN)/gen-fixtures --from $(FIXTURE_FROM) --to $(FIXTURE_TO) --seed $(FIXTURE_SEED) \
 		--installs-per-day 400 --out $(DEMO_OUT)/studio --log-format text
+	$(BIN)/check-contracts lint --log-format text
+	$(BIN)/ingest-drain --source file:$(DEMO_OUT)/studio --date $(FIXTURE_TO) \
+		--lake $(DEMO_OUT)/lake --insecure-dev-key --log-format text
 	@python3 scripts/studio_report.py $(DEMO_OUT)/studio
+	@echo "  Bronze tables: $(DEMO_OUT)/lake/bronze/ (Delta)"
 
 ## Benchmarks: release build, figures printed.
 bench:

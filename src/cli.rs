@@ -84,6 +84,14 @@ impl IntervalArgs {
     }
 }
 
+/// `--contracts DIR`, for the binaries that judge rows by the data contracts.
+#[derive(Debug, Clone, Args)]
+pub struct ContractsArgs {
+    /// Folder of the data contracts
+    #[arg(long, value_name = "DIR", env = env::CONTRACTS_DIR, default_value = crate::contracts::DEFAULT_DIR, global = true)]
+    pub contracts: PathBuf,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,

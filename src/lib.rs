@@ -11,6 +11,8 @@ pub mod env;
 pub mod exit_codes;
 pub mod jobs;
 pub mod lake;
+pub mod privacy;
 pub mod run;
+pub mod tables;
 pub mod telemetry;
 pub mod wire;

@@ -66,8 +66,10 @@ pub const APPSFLYER_TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 pub const APPSFLYER_PUSH_TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.3f";
 
 /// One row of the AppsFlyer Pull API v5 installs report (CSV, Title Case header). The report
-/// has more columns than these; readers match columns by name and ignore the rest.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// has more columns than these; readers match columns by name, ignore the rest, and read a
+/// missing column as empty (which contracts may then reject).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AppsFlyerInstallRow {
     #[serde(rename = "Attributed Touch Type")]
     pub attributed_touch_type: String,

@@ -41,7 +41,9 @@ fn lint_prints_file_line_rule_and_exits_1() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("all-games/level_complete.yaml:7: unknown_type: field `stars`: unknown type `integer`"),
+        stderr.contains(
+            "all-games/level_complete.yaml:7: unknown_type: field `stars`: unknown type `integer`"
+        ),
         "{stderr}"
     );
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -64,12 +66,24 @@ fn compat_fails_on_a_breaking_change_until_the_major_version_moves() {
     let output = check_contracts(&contracts, &["compat", "--base", "HEAD"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("field `stars`: enum narrowed: [3] removed"), "{stderr}");
+    assert!(
+        stderr.contains("field `stars`: enum narrowed: [3] removed"),
+        "{stderr}"
+    );
 
     std::fs::write(&file, narrowed.replace("version: 1.0.0", "version: 2.0.0")).unwrap();
     let output = check_contracts(&contracts, &["compat", "--base", "HEAD"]);
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 
     let output = check_contracts(&contracts, &["compat", "--base", "no-such-branch"]);
-    assert_eq!(output.status.code(), Some(2), "an unknown base is a usage error");
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "an unknown base is a usage error"
+    );
 }

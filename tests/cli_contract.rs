@@ -3,10 +3,13 @@
 
 use std::process::{Command, Output};
 
-/// Every binary, with the subcommand that takes a date range where it has subcommands. The
-/// first eight do not do their work yet (check-contracts: its `validate`).
+/// Every binary, with the arguments that reach its date-range work (a subcommand, a source).
+/// The first eight do not do that work yet (ingest-drain: from Kafka; check-contracts: validate).
 const BINARIES: [(&str, &[&str]); 9] = [
-    (env!("CARGO_BIN_EXE_ingest-drain"), &[]),
+    (
+        env!("CARGO_BIN_EXE_ingest-drain"),
+        &["--insecure-dev-key", "--source", "kafka"],
+    ),
     (env!("CARGO_BIN_EXE_bronze-to-silver"), &[]),
     (env!("CARGO_BIN_EXE_silver-to-gold"), &[]),
     (env!("CARGO_BIN_EXE_train-ltv"), &[]),

@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use ltv_lakehouse::cli::{self, AFTER_HELP, CommonArgs, JobArgs};
-use ltv_lakehouse::jobs::check_contracts::{self, ContractCommand, ContractOptions};
+use ltv_lakehouse::cli::{self, AFTER_HELP, CommonArgs, ContractsArgs, JobArgs};
+use ltv_lakehouse::jobs::check_contracts::{self, ContractCommand};
 
 /// Check the data contracts in contracts/: lint, compat against a git revision, validate.
 ///
@@ -15,7 +15,7 @@ struct Cli {
     #[command(subcommand)]
     command: ContractCommand,
     #[command(flatten)]
-    options: ContractOptions,
+    options: ContractsArgs,
     #[command(flatten)]
     common: CommonArgs,
 }

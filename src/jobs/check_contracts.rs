@@ -1,20 +1,12 @@
 //! `check-contracts`: lint the contracts, check their compatibility with a git revision, and
 //! validate lake partitions against them.
 
-use std::path::PathBuf;
+use clap::Subcommand;
 
-use clap::{Args, Subcommand};
-
+use crate::cli::ContractsArgs;
 use crate::contracts::{self, compat, lint};
 use crate::exit_codes::UsageError;
 use crate::run::{FailedRun, JobContext, JobReport};
-
-#[derive(Debug, Clone, Args)]
-pub struct ContractOptions {
-    /// Folder of the data contracts
-    #[arg(long, value_name = "DIR", env = crate::env::CONTRACTS_DIR, default_value = contracts::DEFAULT_DIR, global = true)]
-    pub contracts: PathBuf,
-}
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum ContractCommand {
@@ -35,7 +27,7 @@ pub enum ContractCommand {
 
 pub async fn run(
     context: JobContext,
-    options: ContractOptions,
+    options: ContractsArgs,
     command: ContractCommand,
 ) -> anyhow::Result<JobReport> {
     match command {
@@ -51,7 +43,7 @@ pub async fn run(
     }
 }
 
-fn run_lint(options: &ContractOptions) -> anyhow::Result<JobReport> {
+fn run_lint(options: &ContractsArgs) -> anyhow::Result<JobReport> {
     let documents = contracts::read_documents(&options.contracts)?;
     let problems = lint::lint(&documents);
     let mut report = JobReport {
@@ -81,7 +73,7 @@ fn run_lint(options: &ContractOptions) -> anyhow::Result<JobReport> {
     .into())
 }
 
-fn run_compat(options: &ContractOptions, base: &str) -> anyhow::Result<JobReport> {
+fn run_compat(options: &ContractsArgs, base: &str) -> anyhow::Result<JobReport> {
     let head = contracts::read_documents(&options.contracts)?;
     let old = compat::documents_at(&options.contracts, base).map_err(|err| {
         UsageError::new(format!("cannot read the contracts at --base {base}: {err}"))

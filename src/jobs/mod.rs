@@ -2,3 +2,4 @@
 
 pub mod check_contracts;
 pub mod gen_fixtures;
+pub mod ingest_drain;

@@ -91,6 +91,25 @@ pub struct WriteOutcome {
     pub skipped: bool,
 }
 
+/// Rows to write: a polars frame, or Arrow record batches built directly (ingest).
+#[derive(Debug)]
+pub enum Rows<'a> {
+    Frame(&'a DataFrame),
+    Batches(Vec<RecordBatch>),
+}
+
+impl<'a> From<&'a DataFrame> for Rows<'a> {
+    fn from(frame: &'a DataFrame) -> Self {
+        Rows::Frame(frame)
+    }
+}
+
+impl From<Vec<RecordBatch>> for Rows<'_> {
+    fn from(batches: Vec<RecordBatch>) -> Self {
+        Rows::Batches(batches)
+    }
+}
+
 /// A lake root and the committer writing to it.
 #[derive(Debug, Clone)]
 pub struct Lake {
@@ -191,7 +210,7 @@ impl Lake {
     pub async fn replace_range(
         &self,
         spec: &TableSpec,
-        rows: &DataFrame,
+        rows: impl Into<Rows<'_>>,
         range: &DateRange,
     ) -> Result<WriteOutcome, LakeError> {
         let predicate = range_predicate(spec, range)?;
@@ -276,7 +295,7 @@ impl Lake {
     pub async fn append_once(
         &self,
         spec: &TableSpec,
-        rows: &DataFrame,
+        rows: impl Into<Rows<'_>>,
         txns: &[AppTxn],
     ) -> Result<WriteOutcome, LakeError> {
         let table = self.open_or_create(spec).await?;
@@ -350,16 +369,23 @@ impl Lake {
     }
 
     /// Record batches of `rows` in the table's column order and types.
-    fn conform(
+    fn conform<'a>(
         &self,
         spec: &TableSpec,
-        rows: &DataFrame,
+        rows: impl Into<Rows<'a>>,
     ) -> Result<(Vec<RecordBatch>, u64), LakeError> {
-        let (schema, batches) =
-            frame::frame_to_batches(rows).map_err(|source| LakeError::Frame {
-                table: spec.name,
-                source,
-            })?;
+        let (schema, batches) = match rows.into() {
+            Rows::Frame(frame) => {
+                frame::frame_to_batches(frame).map_err(|source| LakeError::Frame {
+                    table: spec.name,
+                    source,
+                })?
+            }
+            Rows::Batches(batches) => match batches.first() {
+                Some(first) => (first.schema(), batches),
+                None => (spec.arrow_schema(), batches),
+            },
+        };
         let target = spec.arrow_schema();
         let positions = target
             .fields()

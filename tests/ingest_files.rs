@@ -1,0 +1,257 @@
+//! ingest-drain --source file: replays land every record in Bronze once, bad input in
+//! quarantine with its reason, and no player id in the clear.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::Command;
+
+use ltv_lakehouse::lake::{Committer, Lake, LakeUri};
+use ltv_lakehouse::tables::bronze;
+use polars::prelude::DataFrame;
+use serde_json::Value;
+
+const KEY: &str = "test-key-0123456789abcdef0123456789abcdef";
+
+fn ingest(lake: &Path, source: &Path, extra: &[&str]) -> Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_ingest-drain"))
+        .arg(format!("--source=file:{}", source.display()))
+        .args(["--date", "2026-01-08", "--lake", lake.to_str().unwrap()])
+        .args([
+            "--contracts",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/contracts"),
+        ])
+        .args(extra)
+        .env("PII_HASH_KEY", KEY)
+        .env("LOG_FORMAT", "json")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn lake(path: &Path) -> Lake {
+    Lake::new(
+        LakeUri::parse(path.to_str().unwrap()).unwrap(),
+        Committer::default(),
+    )
+}
+
+fn strings(frame: &DataFrame, column: &str) -> Vec<String> {
+    frame
+        .column(column)
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn text_of(path: &Path) -> String {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    text
+}
+
+/// Records in the committed fixture files: lines of NDJSON, rows of CSV.
+fn fixture_records(root: &Path) -> (usize, usize) {
+    let mut telemetry = 0;
+    let mut others = 0;
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(next).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.to_string_lossy().to_string();
+            if path.is_dir() {
+                pending.push(path);
+            } else if name.ends_with(".ndjson.gz") {
+                let lines = text_of(&path).lines().count();
+                if name.contains("telemetry") {
+                    telemetry += lines
+                } else {
+                    others += lines
+                }
+            } else if name.ends_with(".csv.gz") && !name.contains("ground_truth") {
+                others += text_of(&path).lines().count() - 1;
+            }
+        }
+    }
+    (telemetry, others)
+}
+
+#[tokio::test]
+async fn a_replay_loads_every_record_once() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/studio");
+    let folder = tempfile::tempdir().unwrap();
+    let first = ingest(folder.path(), &fixtures, &[]);
+    let (telemetry, others) = fixture_records(&fixtures);
+
+    assert_eq!(
+        first["rows_in"].as_u64().unwrap() as usize,
+        telemetry + others
+    );
+    assert_eq!(first["rows_out"], first["rows_in"]);
+    assert_eq!(first["rows_quarantined"], 0);
+    let events = lake(folder.path())
+        .read(&bronze::GAME_EVENTS, None)
+        .await
+        .unwrap();
+    assert_eq!(events.height(), telemetry);
+    let mut ids = strings(&events, "event_id");
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), telemetry, "every event once");
+
+    let again = ingest(folder.path(), &fixtures, &[]);
+    assert_eq!(again["rows_out"], 0);
+    assert_eq!(
+        again["details"]["files_already_loaded"],
+        first["details"]["files"]
+    );
+    assert_eq!(
+        again["tables"],
+        Value::Object(Default::default()),
+        "nothing committed"
+    );
+    assert_eq!(
+        lake(folder.path())
+            .read(&bronze::GAME_EVENTS, None)
+            .await
+            .unwrap()
+            .height(),
+        telemetry
+    );
+}
+
+#[tokio::test]
+async fn bad_messages_land_in_quarantine_with_their_reason() {
+    let folder = tempfile::tempdir().unwrap();
+    let source = folder.path().join("telemetry");
+    std::fs::create_dir_all(&source).unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/studio/telemetry/2026-01-01.ndjson.gz");
+    let good = text_of(&fixtures).lines().next().unwrap().to_string();
+    let event: Value = serde_json::from_str(&good).unwrap();
+    let without_id = {
+        let mut event = event.clone();
+        event.as_object_mut().unwrap().remove("event_id");
+        event.to_string()
+    };
+    let text_timestamp = {
+        let mut event = event.clone();
+        event["event_timestamp"] = Value::from("yesterday");
+        event.to_string()
+    };
+    let oversized = format!("{{\"padding\": \"{}\"}}", "x".repeat(1_100_000));
+    let lines = [
+        good.as_str(),
+        "not json at all",
+        "[1, 2, 3]",
+        "",
+        &without_id,
+        &text_timestamp,
+        &oversized,
+    ];
+    std::fs::write(source.join("bad.ndjson"), lines.join("\n")).unwrap();
+
+    let lake_dir = folder.path().join("lake");
+    let summary = ingest(&lake_dir, &source, &[]);
+    assert_eq!(summary["rows_in"], 6, "the blank line is not a record");
+    assert_eq!(summary["rows_out"], 1);
+    assert_eq!(summary["rows_quarantined"], 5);
+
+    let quarantine = lake(&lake_dir)
+        .read(&bronze::QUARANTINE, None)
+        .await
+        .unwrap()
+        .sort(["source_offset"], Default::default())
+        .unwrap();
+    let offsets: Vec<i64> = quarantine
+        .column("source_offset")
+        .unwrap()
+        .i64()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    assert_eq!(offsets, [2, 3, 5, 6, 7], "line numbers of the bad records");
+    let errors = strings(&quarantine, "error");
+    for (error, expected) in errors.iter().zip([
+        "not a JSON object",
+        "not a JSON object",
+        "missing field `event_id`",
+        "invalid type",
+        "exceeds the 1048576-byte limit",
+    ]) {
+        assert!(error.contains(expected), "{error} should say {expected}");
+    }
+    let raw = quarantine
+        .column("raw")
+        .unwrap()
+        .binary()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_vec();
+    assert_eq!(raw, b"not json at all");
+}
+
+#[tokio::test]
+async fn player_ids_are_hashed_consistently_and_never_stored_in_the_clear() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/studio");
+    let folder = tempfile::tempdir().unwrap();
+    ingest(
+        folder.path(),
+        &fixtures.join("telemetry/2026-01-01.ndjson.gz"),
+        &[],
+    );
+    ingest(
+        folder.path(),
+        &fixtures.join("attribution/push/2026-01-01.ndjson.gz"),
+        &[],
+    );
+
+    let clear_ids: Vec<String> = text_of(&fixtures.join("telemetry/2026-01-01.ndjson.gz"))
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["eternal_player_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let events = lake(folder.path())
+        .read(&bronze::GAME_EVENTS, None)
+        .await
+        .unwrap();
+    let installs = lake(folder.path())
+        .read(&bronze::ATTRIBUTION, None)
+        .await
+        .unwrap();
+    for raw in strings(&events, "raw_json")
+        .iter()
+        .chain(strings(&installs, "raw_json").iter())
+    {
+        assert!(
+            !clear_ids.iter().any(|id| raw.contains(id.as_str())),
+            "a clear player id in {raw}"
+        );
+    }
+    let hashed = ltv_lakehouse::privacy::PiiHasher::new(KEY.as_bytes()).hash(&clear_ids[0]);
+    assert!(strings(&events, "player_id").contains(&hashed));
+    let players: std::collections::HashSet<String> =
+        strings(&events, "player_id").into_iter().collect();
+    let attributed = strings(&installs, "player_id");
+    assert!(!attributed.is_empty());
+    assert!(
+        attributed.iter().all(|player| players.contains(player)),
+        "installs join to their players' events"
+    );
+}
