@@ -12,13 +12,22 @@ FIXTURE_INSTALLS := 150
 
 DEMO_OUT := out/demo
 
-.PHONY: build test lint fmt contracts demo fixtures bench clean
+.PHONY: build test lint fmt contracts services services-stop demo fixtures bench clean
 
 build:
 	cargo build --bins
 
-test:
+## Tests talk to the real broker and object store: `make services` starts them.
+test: services
 	cargo test
+
+## Kafka-protocol broker (tansu, 127.0.0.1:9092) and S3 API (moto, 127.0.0.1:5000), installed
+## from crates.io and PyPI on first use.
+services:
+	@scripts/services.sh start
+
+services-stop:
+	@scripts/services.sh stop
 
 lint:
 	cargo fmt --check

@@ -11,7 +11,7 @@ mkdir -p "$TOOLS"
 if [[ ! -x "$TOOLS/bin/tansu" ]]; then
   echo "installing tansu $TANSU_VERSION (a few minutes, once)"
   # tansu's default features store nothing; SQLite storage needs dynostore and libsql.
-  cargo install --quiet --locked --root "$TOOLS" --version "$TANSU_VERSION" \
+  CARGO_TARGET_DIR="$TOOLS/build" cargo install --quiet --locked --root "$TOOLS" --version "$TANSU_VERSION" \
     --features dynostore,libsql tansu
 fi
 if [[ ! -x "$TOOLS/venv/bin/moto_server" ]]; then

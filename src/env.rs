@@ -23,3 +23,6 @@ pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
 
 /// Folder of the data contracts, same as `--contracts`.
 pub const CONTRACTS_DIR: &str = "CONTRACTS_DIR";
+
+/// Kafka bootstrap servers, same as `--brokers`.
+pub const KAFKA_BROKERS: &str = "KAFKA_BROKERS";

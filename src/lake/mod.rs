@@ -80,6 +80,26 @@ pub struct AppTxn {
     pub version: i64,
 }
 
+/// How far a batch of a stream source reaches: offsets `first..=last` of `app_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamProgress {
+    pub app_id: String,
+    pub first: i64,
+    pub last: i64,
+}
+
+/// What [`Lake::append_stream`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamAppend {
+    Committed(WriteOutcome),
+    /// Another writer committed this source up to `committed` (-1: unknown, lost a commit race);
+    /// nothing was written and the caller must resume from the table's progress.
+    Overtaken {
+        app_id: String,
+        committed: i64,
+    },
+}
+
 /// What a write did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteOutcome {
@@ -236,7 +256,7 @@ impl Lake {
     pub async fn merge(
         &self,
         spec: &TableSpec,
-        rows: &DataFrame,
+        rows: impl Into<Rows<'_>>,
     ) -> Result<WriteOutcome, LakeError> {
         if spec.key.is_empty() {
             return Err(LakeError::Schema {
@@ -301,7 +321,7 @@ impl Lake {
         let table = self.open_or_create(spec).await?;
         let mut already_committed = !txns.is_empty();
         for txn in txns {
-            let committed = self.app_txn_version(&spec.name, &txn.app_id).await?;
+            let committed = txn_version(&table, spec, &txn.app_id).await?;
             already_committed &= committed.is_some_and(|version| version >= txn.version);
         }
         if already_committed {
@@ -312,6 +332,59 @@ impl Lake {
                 skipped: true,
             });
         }
+        self.append_with_txns(table, spec, rows, txns).await
+    }
+
+    /// Appends the rows of a stream batch and, in the same commit, each source's progress as a
+    /// transaction id (`app_id` -> last offset). Refused, writing nothing, when a source's
+    /// committed progress has already reached the batch (another consumer got there first);
+    /// a commit racing with another one carrying the same ids fails on Delta's conflict check.
+    pub async fn append_stream(
+        &self,
+        spec: &TableSpec,
+        rows: impl Into<Rows<'_>>,
+        progress: &[StreamProgress],
+    ) -> Result<StreamAppend, LakeError> {
+        let table = self.open_or_create(spec).await?;
+        for source in progress {
+            if let Some(committed) = txn_version(&table, spec, &source.app_id).await?
+                && committed >= source.first
+            {
+                return Ok(StreamAppend::Overtaken {
+                    app_id: source.app_id.clone(),
+                    committed,
+                });
+            }
+        }
+        let txns: Vec<AppTxn> = progress
+            .iter()
+            .map(|source| AppTxn {
+                app_id: source.app_id.clone(),
+                version: source.last,
+            })
+            .collect();
+        match self.append_with_txns(table, spec, rows, &txns).await {
+            Ok(outcome) => Ok(StreamAppend::Committed(outcome)),
+            Err(LakeError::Delta { source, .. }) if is_concurrent_transaction(&source) => {
+                Ok(StreamAppend::Overtaken {
+                    app_id: progress
+                        .first()
+                        .map(|p| p.app_id.clone())
+                        .unwrap_or_default(),
+                    committed: -1,
+                })
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn append_with_txns(
+        &self,
+        table: DeltaTable,
+        spec: &TableSpec,
+        rows: impl Into<Rows<'_>>,
+        txns: &[AppTxn],
+    ) -> Result<WriteOutcome, LakeError> {
         let (batches, rows_written) = self.conform(spec, rows)?;
         let properties = self
             .commit_properties(json!({}))
@@ -464,6 +537,31 @@ fn range_predicate(spec: &TableSpec, range: &DateRange) -> Result<Expr, LakeErro
         lit(ScalarValue::Date32(Some(days)))
     };
     Ok(col(column).between(day(range.first()), day(range.last())))
+}
+
+/// The version `app_id` has reached in the snapshot `table` was loaded at.
+async fn txn_version(
+    table: &DeltaTable,
+    spec: &TableSpec,
+    app_id: &str,
+) -> Result<Option<i64>, LakeError> {
+    let Ok(state) = table.snapshot() else {
+        return Ok(None);
+    };
+    state
+        .transaction_version(table.log_store().as_ref(), app_id)
+        .await
+        .map_err(|source| delta(&spec.name, "reading transaction ids", source))
+}
+
+fn is_concurrent_transaction(error: &DeltaTableError) -> bool {
+    use deltalake::kernel::transaction::{CommitConflictError, TransactionError};
+    matches!(
+        error,
+        DeltaTableError::Transaction {
+            source: TransactionError::CommitConflict(CommitConflictError::ConcurrentTransaction)
+        }
+    )
 }
 
 fn delta(table: &TableName, operation: &'static str, source: DeltaTableError) -> LakeError {

@@ -4,9 +4,11 @@
 //! Pull reports, ad-spend and campaign CSVs, gzip too). Every message becomes a Bronze row or a
 //! `bronze.quarantine` row with its reason; PII is hashed before anything is written; each
 //! file commits with a transaction id of its content, so a replay adds nothing.
-//! Not built yet: `--source kafka` (drain to the high watermarks, offsets as Delta `txn`s).
+//! `--source kafka` drains the topics to their high watermarks at start (or `--follow`s them)
+//! with each partition's offset stored as a Delta `txn` in the same commit as its rows.
 
 pub mod files;
+pub mod kafka;
 pub mod records;
 
 use std::path::PathBuf;
@@ -34,6 +36,35 @@ pub struct IngestOptions {
     /// attribution/pull/, ad_spend/, campaigns.csv)
     #[arg(long, value_enum)]
     pub kind: Option<InputKind>,
+
+    /// Kafka bootstrap servers
+    #[arg(long, value_name = "HOST:PORT", env = crate::env::KAFKA_BROKERS, default_value = "127.0.0.1:9092")]
+    pub brokers: String,
+
+    /// Consumer group; drains in one group split the partitions between them
+    #[arg(long, value_name = "GROUP", default_value = "ltv-ingest-drain")]
+    pub group_id: String,
+
+    /// Topics to read (game-events, attribution, ad-spend)
+    #[arg(
+        long,
+        value_name = "TOPIC",
+        value_delimiter = ',',
+        default_value = "game-events,attribution,ad-spend"
+    )]
+    pub topics: Vec<String>,
+
+    /// Keep consuming in micro-batches instead of stopping at the high watermarks seen at start
+    #[arg(long)]
+    pub follow: bool,
+
+    /// Commit a batch once it holds this many rows
+    #[arg(long, value_name = "N", default_value_t = 200_000)]
+    pub max_batch_rows: usize,
+
+    /// Commit a batch at least this often
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub max_batch_seconds: u64,
 
     /// Hash PII with a well-known key when PII_HASH_KEY is not set: demos and tests only
     #[arg(long)]
@@ -64,11 +95,39 @@ pub async fn run(context: JobContext, options: IngestOptions) -> anyhow::Result<
     let contracts = ContractSet::load(&options.contracts.contracts)?;
     let parser = RecordParser::new(hasher, contracts);
     match &options.source {
-        Source::Kafka => Err(UsageError::new(
-            "--source kafka is not implemented yet; replay files with --source file:PATH",
-        )
-        .into()),
+        Source::Kafka => {
+            let settings = kafka::KafkaSettings {
+                brokers: options.brokers.clone(),
+                group_id: options.group_id.clone(),
+                topics: options.topics.clone(),
+                follow: options.follow,
+                max_batch_rows: options.max_batch_rows.max(1),
+                max_batch_seconds: options.max_batch_seconds,
+                assignment_timeout: std::time::Duration::from_secs(20),
+            };
+            if context.dry_run {
+                return Err(UsageError::new(
+                    "--dry-run is for file sources; a drain's progress lives in the lake",
+                )
+                .into());
+            }
+            let ingest_date = single_day(&context)?;
+            let mut report = JobReport::default();
+            kafka::drain(&context.lake, &parser, &settings, ingest_date, &mut report).await?;
+            Ok(report)
+        }
         Source::File(path) => ingest_files(&context, &parser, path, options.kind).await,
+    }
+}
+
+/// The ingest day a run was given (`--date`), if any.
+fn single_day(context: &JobContext) -> Result<Option<chrono::NaiveDate>, UsageError> {
+    match context.range {
+        Some(range) if range.len_days() == 1 => Ok(Some(range.first())),
+        Some(range) => Err(UsageError::new(format!(
+            "ingestion writes one ingest day; give --date, not the range {range}"
+        ))),
+        None => Ok(None),
     }
 }
 
@@ -80,16 +139,7 @@ async fn ingest_files(
 ) -> anyhow::Result<JobReport> {
     let now = Utc::now();
     // A replay belongs to the data interval it is run for; a live load to the day it arrives.
-    let ingest_date = match context.range {
-        Some(range) if range.len_days() == 1 => range.first(),
-        Some(range) => {
-            return Err(UsageError::new(format!(
-                "files are loaded into one ingest day; give --date, not the range {range}"
-            ))
-            .into());
-        }
-        None => now.date_naive(),
-    };
+    let ingest_date = single_day(context)?.unwrap_or_else(|| now.date_naive());
     let inputs = files::list(path, kind)?;
     let mut report = JobReport::default();
     let mut skipped_files = 0u64;

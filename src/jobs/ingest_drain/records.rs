@@ -172,6 +172,15 @@ pub struct BronzeBatch {
 }
 
 impl BronzeBatch {
+    /// Moves every row of `other` into this batch.
+    pub fn absorb(&mut self, mut other: BronzeBatch) {
+        self.game_events.append(&mut other.game_events);
+        self.attribution.append(&mut other.attribution);
+        self.ad_spend.append(&mut other.ad_spend);
+        self.campaigns.append(&mut other.campaigns);
+        self.quarantine.append(&mut other.quarantine);
+    }
+
     pub fn rows(&self) -> usize {
         self.game_events.len() + self.attribution.len() + self.ad_spend.len() + self.campaigns.len()
     }
@@ -295,10 +304,15 @@ impl RecordParser {
             InputKind::AppsflyerPush => self
                 .appsflyer_push(raw, &provenance)
                 .map(|row| batch.attribution.push(row)),
-            _ => Err(format!(
-                "{} records arrive as CSV rows, not messages",
-                kind.as_str()
-            )),
+            // On a topic, ad-spend and campaign records are JSON objects with the CSV's columns.
+            InputKind::AppsflyerPull | InputKind::AdSpend | InputKind::Campaigns => {
+                match serde_json::from_slice::<Map<String, Value>>(raw) {
+                    Ok(record) => {
+                        return self.push_csv_record(kind, record, raw, provenance, batch);
+                    }
+                    Err(err) => Err(format!("not a JSON object: {err}")),
+                }
+            }
         };
         if let Err(error) = parsed {
             quarantine(batch, kind, raw, error, provenance);

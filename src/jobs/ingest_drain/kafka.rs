@@ -1,0 +1,360 @@
+//! `--source kafka`: drain the topics to the high watermarks seen at start (or follow them),
+//! committing each batch with every partition's last offset as a Delta transaction id.
+//!
+//! The lake, not the consumer group, is the source of truth for progress: on start, and again
+//! before each commit, a partition resumes from the offset its data table records. Several
+//! drains in one consumer group split the partitions; a partition that moves to another drain
+//! mid-batch is dropped from this one's batch, and a commit that another drain overtook is
+//! refused by the lake and replayed from its progress.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rdkafka::Message;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::records::{BronzeBatch, InputKind, Provenance, RecordParser};
+use crate::lake::{Lake, StreamAppend, StreamProgress};
+use crate::run::JobReport;
+
+/// The topics and what they carry.
+pub const TOPICS: [(&str, InputKind); 3] = [
+    ("game-events", InputKind::Telemetry),
+    ("attribution", InputKind::AppsflyerPush),
+    ("ad-spend", InputKind::AdSpend),
+];
+
+#[derive(Debug, Clone)]
+pub struct KafkaSettings {
+    pub brokers: String,
+    pub group_id: String,
+    pub topics: Vec<String>,
+    pub follow: bool,
+    pub max_batch_rows: usize,
+    pub max_batch_seconds: u64,
+    /// How long to wait for the group to assign partitions before concluding there are none.
+    pub assignment_timeout: Duration,
+}
+
+type PartitionKey = (String, i32);
+
+/// A partition this drain owns: where it is and where it stops.
+#[derive(Debug)]
+struct PartitionState {
+    kind: InputKind,
+    /// The next offset to read.
+    next: i64,
+    /// Drain mode stops before this offset (the high watermark at start).
+    end: Option<i64>,
+    /// Rows read since the last commit, and the offsets they span.
+    pending: BronzeBatch,
+    first_pending: Option<i64>,
+    last_pending: Option<i64>,
+}
+
+impl PartitionState {
+    fn done(&self) -> bool {
+        self.end.is_some_and(|end| self.next >= end)
+    }
+}
+
+fn app_id(topic: &str, partition: i32) -> String {
+    format!("ingest-drain:kafka:{topic}:{partition}")
+}
+
+/// What a topic carries, from its name: `game-events`, or a variant like `game-events.staging`.
+fn kind_of_topic(topic: &str) -> Option<InputKind> {
+    let base = topic.split('.').next().unwrap_or(topic);
+    TOPICS
+        .iter()
+        .find(|(name, _)| *name == base)
+        .map(|(_, kind)| *kind)
+}
+
+pub async fn drain(
+    lake: &Lake,
+    parser: &RecordParser,
+    settings: &KafkaSettings,
+    ingest_date_override: Option<chrono::NaiveDate>,
+    report: &mut JobReport,
+) -> anyhow::Result<()> {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &settings.brokers)
+        .set("group.id", &settings.group_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "10000")
+        .set("fetch.message.max.bytes", "2097152")
+        .create()
+        .with_context(|| format!("connecting to Kafka at {}", settings.brokers))?;
+    let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
+    for topic in &topics {
+        if kind_of_topic(topic).is_none() {
+            anyhow::bail!(crate::exit_codes::UsageError::new(format!(
+                "unknown topic `{topic}`; topics are game-events, attribution and ad-spend (or NAME.suffix)"
+            )));
+        }
+    }
+    consumer.subscribe(&topics).context("subscribing")?;
+
+    let mut partitions: BTreeMap<PartitionKey, PartitionState> = BTreeMap::new();
+    let started = Instant::now();
+    let mut last_flush = Instant::now();
+    let mut last_assignment_check = Instant::now() - Duration::from_secs(10);
+    let mut ever_assigned = false;
+    loop {
+        if last_assignment_check.elapsed() >= Duration::from_millis(500) {
+            last_assignment_check = Instant::now();
+            let assignment = consumer.assignment().context("reading the assignment")?;
+            ever_assigned |= assignment.count() > 0;
+            sync_assignment(&consumer, lake, settings, &assignment, &mut partitions).await?;
+        }
+        let all_done = !partitions.is_empty() && partitions.values().all(PartitionState::done);
+        let pending_rows: usize = partitions
+            .values()
+            .map(|p| p.pending.rows() + p.pending.quarantine.len())
+            .sum();
+        let batch_due = pending_rows >= settings.max_batch_rows
+            || (pending_rows > 0
+                && last_flush.elapsed() >= Duration::from_secs(settings.max_batch_seconds));
+        if batch_due || (all_done && pending_rows > 0) {
+            flush(lake, &consumer, &mut partitions, report).await?;
+            last_flush = Instant::now();
+        }
+        if !settings.follow {
+            if all_done && partitions.values().all(|p| p.first_pending.is_none()) {
+                break;
+            }
+            if !ever_assigned && started.elapsed() > settings.assignment_timeout {
+                tracing::info!("no partitions assigned to this drain; nothing to do");
+                break;
+            }
+        }
+
+        match tokio::time::timeout(Duration::from_millis(200), consumer.recv()).await {
+            Err(_elapsed) => continue,
+            Ok(Err(KafkaError::PartitionEOF(_))) => continue,
+            Ok(Err(err)) => return Err(err).context("reading from Kafka"),
+            Ok(Ok(message)) => {
+                let key = (message.topic().to_string(), message.partition());
+                let Some(state) = partitions.get_mut(&key) else {
+                    continue;
+                };
+                let offset = message.offset();
+                // Before a seek takes effect, or past the drain's end: not ours to load.
+                if offset < state.next || state.end.is_some_and(|end| offset >= end) {
+                    continue;
+                }
+                let now = chrono::Utc::now();
+                let provenance = Provenance {
+                    source: format!("kafka:{}", key.0),
+                    partition: Some(key.1),
+                    offset,
+                    ingest_ts_us: now.timestamp_micros(),
+                    ingest_date: ingest_date_override.unwrap_or_else(|| now.date_naive()),
+                };
+                parser.push_message(
+                    state.kind,
+                    message.payload().unwrap_or_default(),
+                    provenance,
+                    &mut state.pending,
+                );
+                report.rows_in += 1;
+                state.first_pending.get_or_insert(offset);
+                state.last_pending = Some(offset);
+                state.next = offset + 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Brings the owned partitions in line with the group's assignment: new ones resume from the
+/// lake's progress, revoked ones are dropped with their uncommitted rows.
+async fn sync_assignment(
+    consumer: &StreamConsumer,
+    lake: &Lake,
+    settings: &KafkaSettings,
+    assignment: &TopicPartitionList,
+    partitions: &mut BTreeMap<PartitionKey, PartitionState>,
+) -> anyhow::Result<()> {
+    let assigned: Vec<PartitionKey> = assignment
+        .elements()
+        .iter()
+        .map(|element| (element.topic().to_string(), element.partition()))
+        .collect();
+    partitions.retain(|key, state| {
+        let keep = assigned.contains(key);
+        if !keep && state.first_pending.is_some() {
+            tracing::info!(
+                topic = key.0,
+                partition = key.1,
+                "partition revoked; its uncommitted rows go to the new owner"
+            );
+        }
+        keep
+    });
+    for key in assigned {
+        if partitions.contains_key(&key) {
+            continue;
+        }
+        let Some(kind) = kind_of_topic(&key.0) else {
+            continue;
+        };
+        let state = resume(consumer, lake, settings, &key, kind).await?;
+        partitions.insert(key, state);
+    }
+    Ok(())
+}
+
+/// Where a partition resumes (the lake's progress) and, when draining, where it stops.
+async fn resume(
+    consumer: &StreamConsumer,
+    lake: &Lake,
+    settings: &KafkaSettings,
+    key: &PartitionKey,
+    kind: InputKind,
+) -> anyhow::Result<PartitionState> {
+    let (topic, partition) = (key.0.as_str(), key.1);
+    let committed = lake
+        .app_txn_version(&kind.table().name, &app_id(topic, partition))
+        .await?;
+    let (low, high) = consumer
+        .fetch_watermarks(topic, partition, Duration::from_secs(10))
+        .with_context(|| format!("reading the watermarks of {topic}/{partition}"))?;
+    let mut next = committed.map_or(low, |offset| offset + 1);
+    if next < low {
+        tracing::warn!(
+            topic,
+            partition,
+            next,
+            low,
+            "the broker no longer has offsets the lake has not seen; resuming at the oldest"
+        );
+        next = low;
+    }
+    seek(consumer, topic, partition, next).await?;
+    tracing::info!(topic, partition, next, high, "partition assigned");
+    Ok(PartitionState {
+        kind,
+        next,
+        end: (!settings.follow).then_some(high),
+        pending: BronzeBatch::default(),
+        first_pending: None,
+        last_pending: None,
+    })
+}
+
+/// Seeks right after an assignment; librdkafka refuses until the partition's fetcher runs.
+async fn seek(
+    consumer: &StreamConsumer,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+) -> anyhow::Result<()> {
+    let mut attempts = 0;
+    loop {
+        match consumer.seek(
+            topic,
+            partition,
+            Offset::Offset(offset),
+            Duration::from_secs(5),
+        ) {
+            Ok(()) => return Ok(()),
+            Err(err) if attempts < 50 => {
+                attempts += 1;
+                tracing::debug!(topic, partition, error = %err, "seek not possible yet");
+                let _ = tokio::time::timeout(Duration::from_millis(100), consumer.recv()).await;
+            }
+            Err(err) => {
+                return Err(err)
+                    .with_context(|| format!("seeking {topic}/{partition} to {offset}"));
+            }
+        }
+    }
+}
+
+/// Commits every partition's pending rows: quarantine first (MERGE on the message's place, so
+/// a replay cannot duplicate it), then each data table with the partitions' offsets.
+async fn flush(
+    lake: &Lake,
+    consumer: &StreamConsumer,
+    partitions: &mut BTreeMap<PartitionKey, PartitionState>,
+    report: &mut JobReport,
+) -> anyhow::Result<()> {
+    let mut quarantine = BronzeBatch::default();
+    let mut by_table: HashMap<&'static str, (BronzeBatch, Vec<StreamProgress>, Vec<PartitionKey>)> =
+        HashMap::new();
+    for (key, state) in partitions.iter_mut() {
+        let (Some(first), Some(last)) = (state.first_pending.take(), state.last_pending.take())
+        else {
+            continue;
+        };
+        let mut pending = std::mem::take(&mut state.pending);
+        quarantine.quarantine.append(&mut pending.quarantine);
+        let entry = by_table.entry(state.kind.table().name.name()).or_default();
+        entry.0.absorb(pending);
+        entry.1.push(StreamProgress {
+            app_id: app_id(&key.0, key.1),
+            first,
+            last,
+        });
+        entry.2.push(key.clone());
+    }
+    let quarantined = quarantine.quarantine.len() as u64;
+    if quarantined > 0 {
+        for (spec, batches) in quarantine.into_tables()? {
+            let outcome = lake.merge(spec, batches).await?;
+            report.record_table(&outcome.table, outcome.version);
+        }
+        report.rows_quarantined += quarantined;
+    }
+    let mut offsets = TopicPartitionList::new();
+    for (_, (batch, progress, keys)) in by_table {
+        let tables = batch.into_tables()?;
+        let spec = tables.first().map(|(spec, _)| *spec);
+        let (spec, batches) = match (spec, tables.into_iter().next()) {
+            (Some(spec), Some((_, batches))) => (spec, batches),
+            // Only quarantined rows: the data table still records how far the partitions got.
+            _ => match keys.first().and_then(|key| kind_of_topic(&key.0)) {
+                Some(kind) => (kind.table(), Vec::new()),
+                None => continue,
+            },
+        };
+        match lake.append_stream(spec, batches, &progress).await? {
+            StreamAppend::Committed(outcome) => {
+                report.record_write(&outcome);
+                for source in &progress {
+                    if let Some(key) = keys
+                        .iter()
+                        .find(|key| app_id(&key.0, key.1) == source.app_id)
+                    {
+                        offsets.add_partition_offset(
+                            &key.0,
+                            key.1,
+                            Offset::Offset(source.last + 1),
+                        )?;
+                    }
+                }
+            }
+            StreamAppend::Overtaken { app_id, committed } => {
+                tracing::warn!(app_id, committed, table = %spec.name, "another drain committed these offsets first; resuming from the lake");
+                for key in &keys {
+                    partitions.remove(key);
+                }
+            }
+        }
+    }
+    // A convenience for lag monitoring; the lake stays the source of truth.
+    if offsets.count() > 0
+        && let Err(err) = consumer.commit(&offsets, CommitMode::Async)
+    {
+        tracing::debug!(error = %err, "committing offsets to the consumer group failed");
+    }
+    Ok(())
+}
