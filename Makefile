@@ -62,9 +62,10 @@ demo: build
 	@echo "  Bronze tables: $(DEMO_OUT)/lake/bronze/ (Delta)"
 
 ## Benchmarks: release build, figures printed.
-bench:
-	cargo build --release --bin gen-fixtures
+bench: services
+	cargo build --release --bins --example produce_fixtures
 	@scripts/bench_gen_fixtures.sh $(RELEASE_BIN)/gen-fixtures
+	@scripts/bench_ingest.sh $(RELEASE_BIN)
 
 clean:
 	rm -rf out lake
