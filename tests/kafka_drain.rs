@@ -320,3 +320,49 @@ async fn a_drain_works_with_the_lake_on_s3() {
         "progress was read back from the S3 lake"
     );
 }
+
+async fn wait_for_rows(lake: &Path, expected: usize) -> usize {
+    let mut seen = 0;
+    for _ in 0..150 {
+        if lake.join("bronze/game_events/_delta_log").exists() {
+            seen = event_ids(lake).await.len();
+            if seen >= expected {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    seen
+}
+
+/// --follow keeps loading what arrives in micro-batches; SIGTERM commits and exits 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_following_drain_loads_new_messages_and_stops_cleanly() {
+    let topic = unique("game-events");
+    create_topic(&topic, 2).await;
+    let messages = fixture_events();
+    let lake = tempfile::tempdir().unwrap();
+    let child = drain_command(
+        lake.path(),
+        &topic,
+        &unique("group"),
+        &["--follow", "--max-batch-seconds", "1"],
+    )
+    .spawn()
+    .unwrap();
+
+    produce(&topic, &messages[..400]).await;
+    assert_eq!(wait_for_rows(lake.path(), 400).await, 400);
+    produce(&topic, &messages[400..700]).await;
+    assert_eq!(wait_for_rows(lake.path(), 700).await, 700);
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let summary = summary(&output);
+    assert_eq!(summary["rows_out"], 700);
+    assert_eq!(event_ids(lake.path()).await.len(), 700);
+}

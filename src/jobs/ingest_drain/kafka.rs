@@ -8,6 +8,8 @@
 //! refused by the lake and replayed from its progress.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -107,6 +109,7 @@ pub async fn drain(
     let mut last_flush = Instant::now();
     let mut last_assignment_check = Instant::now() - Duration::from_secs(10);
     let mut ever_assigned = false;
+    let stop = stop_signal();
     loop {
         if last_assignment_check.elapsed() >= Duration::from_millis(500) {
             last_assignment_check = Instant::now();
@@ -122,9 +125,14 @@ pub async fn drain(
         let batch_due = pending_rows >= settings.max_batch_rows
             || (pending_rows > 0
                 && last_flush.elapsed() >= Duration::from_secs(settings.max_batch_seconds));
-        if batch_due || (all_done && pending_rows > 0) {
+        let stopping = stop.load(Ordering::Relaxed);
+        if batch_due || (all_done && pending_rows > 0) || (stopping && pending_rows > 0) {
             flush(lake, &consumer, &mut partitions, report).await?;
             last_flush = Instant::now();
+        }
+        if stopping {
+            tracing::info!("stop requested; pending rows committed");
+            break;
         }
         if !settings.follow {
             if all_done && partitions.values().all(|p| p.first_pending.is_none()) {
@@ -172,6 +180,29 @@ pub async fn drain(
         }
     }
     Ok(())
+}
+
+/// Set on SIGTERM or Ctrl-C, so that a following drain commits what it holds and exits 0
+/// (a hard kill is safe too: uncommitted rows are simply read again).
+fn stop_signal() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    tokio::spawn(async move {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate => {}
+        }
+        flag.store(true, Ordering::Relaxed);
+    });
+    stop
 }
 
 /// Brings the owned partitions in line with the group's assignment: new ones resume from the
