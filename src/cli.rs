@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use clap::error::ErrorKind;
-use clap::{Args, Parser, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, ValueEnum};
 
 use crate::date_range::{DateRange, parse_day};
 use crate::domain::GameTitle;
@@ -98,59 +98,62 @@ pub enum LogFormat {
     Json,
 }
 
-/// A binary's arguments: whatever it declares plus the common ones.
-pub trait JobArgs: Parser {
-    fn common(&self) -> &CommonArgs;
+/// A binary's command line: its own options beside the common ones.
+#[derive(Debug, Clone, Parser)]
+pub struct StageArgs<O: Args> {
+    #[command(flatten)]
+    pub options: O,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
-/// Parses the command line like clap does and also validates the date range; on any problem it
-/// prints a usage error and exits with 2.
-pub fn parse<A: JobArgs>() -> A {
-    match try_parse_from::<A, _, _>(std::env::args_os()) {
-        Ok(args) => args,
-        Err(err) => err.exit(),
-    }
+/// For binaries with no options of their own.
+#[derive(Debug, Clone, Args)]
+pub struct NoOptions {}
+
+/// Parses the command line of the binary `name` like clap does and also checks what clap cannot
+/// (a reversed range); on any problem it prints a usage error and exits with 2. The first line
+/// of `help` heads `-h`; all of it heads `--help`.
+pub fn parse<O: Args>(name: &'static str, help: &'static str) -> StageArgs<O> {
+    try_parse_from(name, help, std::env::args_os()).unwrap_or_else(|err| err.exit())
 }
 
 /// [`parse`] without exiting, for tests.
-pub fn try_parse_from<A, I, T>(argv: I) -> Result<A, clap::Error>
+pub fn try_parse_from<O, I, T>(
+    name: &'static str,
+    help: &'static str,
+    argv: I,
+) -> Result<StageArgs<O>, clap::Error>
 where
-    A: JobArgs,
+    O: Args,
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let args = A::try_parse_from(argv)?;
-    validate(&mut A::command(), args.common())?;
-    Ok(args)
-}
-
-/// The checks clap cannot express, reported as usage errors of `command` (exit 2).
-pub fn validate(command: &mut clap::Command, common: &CommonArgs) -> Result<(), clap::Error> {
-    match common.interval.range() {
-        Ok(_) => Ok(()),
-        Err(err) => Err(command.error(ErrorKind::ArgumentConflict, err)),
+    let mut command = StageArgs::<O>::command()
+        .name(name)
+        .bin_name(name)
+        .version(env!("CARGO_PKG_VERSION"))
+        .about(help.lines().next().unwrap_or_default())
+        .long_about(help)
+        .after_help(AFTER_HELP);
+    let matches = command.try_get_matches_from_mut(argv)?;
+    let args = StageArgs::<O>::from_arg_matches(&matches).map_err(|err| err.with_cmd(&command))?;
+    if let Err(err) = args.common.interval.range() {
+        return Err(command.error(ErrorKind::ArgumentConflict, err));
     }
+    Ok(args)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[derive(Debug, Parser)]
-    #[command(name = "some-stage")]
-    struct StageArgs {
-        #[command(flatten)]
-        common: CommonArgs,
-    }
-
-    impl JobArgs for StageArgs {
-        fn common(&self) -> &CommonArgs {
-            &self.common
-        }
-    }
-
-    fn parse_args(argv: &[&str]) -> Result<StageArgs, clap::Error> {
-        try_parse_from::<StageArgs, _, _>(std::iter::once("some-stage").chain(argv.iter().copied()))
+    fn parse_args(argv: &[&str]) -> Result<StageArgs<NoOptions>, clap::Error> {
+        try_parse_from(
+            "some-stage",
+            "A stage.",
+            std::iter::once("some-stage").chain(argv.iter().copied()),
+        )
     }
 
     #[test]

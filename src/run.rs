@@ -12,7 +12,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::cli::{self, AFTER_HELP, CommonArgs};
+use crate::cli::{self, CommonArgs};
 use crate::date_range::DateRange;
 use crate::domain::GameTitle;
 use crate::env;
@@ -235,21 +235,8 @@ fn publish_metrics(
 
 /// The `main` of a binary whose stage is not built yet: `--help` works and flags are checked
 /// like everywhere else, then it exits 2 saying so, writing nothing.
-pub fn not_implemented_main(job: &'static str, about: &'static str) -> ExitCode {
-    #[derive(Debug, clap::Parser)]
-    struct StageArgs {
-        #[command(flatten)]
-        common: CommonArgs,
-    }
-    let mut command = <StageArgs as clap::CommandFactory>::command()
-        .name(job)
-        .about(about)
-        .after_help(AFTER_HELP);
-    let args = command
-        .try_get_matches_from_mut(std::env::args_os())
-        .and_then(|matches| <StageArgs as clap::FromArgMatches>::from_arg_matches(&matches))
-        .and_then(|args| cli::validate(&mut command, &args.common).map(|()| args))
-        .unwrap_or_else(|err| err.exit());
+pub fn not_implemented_main(job: &'static str, help: &'static str) -> ExitCode {
+    let args = cli::parse::<cli::NoOptions>(job, help);
     run(job, &args.common, |context| async move {
         Err(UsageError::new(format!("{} is not implemented yet", context.job)).into())
     })

@@ -1,12 +1,20 @@
 //! `check-contracts`: lint the contracts, check their compatibility with a git revision, and
 //! validate lake partitions against them.
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 
 use crate::cli::ContractsArgs;
 use crate::contracts::{self, compat, lint};
 use crate::exit_codes::UsageError;
 use crate::run::{FailedRun, JobContext, JobReport};
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckOptions {
+    #[command(subcommand)]
+    pub command: ContractCommand,
+    #[command(flatten)]
+    pub contracts: ContractsArgs,
+}
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum ContractCommand {
@@ -20,23 +28,19 @@ pub enum ContractCommand {
         #[arg(long, value_name = "REV", default_value = "HEAD~1")]
         base: String,
     },
-    /// Run every rule over the Bronze partitions of --date/--from..--to (not implemented yet:
-    /// it reads bronze.game_events, which ingest-drain writes)
+    /// Run every rule over the Bronze partitions of --date/--from..--to (not implemented yet)
     Validate,
 }
 
-pub async fn run(
-    context: JobContext,
-    options: ContractsArgs,
-    command: ContractCommand,
-) -> anyhow::Result<JobReport> {
-    match command {
-        ContractCommand::Lint => run_lint(&options),
-        ContractCommand::Compat { base } => run_compat(&options, &base),
+pub async fn run(context: JobContext, options: CheckOptions) -> anyhow::Result<JobReport> {
+    let contracts = &options.contracts;
+    match options.command {
+        ContractCommand::Lint => run_lint(contracts),
+        ContractCommand::Compat { base } => run_compat(contracts, &base),
         ContractCommand::Validate => {
             context.require_range()?;
             Err(UsageError::new(
-                "check-contracts validate is not implemented yet: it needs the Bronze tables of ingest-drain",
+                "check-contracts validate is not implemented yet; lint and compat are",
             )
             .into())
         }
