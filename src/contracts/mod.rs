@@ -53,7 +53,7 @@ impl Document {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContractError {
-    #[error("cannot read contracts in {path}: {source}")]
+    #[error("cannot read the contracts in {path} (set --contracts or CONTRACTS_DIR)")]
     Read {
         path: PathBuf,
         #[source]

@@ -44,6 +44,9 @@ pub struct KafkaSettings {
 
 type PartitionKey = (String, i32);
 
+/// Brokers with large SQLite-backed partitions (tansu) can take many seconds to list offsets.
+const WATERMARK_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// A partition this drain owns: where it is and where it stops.
 #[derive(Debug)]
 struct PartitionState {
@@ -256,7 +259,7 @@ async fn resume(
         .app_txn_version(&kind.table().name, &app_id(topic, partition))
         .await?;
     let (low, high) = consumer
-        .fetch_watermarks(topic, partition, Duration::from_secs(10))
+        .fetch_watermarks(topic, partition, WATERMARK_TIMEOUT)
         .with_context(|| format!("reading the watermarks of {topic}/{partition}"))?;
     let mut next = committed.map_or(low, |offset| offset + 1);
     if next < low {
