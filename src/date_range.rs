@@ -87,6 +87,11 @@ impl fmt::Display for DateRange {
     }
 }
 
+/// Days since 1970-01-01: Arrow's and Delta's representation of a date.
+pub fn days_since_epoch(day: NaiveDate) -> i32 {
+    (day - chrono::DateTime::UNIX_EPOCH.date_naive()).num_days() as i32
+}
+
 /// Parses a calendar date the way every flag expects it, with an error an operator can act on.
 pub fn parse_day(text: &str) -> Result<NaiveDate, String> {
     NaiveDate::from_str(text.trim())

@@ -177,14 +177,7 @@ impl Lake {
         table: &TableName,
         app_id: &str,
     ) -> Result<Option<i64>, LakeError> {
-        let handle = self.handle(table).await?;
-        let Ok(state) = handle.snapshot() else {
-            return Ok(None);
-        };
-        state
-            .transaction_version(handle.log_store().as_ref(), app_id)
-            .await
-            .map_err(|source| delta(table, "reading transaction ids", source))
+        txn_version(&self.handle(table).await?, table, app_id).await
     }
 
     /// Rows of a table, optionally filtered (the filter prunes files and partitions).
@@ -321,7 +314,7 @@ impl Lake {
         let table = self.open_or_create(spec).await?;
         let mut already_committed = !txns.is_empty();
         for txn in txns {
-            let committed = txn_version(&table, spec, &txn.app_id).await?;
+            let committed = txn_version(&table, &spec.name, &txn.app_id).await?;
             already_committed &= committed.is_some_and(|version| version >= txn.version);
         }
         if already_committed {
@@ -347,7 +340,7 @@ impl Lake {
     ) -> Result<StreamAppend, LakeError> {
         let table = self.open_or_create(spec).await?;
         for source in progress {
-            if let Some(committed) = txn_version(&table, spec, &source.app_id).await?
+            if let Some(committed) = txn_version(&table, &spec.name, &source.app_id).await?
                 && committed >= source.first
             {
                 return Ok(StreamAppend::Overtaken {
@@ -533,8 +526,9 @@ fn range_predicate(spec: &TableSpec, range: &DateRange) -> Result<Expr, LakeErro
         .date_column
         .ok_or(LakeError::NotDated { table: spec.name })?;
     let day = |date: chrono::NaiveDate| {
-        let days = (date - chrono::DateTime::UNIX_EPOCH.date_naive()).num_days() as i32;
-        lit(ScalarValue::Date32(Some(days)))
+        lit(ScalarValue::Date32(Some(
+            crate::date_range::days_since_epoch(date),
+        )))
     };
     Ok(col(column).between(day(range.first()), day(range.last())))
 }
@@ -542,7 +536,7 @@ fn range_predicate(spec: &TableSpec, range: &DateRange) -> Result<Expr, LakeErro
 /// The version `app_id` has reached in the snapshot `table` was loaded at.
 async fn txn_version(
     table: &DeltaTable,
-    spec: &TableSpec,
+    name: &TableName,
     app_id: &str,
 ) -> Result<Option<i64>, LakeError> {
     let Ok(state) = table.snapshot() else {
@@ -551,7 +545,7 @@ async fn txn_version(
     state
         .transaction_version(table.log_store().as_ref(), app_id)
         .await
-        .map_err(|source| delta(&spec.name, "reading transaction ids", source))
+        .map_err(|source| delta(name, "reading transaction ids", source))
 }
 
 fn is_concurrent_transaction(error: &DeltaTableError) -> bool {

@@ -20,7 +20,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::records::{BronzeBatch, InputKind, Provenance, RecordParser};
-use crate::lake::{Lake, StreamAppend, StreamProgress};
+use crate::lake::{Lake, StreamAppend, StreamProgress, TableName, TableSpec};
 use crate::run::JobReport;
 
 /// The topics and what they carry.
@@ -322,8 +322,9 @@ async fn flush(
     report: &mut JobReport,
 ) -> anyhow::Result<()> {
     let mut quarantine = BronzeBatch::default();
-    let mut by_table: HashMap<&'static str, (BronzeBatch, Vec<StreamProgress>, Vec<PartitionKey>)> =
-        HashMap::new();
+    // Per data table: its pending rows and, per partition, how far they reach.
+    type TableBatch = (BronzeBatch, Vec<(PartitionKey, StreamProgress)>);
+    let mut by_table: HashMap<TableName, (&'static TableSpec, TableBatch)> = HashMap::new();
     for (key, state) in partitions.iter_mut() {
         let (Some(first), Some(last)) = (state.first_pending.take(), state.last_pending.take())
         else {
@@ -331,14 +332,20 @@ async fn flush(
         };
         let mut pending = std::mem::take(&mut state.pending);
         quarantine.quarantine.append(&mut pending.quarantine);
-        let entry = by_table.entry(state.kind.table().name.name()).or_default();
-        entry.0.absorb(pending);
-        entry.1.push(StreamProgress {
-            app_id: app_id(&key.0, key.1),
-            first,
-            last,
-        });
-        entry.2.push(key.clone());
+        let spec = state.kind.table();
+        let (_, (batch, progress)) = by_table
+            .entry(spec.name)
+            .or_insert_with(|| (spec, Default::default()));
+        batch.absorb(pending);
+        let app_id = app_id(&key.0, key.1);
+        progress.push((
+            key.clone(),
+            StreamProgress {
+                app_id,
+                first,
+                last,
+            },
+        ));
     }
     let quarantined = quarantine.quarantine.len() as u64;
     if quarantined > 0 {
@@ -349,36 +356,26 @@ async fn flush(
         report.rows_quarantined += quarantined;
     }
     let mut offsets = TopicPartitionList::new();
-    for (_, (batch, progress, keys)) in by_table {
-        let tables = batch.into_tables()?;
-        let spec = tables.first().map(|(spec, _)| *spec);
-        let (spec, batches) = match (spec, tables.into_iter().next()) {
-            (Some(spec), Some((_, batches))) => (spec, batches),
-            // Only quarantined rows: the data table still records how far the partitions got.
-            _ => match keys.first().and_then(|key| kind_of_topic(&key.0)) {
-                Some(kind) => (kind.table(), Vec::new()),
-                None => continue,
-            },
-        };
-        match lake.append_stream(spec, batches, &progress).await? {
+    for (spec, (batch, progress)) in by_table.into_values() {
+        // No rows (all quarantined) still commits, so the table records how far the partitions got.
+        let batches = batch
+            .into_tables()?
+            .into_iter()
+            .next()
+            .map(|(_, batches)| batches)
+            .unwrap_or_default();
+        let sources: Vec<StreamProgress> =
+            progress.iter().map(|(_, source)| source.clone()).collect();
+        match lake.append_stream(spec, batches, &sources).await? {
             StreamAppend::Committed(outcome) => {
                 report.record_write(&outcome);
-                for source in &progress {
-                    if let Some(key) = keys
-                        .iter()
-                        .find(|key| app_id(&key.0, key.1) == source.app_id)
-                    {
-                        offsets.add_partition_offset(
-                            &key.0,
-                            key.1,
-                            Offset::Offset(source.last + 1),
-                        )?;
-                    }
+                for (key, source) in &progress {
+                    offsets.add_partition_offset(&key.0, key.1, Offset::Offset(source.last + 1))?;
                 }
             }
             StreamAppend::Overtaken { app_id, committed } => {
                 tracing::warn!(app_id, committed, table = %spec.name, "another drain committed these offsets first; resuming from the lake");
-                for key in &keys {
+                for (key, _) in &progress {
                     partitions.remove(key);
                 }
             }

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::contracts::ContractSet;
+use crate::date_range::days_since_epoch;
 use crate::lake::TableSpec;
 use crate::privacy::PiiHasher;
 use crate::tables::bronze;
@@ -74,7 +75,7 @@ pub struct Provenance {
 
 impl Provenance {
     fn ingest_days(&self) -> i32 {
-        (self.ingest_date - chrono::DateTime::UNIX_EPOCH.date_naive()).num_days() as i32
+        days_since_epoch(self.ingest_date)
     }
 }
 
@@ -522,8 +523,7 @@ impl RecordParser {
             install_cost_usd: install.cost,
             cost_currency: non_empty(install.cost_currency),
             install_timestamp: installed.and_utc().timestamp_micros(),
-            install_date: (installed.date() - chrono::DateTime::UNIX_EPOCH.date_naive()).num_days()
-                as i32,
+            install_date: days_since_epoch(installed.date()),
             app_id: non_empty(install.app_id),
             provenance: provenance_columns(&Value::Object(raw), provenance),
         })
@@ -557,7 +557,7 @@ fn ad_spend(
     let date = NaiveDate::parse_from_str(&row.date, "%Y-%m-%d")
         .map_err(|_| format!("date `{}` is not YYYY-MM-DD", row.date))?;
     Ok(AdSpendBronzeRow {
-        spend_date: (date - chrono::DateTime::UNIX_EPOCH.date_naive()).num_days() as i32,
+        spend_date: days_since_epoch(date),
         media_source: row.media_source,
         campaign_id: row.campaign_id,
         campaign_name: Some(row.campaign_name).filter(|name| !name.is_empty()),
