@@ -1,13 +1,13 @@
 //! ingest-drain --source file: replays land every record in Bronze once, bad input in
 //! quarantine with its reason, and no player id in the clear.
 
-use std::io::Read;
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
-use ltv_lakehouse::lake::{Committer, Lake, LakeUri};
+use common::{gunzip_text, lake, strings};
 use ltv_lakehouse::tables::bronze;
-use polars::prelude::DataFrame;
 use serde_json::Value;
 
 const KEY: &str = "test-key-0123456789abcdef0123456789abcdef";
@@ -33,33 +33,6 @@ fn ingest(lake: &Path, source: &Path, extra: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-fn lake(path: &Path) -> Lake {
-    Lake::new(
-        LakeUri::parse(path.to_str().unwrap()).unwrap(),
-        Committer::default(),
-    )
-}
-
-fn strings(frame: &DataFrame, column: &str) -> Vec<String> {
-    frame
-        .column(column)
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .flatten()
-        .map(str::to_owned)
-        .collect()
-}
-
-fn text_of(path: &Path) -> String {
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
-        .read_to_string(&mut text)
-        .unwrap();
-    text
-}
-
 /// Records in the committed fixture files: lines of NDJSON, rows of CSV.
 fn fixture_records(root: &Path) -> (usize, usize) {
     let mut telemetry = 0;
@@ -72,14 +45,14 @@ fn fixture_records(root: &Path) -> (usize, usize) {
             if path.is_dir() {
                 pending.push(path);
             } else if name.ends_with(".ndjson.gz") {
-                let lines = text_of(&path).lines().count();
+                let lines = gunzip_text(&path).lines().count();
                 if name.contains("telemetry") {
                     telemetry += lines
                 } else {
                     others += lines
                 }
             } else if name.ends_with(".csv.gz") && !name.contains("ground_truth") {
-                others += text_of(&path).lines().count() - 1;
+                others += gunzip_text(&path).lines().count() - 1;
             }
         }
     }
@@ -137,7 +110,7 @@ async fn bad_messages_land_in_quarantine_with_their_reason() {
     std::fs::create_dir_all(&source).unwrap();
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/studio/telemetry/2026-01-01.ndjson.gz");
-    let good = text_of(&fixtures).lines().next().unwrap().to_string();
+    let good = gunzip_text(&fixtures).lines().next().unwrap().to_string();
     let event: Value = serde_json::from_str(&good).unwrap();
     let without_id = {
         let mut event = event.clone();
@@ -218,7 +191,7 @@ async fn player_ids_are_hashed_consistently_and_never_stored_in_the_clear() {
         &[],
     );
 
-    let clear_ids: Vec<String> = text_of(&fixtures.join("telemetry/2026-01-01.ndjson.gz"))
+    let clear_ids: Vec<String> = gunzip_text(&fixtures.join("telemetry/2026-01-01.ndjson.gz"))
         .lines()
         .map(|line| {
             serde_json::from_str::<Value>(line).unwrap()["eternal_player_id"]

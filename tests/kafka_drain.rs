@@ -1,13 +1,14 @@
 //! ingest-drain against the real broker started by `make services` (tansu on 127.0.0.1:9092):
 //! every message in Bronze exactly once, across reruns, crashes and a split consumer group.
 
+mod common;
+
 use std::collections::HashSet;
-use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use ltv_lakehouse::lake::{Committer, Lake, LakeUri};
+use common::{gunzip_text, strings};
 use ltv_lakehouse::tables::bronze;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -75,11 +76,8 @@ async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) 
 fn fixture_events() -> Vec<(String, String)> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/studio/telemetry/2026-01-01.ndjson.gz");
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
-        .read_to_string(&mut text)
-        .unwrap();
-    text.lines()
+    gunzip_text(&path)
+        .lines()
         .map(|line| {
             let event: Value = serde_json::from_str(line).unwrap();
             (
@@ -133,20 +131,11 @@ fn summary(output: &Output) -> Value {
 }
 
 async fn event_ids(lake: &Path) -> Vec<String> {
-    let lake = Lake::new(
-        LakeUri::parse(lake.to_str().unwrap()).unwrap(),
-        Committer::default(),
-    );
-    let frame = lake.read(&bronze::GAME_EVENTS, None).await.unwrap();
-    frame
-        .column("event_id")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .flatten()
-        .map(str::to_owned)
-        .collect()
+    let frame = common::lake(lake)
+        .read(&bronze::GAME_EVENTS, None)
+        .await
+        .unwrap();
+    strings(&frame, "event_id")
 }
 
 #[tokio::test(flavor = "multi_thread")]
