@@ -26,3 +26,6 @@ pub const CONTRACTS_DIR: &str = "CONTRACTS_DIR";
 
 /// Kafka bootstrap servers, same as `--brokers`.
 pub const KAFKA_BROKERS: &str = "KAFKA_BROKERS";
+
+/// The studio's games and app ids, same as `--studio-config`.
+pub const STUDIO_CONFIG: &str = "STUDIO_CONFIG";

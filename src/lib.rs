@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod lake;
 pub mod privacy;
 pub mod run;
+pub mod studio;
 pub mod tables;
 pub mod telemetry;
 pub mod wire;

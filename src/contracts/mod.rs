@@ -145,6 +145,17 @@ impl Contract {
         out
     }
 
+    /// A CSV record with its cells under the contract's field names, typed.
+    pub fn typed_csv(
+        &self,
+        record: &serde_json::Map<String, Value>,
+    ) -> serde_json::Map<String, Value> {
+        self.fields
+            .iter()
+            .filter_map(|field| Some((field.name.clone(), field.csv_value(record)?)))
+            .collect()
+    }
+
     fn check(&self, row: &serde_json::Map<String, Value>, violations: &mut Vec<Violation>) {
         for field in &self.fields {
             field.check(row, violations);
@@ -280,6 +291,19 @@ impl ContractSet {
         Verdict {
             contract,
             violations,
+        }
+    }
+
+    /// Judges a CSV row of a source, given as column → cell text: cells are read under the
+    /// contract's `csv_column` names and typed first (see [`FieldRule::csv_value`]).
+    pub fn check_csv_record(
+        &self,
+        source: &str,
+        record: &serde_json::Map<String, Value>,
+    ) -> Verdict<'_> {
+        match self.source_contract(source) {
+            Some(contract) => self.check_record(source, &Value::Object(contract.typed_csv(record))),
+            None => self.check_record(source, &Value::Null),
         }
     }
 

@@ -337,6 +337,28 @@ impl FieldRule {
         }
     }
 
+    /// The field's value in a CSV record, typed as JSON: the cell is found under the field's
+    /// `csv_column` (else its name), an empty cell is missing, and numbers and booleans are
+    /// parsed; text that does not parse stays text, so the type rule reports it.
+    pub fn csv_value(&self, record: &serde_json::Map<String, Value>) -> Option<Value> {
+        let column = self.csv_column.as_deref().unwrap_or(&self.name);
+        let cell = record.get(column).or_else(|| record.get(&self.name))?;
+        let Some(text) = cell.as_str() else {
+            return Some(cell.clone());
+        };
+        let text = text.trim();
+        if text.is_empty() {
+            return None;
+        }
+        let parsed = match self.kind {
+            FieldType::Int32 | FieldType::Int64 => text.parse::<i64>().ok().map(Value::from),
+            FieldType::Double => text.parse::<f64>().ok().map(Value::from),
+            FieldType::Boolean => text.parse::<bool>().ok().map(Value::from),
+            _ => None,
+        };
+        Some(parsed.unwrap_or_else(|| Value::from(text)))
+    }
+
     fn violation(&self, rule: Rule, message: String) -> Violation {
         Violation {
             field: self.path.clone(),

@@ -239,6 +239,41 @@ fn every_fixture_event_satisfies_the_contracts() {
 }
 
 #[test]
+fn csv_rows_are_read_under_their_column_names_and_typed() {
+    let set = repository_contracts();
+    let mut row: serde_json::Map<String, Value> = serde_json::from_value(json!({
+        "AppsFlyer ID": "1767370837000-9730542",
+        "Customer User ID": "d".repeat(64),
+        "Install Time": "2026-01-02 16:20:37",
+        "Media Source": "Facebook Ads",
+        "Cost Value": "2.88",
+        "Cost Currency": "USD",
+        "Country Code": "US",
+        "Platform": "ios",
+        "Region": ""
+    }))
+    .unwrap();
+    let verdict = set.check_csv_record("appsflyer_install", &row);
+    assert!(verdict.is_valid(), "{:?}", verdict.violations);
+
+    row.insert("Cost Value".into(), json!("two dollars"));
+    row.insert("Country Code".into(), json!(""));
+    let broken: Vec<_> = set
+        .check_csv_record("appsflyer_install", &row)
+        .violations
+        .into_iter()
+        .map(|v| (v.field, v.rule))
+        .collect();
+    assert_eq!(
+        broken,
+        [
+            ("af_cost_value".to_string(), Rule::Type),
+            ("country_code".to_string(), Rule::Required)
+        ]
+    );
+}
+
+#[test]
 fn pii_fields_are_listed_from_the_contract() {
     let set = repository_contracts();
     let mut pii = set.global().unwrap().pii_fields();

@@ -9,6 +9,7 @@
 //!   offsets live in the same commit as its data.
 
 pub mod frame;
+mod rows;
 mod table;
 mod uri;
 
@@ -31,6 +32,7 @@ use url::Url;
 
 use crate::date_range::DateRange;
 pub use frame::FrameError;
+pub use rows::{column_in, rows_to_batch};
 pub use table::{ColumnSpec, ColumnType, Layer, TableName, TableSpec};
 pub use uri::LakeUri;
 
@@ -206,6 +208,25 @@ impl Lake {
             table: spec.name,
             source,
         })
+    }
+
+    /// Like [`Lake::read`], but a table that was never written reads as `None`: for inputs
+    /// that a studio may not have (no ad spend yet, no campaigns feed).
+    pub async fn read_if_exists(
+        &self,
+        spec: &TableSpec,
+        filter: Option<Expr>,
+    ) -> Result<Option<DataFrame>, LakeError> {
+        match self.read(spec, filter).await {
+            Ok(frame) => Ok(Some(frame)),
+            Err(LakeError::TableNotFound { .. }) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The filter selecting the days of `range` by the table's date column.
+    pub fn range_filter(spec: &TableSpec, range: &DateRange) -> Result<Expr, LakeError> {
+        range_predicate(spec, range)
     }
 
     /// Rows of the days in `range`, by the table's date column.

@@ -11,13 +11,12 @@ use deltalake::arrow::array::{
     TimestampMicrosecondArray,
 };
 use deltalake::arrow::error::ArrowError;
-use deltalake::arrow::json::ReaderBuilder;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::contracts::ContractSet;
 use crate::date_range::days_since_epoch;
-use crate::lake::TableSpec;
+use crate::lake::{LakeError, TableSpec, rows_to_batch};
 use crate::privacy::PiiHasher;
 use crate::tables::bronze;
 use crate::wire::{AdSpendRow, AppsFlyerInstallRow, AppsFlyerPushInstall, CampaignRow};
@@ -187,14 +186,15 @@ impl BronzeBatch {
     }
 
     /// Record batches per table, for the tables that have rows.
-    pub fn into_tables(self) -> Result<Vec<(&'static TableSpec, Vec<RecordBatch>)>, ArrowError> {
+    pub fn into_tables(self) -> Result<Vec<(&'static TableSpec, Vec<RecordBatch>)>, LakeError> {
         let mut tables = Vec::new();
         // Quarantine first: a data table's commit then implies the file's rejects are stored.
         if !self.quarantine.is_empty() {
-            tables.push((
-                &bronze::QUARANTINE,
-                vec![quarantine_batch(&self.quarantine)?],
-            ));
+            let batch = quarantine_batch(&self.quarantine).map_err(|err| LakeError::Schema {
+                table: bronze::QUARANTINE.name,
+                detail: err.to_string(),
+            })?;
+            tables.push((&bronze::QUARANTINE, vec![batch]));
         }
         push_rows(&mut tables, &bronze::GAME_EVENTS, &self.game_events)?;
         push_rows(&mut tables, &bronze::ATTRIBUTION, &self.attribution)?;
@@ -208,16 +208,9 @@ fn push_rows<R: Serialize>(
     tables: &mut Vec<(&'static TableSpec, Vec<RecordBatch>)>,
     spec: &'static TableSpec,
     rows: &[R],
-) -> Result<(), ArrowError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let mut decoder = ReaderBuilder::new(spec.arrow_schema())
-        .with_batch_size(rows.len())
-        .build_decoder()?;
-    decoder.serialize(rows)?;
-    if let Some(batch) = decoder.flush()? {
-        tables.push((spec, vec![batch]));
+) -> Result<(), LakeError> {
+    if !rows.is_empty() {
+        tables.push((spec, vec![rows_to_batch(spec, rows)?]));
     }
     Ok(())
 }
