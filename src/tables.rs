@@ -148,6 +148,186 @@ pub mod bronze {
     };
 }
 
+/// Silver: rows that passed their contracts, typed, deduplicated and enriched; by event date.
+pub mod silver {
+    use super::*;
+
+    /// Telemetry events with consent, one row per `(player_id, event_id)`, each carrying its
+    /// player's acquisition (install time, source, campaign) as of the latest run.
+    pub const PLAYER_EVENTS: TableSpec = TableSpec {
+        name: TableName::new(Layer::Silver, "player_events"),
+        columns: &[
+            C::required("event_id", String),
+            C::required("player_id", String),
+            C::required("game_id", String),
+            C::required("event_type", String),
+            C::required("event_timestamp", Timestamp),
+            C::required("event_date", Date),
+            C::required("session_id", String),
+            // Seconds, from `game_background` (the session's length when it ends).
+            C::optional("session_duration_s", Float64),
+            // Level number of `level_*` events (`L-005` → 5).
+            C::optional("level", Int32),
+            // `iap_completed.revenue_usd` (offer_purchased repeats it and is not counted).
+            C::required("iap_revenue_usd", Float64),
+            // `ad_impression.revenue_usd`.
+            C::required("ad_revenue_usd", Float64),
+            C::required("revenue_usd", Float64),
+            C::required("is_iap", Boolean),
+            C::required("is_ad", Boolean),
+            C::required("platform", String),
+            C::required("country_code", String),
+            C::required("app_version", String),
+            C::required("is_minor", Boolean),
+            C::required("consent_personalization", Boolean),
+            // The event's own properties (not the global fields), as JSON.
+            C::required("properties_json", String),
+            // Acquisition: the earlier of the attributed install and the first event seen.
+            C::required("install_ts", Timestamp),
+            C::required("acquisition_date", Date),
+            // UTC calendar days since acquisition (AppsFlyer, GameAnalytics): 0 = install day.
+            C::required("day_number", Int32),
+            // Whole 24-hour windows since install (Adjust, Amplitude).
+            C::required("day_number_24h", Int32),
+            C::required("media_source", String),
+            C::optional("campaign_id", String),
+            C::optional("adset_id", String),
+            C::required("is_organic", Boolean),
+            C::required("ingest_ts", Timestamp),
+        ],
+        partition_by: &["event_date", "game_id"],
+        date_column: Some("event_date"),
+        // event_date and game_id follow from the event, so they add nothing to identity; in
+        // the key they let MERGE prune to the partitions a batch touches.
+        key: &["event_date", "game_id", "player_id", "event_id"],
+    };
+
+    /// One row per player and game: what every event of the player is enriched with.
+    pub const PLAYERS: TableSpec = TableSpec {
+        name: TableName::new(Layer::Silver, "players"),
+        columns: &[
+            C::required("player_id", String),
+            C::required("game_id", String),
+            // The player's first event, and its platform and country (the organic default).
+            C::required("first_seen_ts", Timestamp),
+            C::required("first_platform", String),
+            C::required("first_country_code", String),
+            C::required("install_ts", Timestamp),
+            C::required("acquisition_date", Date),
+            C::optional("install_id", String),
+            C::required("media_source", String),
+            C::optional("campaign_id", String),
+            C::optional("adset_id", String),
+            C::required("is_organic", Boolean),
+            C::optional("install_cost_usd", Float64),
+            C::required("platform", String),
+            C::required("country_code", String),
+            C::required("is_minor", Boolean),
+        ],
+        partition_by: &[],
+        date_column: None,
+        key: &["game_id", "player_id"],
+    };
+
+    /// AppsFlyer installs, one per install id (Push and Pull report the same install).
+    pub const ATTRIBUTION_INSTALLS: TableSpec = TableSpec {
+        name: TableName::new(Layer::Silver, "attribution_installs"),
+        columns: &[
+            C::required("install_id", String),
+            C::required("player_id", String),
+            C::required("game_id", String),
+            C::required("app_id", String),
+            C::required("media_source", String),
+            C::optional("campaign_id", String),
+            C::optional("campaign_name", String),
+            C::optional("adset_id", String),
+            C::optional("creative_id", String),
+            C::required("platform", String),
+            C::required("country_code", String),
+            C::optional("install_cost_usd", Float64),
+            C::required("install_ts", Timestamp),
+            C::required("install_date", Date),
+            C::required("ingest_ts", Timestamp),
+        ],
+        partition_by: &["install_date"],
+        date_column: Some("install_date"),
+        key: &["install_date", "install_id"],
+    };
+
+    /// Spend per day, campaign, country and platform, as the latest report says.
+    pub const AD_SPEND_DAILY: TableSpec = TableSpec {
+        name: TableName::new(Layer::Silver, "ad_spend_daily"),
+        columns: &[
+            C::required("spend_date", Date),
+            C::required("media_source", String),
+            C::required("campaign_id", String),
+            C::optional("campaign_name", String),
+            C::required("country_code", String),
+            C::required("platform", String),
+            C::required("spend_usd", Float64),
+            C::required("installs", Int64),
+            C::required("impressions", Int64),
+            C::required("clicks", Int64),
+            C::required("ingest_ts", Timestamp),
+        ],
+        partition_by: &["spend_date"],
+        date_column: Some("spend_date"),
+        key: &["spend_date", "campaign_id", "country_code", "platform"],
+    };
+
+    /// The campaign list as last reported, with the days it was first and last listed.
+    pub const CAMPAIGNS: TableSpec = TableSpec {
+        name: TableName::new(Layer::Silver, "campaigns"),
+        columns: &[
+            C::required("campaign_id", String),
+            C::required("campaign_name", String),
+            C::required("media_source", String),
+            C::required("channel", String),
+            C::required("platform", String),
+            C::required("daily_budget_usd", Float64),
+            C::required("status", String),
+            C::optional("bid_usd", Float64),
+            C::required("ingest_ts", Timestamp),
+        ],
+        partition_by: &[],
+        date_column: None,
+        key: &["campaign_id"],
+    };
+
+    /// Bronze rows that broke a contract: one row per rejected row, with its first broken
+    /// rule and all of them, kept by the Bronze ingest day so a rerun replaces them.
+    pub const REJECTS: TableSpec = TableSpec {
+        name: TableName::new(Layer::Silver, "rejects"),
+        columns: &[
+            C::required("bronze_table", String),
+            C::optional("event_id", String),
+            C::optional("event_name", String),
+            C::optional("contract_id", String),
+            C::optional("contract_version", String),
+            C::required("field", String),
+            C::required("rule", String),
+            C::required("message", String),
+            // Every violation of the row: [{field, rule, message}].
+            C::required("violations_json", String),
+            C::required("raw_json", String),
+            C::required("ingest_ts", Timestamp),
+            C::required("ingest_date", Date),
+            C::required("source", String),
+            C::optional("source_partition", Int32),
+            C::required("source_offset", Int64),
+        ],
+        partition_by: &["ingest_date"],
+        date_column: Some("ingest_date"),
+        key: &[
+            "ingest_date",
+            "bronze_table",
+            "source",
+            "source_partition",
+            "source_offset",
+        ],
+    };
+}
+
 /// Joins two column lists at compile time (`N + M == T`).
 const fn concat_columns<const N: usize, const M: usize, const T: usize>(
     first: [C; N],
@@ -169,7 +349,7 @@ const fn concat_columns<const N: usize, const M: usize, const T: usize>(
 
 #[cfg(test)]
 mod tests {
-    use super::bronze;
+    use super::{bronze, silver};
 
     #[test]
     fn partition_and_key_columns_exist_in_every_table() {
@@ -179,6 +359,12 @@ mod tests {
             bronze::AD_SPEND,
             bronze::CAMPAIGNS,
             bronze::QUARANTINE,
+            silver::PLAYER_EVENTS,
+            silver::PLAYERS,
+            silver::ATTRIBUTION_INSTALLS,
+            silver::AD_SPEND_DAILY,
+            silver::CAMPAIGNS,
+            silver::REJECTS,
         ] {
             for column in spec
                 .partition_by

@@ -33,7 +33,7 @@ pub fn init_logging(format: Option<LogFormat>) {
         // The Delta kernel logs an ERROR for every table that does not exist yet, which is how
         // each first run starts; its real failures reach us as errors and are logged with context.
         EnvFilter::try_from_env(env::LOG_FILTER)
-            .unwrap_or_else(|_| EnvFilter::new("warn,ltv_lakehouse=info,buoyant_kernel=off"));
+            .unwrap_or_else(|_| EnvFilter::new("warn,ltv_lakehouse=info,buoyant_kernel=off,deltalake_core::operations::merge=error"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -27,6 +27,8 @@ pub enum Rule {
     Tombstoned,
     /// The event claims to have happened after it was received.
     FutureTimestamp,
+    /// An install of an app that the studio config does not list under any game.
+    UnknownApp,
 }
 
 impl Rule {
@@ -42,6 +44,7 @@ impl Rule {
             Rule::UnknownEvent => "unknown_event",
             Rule::Tombstoned => "tombstoned",
             Rule::FutureTimestamp => "future_timestamp",
+            Rule::UnknownApp => "unknown_app",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! One module per stage of the pipeline.
 
+pub mod bronze_to_silver;
 pub mod check_contracts;
 pub mod gen_fixtures;
 pub mod ingest_drain;

@@ -210,17 +210,23 @@ impl Lake {
         })
     }
 
-    /// Like [`Lake::read`], but a table that was never written reads as `None`: for inputs
-    /// that a studio may not have (no ad spend yet, no campaigns feed).
-    pub async fn read_if_exists(
+    /// Like [`Lake::read`], but a table that was never written reads as no rows: for inputs a
+    /// studio may not have yet (no ad spend, no campaigns feed) and for state a first run builds.
+    pub async fn read_or_empty(
         &self,
         spec: &TableSpec,
         filter: Option<Expr>,
-    ) -> Result<Option<DataFrame>, LakeError> {
+    ) -> Result<DataFrame, LakeError> {
         match self.read(spec, filter).await {
-            Ok(frame) => Ok(Some(frame)),
-            Err(LakeError::TableNotFound { .. }) => Ok(None),
-            Err(err) => Err(err),
+            Err(LakeError::TableNotFound { .. }) => {
+                frame::batches_to_frame(&spec.arrow_schema(), &[]).map_err(|source| {
+                    LakeError::Frame {
+                        table: spec.name,
+                        source,
+                    }
+                })
+            }
+            read => read,
         }
     }
 

@@ -1,0 +1,151 @@
+//! Telemetry: judged against the contracts, consent applied, duplicates dropped, typed.
+
+use polars::prelude::*;
+use serde_json::{Map, Value};
+
+use super::bronze::{Judged, records};
+use crate::contracts::{ContractSet, Verdict};
+use crate::tables::bronze;
+
+/// The events of one Bronze day that go on to Silver, before enrichment.
+pub struct EventFacts {
+    /// Columns of `silver.player_events` except the acquisition ones.
+    pub rows: DataFrame,
+    pub judged: Judged,
+    pub without_consent: u64,
+    pub duplicates: u64,
+}
+
+/// What the Bronze columns do not carry, read from each event's JSON.
+#[derive(Default)]
+struct FromJson {
+    app_version: Vec<Option<String>>,
+    is_minor: Vec<bool>,
+    consent_analytics: Vec<bool>,
+    consent_personalization: Vec<bool>,
+    properties_json: Vec<String>,
+}
+
+impl FromJson {
+    fn push(&mut self, object: Option<&Map<String, Value>>, global_fields: &[&str]) {
+        let flag = |key: &str| {
+            object
+                .and_then(|o| o.get(key))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
+        self.app_version.push(
+            object
+                .and_then(|o| o.get("app_version"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        );
+        self.is_minor.push(flag("is_minor"));
+        self.consent_analytics.push(flag("consent_analytics"));
+        self.consent_personalization
+            .push(flag("consent_personalization"));
+        let properties: Map<String, Value> = object
+            .map(|o| {
+                o.iter()
+                    .filter(|(key, _)| !global_fields.contains(&key.as_str()))
+                    .map(|(key, value)| (key.clone(), value.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.properties_json
+            .push(Value::Object(properties).to_string());
+    }
+
+    fn add_to(self, frame: &mut DataFrame) -> PolarsResult<()> {
+        frame.with_column(Column::new("app_version".into(), self.app_version))?;
+        frame.with_column(Column::new("is_minor".into(), self.is_minor))?;
+        frame.with_column(Column::new(
+            "consent_analytics".into(),
+            self.consent_analytics,
+        ))?;
+        frame.with_column(Column::new(
+            "consent_personalization".into(),
+            self.consent_personalization,
+        ))?;
+        frame.with_column(Column::new("properties_json".into(), self.properties_json))?;
+        Ok(())
+    }
+}
+
+/// Judges every event of a Bronze frame; the ones that pass, have analytics consent and were
+/// not seen before in the frame become Silver facts. A re-sent event (same player and event
+/// id) keeps its first arrival.
+pub fn refine(mut frame: DataFrame, contracts: &ContractSet) -> PolarsResult<EventFacts> {
+    let global_fields: Vec<&str> = contracts
+        .global()
+        .map(|global| global.fields.iter().map(|f| f.name.as_str()).collect())
+        .unwrap_or_default();
+    let mut judged = Judged::default();
+    let mut from_json = FromJson::default();
+    for record in records(&frame)? {
+        let verdict = match record.object() {
+            Ok(object) => {
+                from_json.push(Some(&object), &global_fields);
+                contracts.check_event(&Value::Object(object), Some(record.ingest_ts_us / 1000))
+            }
+            Err(violation) => {
+                from_json.push(None, &global_fields);
+                Verdict {
+                    contract: None,
+                    violations: vec![violation],
+                }
+            }
+        };
+        judged.push(&bronze::GAME_EVENTS, &record, verdict);
+    }
+    from_json.add_to(&mut frame)?;
+
+    let passed = frame.filter(&judged.mask())?;
+    let consented = passed.filter(passed.column("consent_analytics")?.bool()?)?;
+    let without_consent = (passed.height() - consented.height()) as u64;
+    let unique = consented
+        .lazy()
+        .sort(
+            ["ingest_ts", "source", "source_offset"],
+            SortMultipleOptions::default(),
+        )
+        .unique_stable_generic(
+            Some(vec![col("game_id"), col("player_id"), col("event_id")]),
+            UniqueKeepStrategy::First,
+        )
+        .collect()?;
+    let duplicates = (passed.height() as u64 - without_consent) - unique.height() as u64;
+    let revenue = |column: &str| col(column).fill_null(lit(0.0));
+    let rows = unique
+        .lazy()
+        .select([
+            col("event_id"),
+            col("player_id"),
+            col("game_id"),
+            col("event_type"),
+            col("event_timestamp"),
+            col("event_timestamp").dt().date().alias("event_date"),
+            col("session_id"),
+            col("session_duration").alias("session_duration_s"),
+            col("level"),
+            revenue("iap_revenue").alias("iap_revenue_usd"),
+            revenue("ad_revenue").alias("ad_revenue_usd"),
+            (revenue("iap_revenue") + revenue("ad_revenue")).alias("revenue_usd"),
+            col("event_type").eq(lit("iap_completed")).alias("is_iap"),
+            col("event_type").eq(lit("ad_impression")).alias("is_ad"),
+            col("device_type").alias("platform"),
+            col("country").str().to_uppercase().alias("country_code"),
+            col("app_version"),
+            col("is_minor"),
+            col("consent_personalization"),
+            col("properties_json"),
+            col("ingest_ts"),
+        ])
+        .collect()?;
+    Ok(EventFacts {
+        rows,
+        judged,
+        without_consent,
+        duplicates,
+    })
+}
