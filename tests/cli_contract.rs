@@ -6,7 +6,6 @@ use std::process::{Command, Output};
 /// Every binary, with the arguments that reach its date-range work (a subcommand, a source).
 /// The first seven do not do that work yet (check-contracts: its `validate`).
 const BINARIES: [(&str, &[&str]); 9] = [
-    (env!("CARGO_BIN_EXE_bronze-to-silver"), &[]),
     (env!("CARGO_BIN_EXE_silver-to-gold"), &[]),
     (env!("CARGO_BIN_EXE_train-ltv"), &[]),
     (env!("CARGO_BIN_EXE_score-ltv"), &[]),
@@ -15,7 +14,10 @@ const BINARIES: [(&str, &[&str]); 9] = [
     (env!("CARGO_BIN_EXE_check-contracts"), &["validate"]),
     (env!("CARGO_BIN_EXE_gen-fixtures"), &[]),
     (env!("CARGO_BIN_EXE_ingest-drain"), &["--insecure-dev-key"]),
+    (env!("CARGO_BIN_EXE_bronze-to-silver"), &[]),
 ];
+/// The first binaries of `BINARIES` are stages not built yet.
+const NOT_BUILT: usize = 6;
 
 fn run(binary: (&str, &[&str]), args: &[&str]) -> Output {
     Command::new(binary.0)
@@ -79,7 +81,7 @@ fn unknown_flags_and_bad_dates_exit_2() {
 #[test]
 fn stages_not_built_yet_say_so_and_write_nothing() {
     let lake = tempfile::tempdir().unwrap();
-    for binary in BINARIES[..7].iter().copied() {
+    for binary in BINARIES[..NOT_BUILT].iter().copied() {
         let output = run(
             binary,
             &[
@@ -116,7 +118,7 @@ fn metrics_file_records_the_run() {
     let metrics = folder.path().join("gen.prom");
     let out = folder.path().join("studio");
     let output = run(
-        BINARIES[7],
+        BINARIES[NOT_BUILT],
         &[
             "--date",
             "2026-01-01",
@@ -144,4 +146,24 @@ fn metrics_file_records_the_run() {
         "{text}"
     );
     assert!(text.contains("ltv_job_last_success_timestamp_seconds{job_name=\"gen-fixtures\"}"));
+}
+
+#[test]
+fn a_stage_on_a_lake_without_its_input_says_which_table_is_missing() {
+    let lake = tempfile::tempdir().unwrap();
+    let output = run(
+        BINARIES[8],
+        &[
+            "--date",
+            "2026-01-01",
+            "--lake",
+            lake.path().to_str().unwrap(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("bronze.game_events does not exist"),
+        "{stderr}"
+    );
 }

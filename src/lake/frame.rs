@@ -68,7 +68,15 @@ pub fn batches_to_frame(schema: &Schema, batches: &[RecordBatch]) -> Result<Data
         }
         let name = PlSmallStr::from_str(field.name());
         let series = if chunks.is_empty() {
-            let dtype = polars::prelude::DataType::from_arrow_field(&arrow_field_to_polars(field)?);
+            let plain = match field.data_type() {
+                ArrowDataType::Dictionary(_, value_type) => field
+                    .as_ref()
+                    .clone()
+                    .with_data_type(value_type.as_ref().clone()),
+                _ => field.as_ref().clone(),
+            };
+            let dtype =
+                polars::prelude::DataType::from_arrow_field(&arrow_field_to_polars(&plain)?);
             Series::new_empty(name, &dtype)
         } else {
             Series::from_arrow_chunks(name, chunks)?
@@ -172,6 +180,11 @@ mod tests {
         let schema = Schema::new(vec![Field::new("d", dictionary.data_type().clone(), true)]);
         let batch =
             RecordBatch::try_new(Arc::new(schema.clone()), vec![Arc::new(dictionary)]).unwrap();
+        let empty = batches_to_frame(&schema, &[]).unwrap();
+        assert_eq!(
+            empty.column("d").unwrap().dtype(),
+            &polars::prelude::DataType::String
+        );
         let frame = batches_to_frame(&schema, &[batch]).unwrap();
         let column = frame.column("d").unwrap().str().unwrap();
         let values: Vec<_> = column.iter().flatten().collect();

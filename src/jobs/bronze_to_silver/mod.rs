@@ -132,17 +132,31 @@ async fn refine_day(
     ]
     .concat();
     for reject in &rejects {
-        *tally.rejects_by_rule.entry(reject.rule.clone()).or_default() += 1;
+        *tally
+            .rejects_by_rule
+            .entry(reject.rule.clone())
+            .or_default() += 1;
     }
 
     let write = !context.dry_run;
     if write {
         // Replaced even when empty: a day that now passes must not keep its old rejects.
         let outcome = lake
-            .replace_range(&silver::REJECTS, vec![rows_to_batch(&silver::REJECTS, &rejects)?], day)
+            .replace_range(
+                &silver::REJECTS,
+                vec![rows_to_batch(&silver::REJECTS, &rejects)?],
+                day,
+            )
             .await?;
         report.record_table(&outcome.table, outcome.version);
-        merge(lake, &silver::ATTRIBUTION_INSTALLS, &installs.rows, tally, report).await?;
+        merge(
+            lake,
+            &silver::ATTRIBUTION_INSTALLS,
+            &installs.rows,
+            tally,
+            report,
+        )
+        .await?;
         merge(lake, &silver::AD_SPEND_DAILY, &spend.rows, tally, report).await?;
         merge(lake, &silver::CAMPAIGNS, &campaigns.rows, tally, report).await?;
     }
@@ -150,8 +164,16 @@ async fn refine_day(
     // The players these rows concern, and what the lake knows of them.
     let touched = concat(
         [
-            events.rows.clone().lazy().select([col("game_id"), col("player_id")]),
-            installs.rows.clone().lazy().select([col("game_id"), col("player_id")]),
+            events
+                .rows
+                .clone()
+                .lazy()
+                .select([col("game_id"), col("player_id")]),
+            installs
+                .rows
+                .clone()
+                .lazy()
+                .select([col("game_id"), col("player_id")]),
         ],
         UnionArgs::default(),
     )?
@@ -185,7 +207,10 @@ async fn refine_day(
         .clone()
         .lazy()
         .join(
-            stored.clone().lazy().select([col("game_id"), col("player_id")]),
+            stored
+                .clone()
+                .lazy()
+                .select([col("game_id"), col("player_id")]),
             [col("game_id"), col("player_id")],
             [col("game_id"), col("player_id")],
             JoinArgs::new(JoinType::Semi),

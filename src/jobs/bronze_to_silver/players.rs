@@ -25,7 +25,11 @@ fn join_on_key(how: JoinType) -> JoinArgs {
 
 /// Profile columns of `silver.players`, in order.
 fn profile_columns() -> Vec<Expr> {
-    silver::PLAYERS.columns.iter().map(|c| col(c.name)).collect()
+    silver::PLAYERS
+        .columns
+        .iter()
+        .map(|c| col(c.name))
+        .collect()
 }
 
 /// First event, its platform and country, and the minor flag per player of `events`.
@@ -62,10 +66,7 @@ pub fn profiles(
         col("is_minor"),
     ]);
     let first = concat(
-        [
-            first_seen(events.clone().lazy()),
-            stored_first,
-        ],
+        [first_seen(events.clone().lazy()), stored_first],
         UnionArgs::default(),
     )?
     .sort(["first_seen_ts"], SortMultipleOptions::default())
@@ -93,17 +94,15 @@ pub fn profiles(
             col("country_code").first().alias("attributed_country_code"),
         ]);
     let all = first
-        .join(
-            install,
-            key(),
-            key(),
-            JoinArgs::new(JoinType::Left),
-        )
+        .join(install, key(), key(), JoinArgs::new(JoinType::Left))
         .with_columns([
             // Installs are stamped when the app first opens; device clocks can put the first
             // event a little earlier, and day 0 must hold it.
-            polars::lazy::dsl::min_horizontal([col("attributed_install_ts"), col("first_seen_ts")])?
-                .alias("install_ts"),
+            polars::lazy::dsl::min_horizontal([
+                col("attributed_install_ts"),
+                col("first_seen_ts"),
+            ])?
+            .alias("install_ts"),
             col("install_id").is_null().alias("is_organic"),
             col("media_source").fill_null(lit(ORGANIC)),
             coalesce(&[col("attributed_platform"), col("first_platform")]).alias("platform"),
@@ -172,7 +171,13 @@ pub fn enrich(facts: LazyFrame, profiles: &DataFrame) -> LazyFrame {
                 .collect::<Vec<_>>(),
         )
         .sort(
-            ["event_date", "game_id", "player_id", "event_timestamp", "event_id"],
+            [
+                "event_date",
+                "game_id",
+                "player_id",
+                "event_timestamp",
+                "event_id",
+            ],
             SortMultipleOptions::default(),
         )
 }

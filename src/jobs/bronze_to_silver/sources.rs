@@ -20,11 +20,7 @@ pub struct Refined {
     pub judged: Judged,
 }
 
-fn check<'a>(
-    contracts: &'a ContractSet,
-    source: &str,
-    record: &BronzeRecord,
-) -> Verdict<'a> {
+fn check<'a>(contracts: &'a ContractSet, source: &str, record: &BronzeRecord) -> Verdict<'a> {
     match record.object() {
         Ok(object) if record.is_csv() => contracts.check_csv_record(source, &object),
         Ok(object) => contracts.check_record(source, &Value::Object(object)),
@@ -90,7 +86,10 @@ pub fn installs(
             col("install_date"),
             col("ingest_ts"),
         ])
-        .sort(["install_date", "install_id"], SortMultipleOptions::default())
+        .sort(
+            ["install_date", "install_id"],
+            SortMultipleOptions::default(),
+        )
         .collect()?;
     Ok(Refined { rows, judged })
 }
@@ -137,7 +136,13 @@ fn latest_per_key(
             Some(key.iter().map(|k| col(*k)).collect()),
             UniqueKeepStrategy::Last,
         )
-        .sort(key.iter().copied().map(PlSmallStr::from).collect::<Vec<_>>(), SortMultipleOptions::default())
+        .sort(
+            key.iter()
+                .copied()
+                .map(PlSmallStr::from)
+                .collect::<Vec<_>>(),
+            SortMultipleOptions::default(),
+        )
         .collect()?;
     Ok(Refined { rows, judged })
 }
