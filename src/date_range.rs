@@ -92,6 +92,13 @@ pub fn days_since_epoch(day: NaiveDate) -> i32 {
     (day - chrono::DateTime::UNIX_EPOCH.date_naive()).num_days() as i32
 }
 
+/// The date `days` after 1970-01-01 (the inverse of [`days_since_epoch`]).
+pub fn from_days_since_epoch(days: i32) -> Option<NaiveDate> {
+    chrono::DateTime::UNIX_EPOCH
+        .date_naive()
+        .checked_add_signed(chrono::Duration::days(i64::from(days)))
+}
+
 /// Parses a calendar date the way every flag expects it, with an error an operator can act on.
 pub fn parse_day(text: &str) -> Result<NaiveDate, String> {
     NaiveDate::from_str(text.trim())

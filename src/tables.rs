@@ -328,6 +328,192 @@ pub mod silver {
     };
 }
 
+/// Gold: the star schema, cohorts, campaign metrics and KPIs the models and the mart read.
+pub mod gold {
+    use super::*;
+
+    /// One row per player and day with activity.
+    pub const FACT_PLAYER_DAILY: TableSpec = TableSpec {
+        name: TableName::new(Layer::Gold, "fact_player_daily"),
+        columns: &[
+            C::required("activity_date", Date),
+            C::required("game_id", String),
+            C::required("player_id", String),
+            C::required("acquisition_date", Date),
+            C::required("day_number", Int32),
+            C::required("media_source", String),
+            C::optional("campaign_id", String),
+            C::required("platform", String),
+            C::required("country_code", String),
+            C::required("is_minor", Boolean),
+            C::required("sessions", Int64),
+            C::required("minutes_played", Float64),
+            C::required("iap_revenue", Float64),
+            C::required("ad_revenue", Float64),
+            C::required("total_revenue", Float64),
+            C::required("iap_purchases", Int64),
+            C::required("ad_impressions", Int64),
+            // Distinct levels completed that day.
+            C::required("levels_gained", Int64),
+            // Fired a session-start event (game_launched, game_foreground, daily_login).
+            C::required("is_active", Boolean),
+            // Revenue from install through this day.
+            C::required("actual_ltv_to_date", Float64),
+        ],
+        partition_by: &["activity_date"],
+        date_column: Some("activity_date"),
+        key: &["activity_date", "game_id", "player_id"],
+    };
+
+    /// Per install cohort and day N: retention both ways and cumulative revenue per install.
+    pub const LTV_COHORTS: TableSpec = TableSpec {
+        name: TableName::new(Layer::Gold, "ltv_cohorts"),
+        columns: &[
+            C::required("cohort_date", Date),
+            C::required("game_id", String),
+            C::required("day_n", Int32),
+            C::required("installs", Int64),
+            // Active on UTC calendar day N after the install day (AppsFlyer, GameAnalytics).
+            C::required("retained_calendar", Int64),
+            C::required("retention_calendar", Float64),
+            // Active in the N-th 24-hour window after install (Adjust, Amplitude).
+            C::required("retained_24h", Int64),
+            C::required("retention_24h", Float64),
+            C::required("cumulative_revenue", Float64),
+            C::required("revenue_per_install", Float64),
+            C::required("payers_to_date", Int64),
+            // Day N is complete in the data: the cohort has had N whole days.
+            C::required("is_mature", Boolean),
+        ],
+        partition_by: &["cohort_date"],
+        date_column: Some("cohort_date"),
+        key: &["cohort_date", "game_id", "day_n"],
+    };
+
+    /// Per campaign and install day: spend, installs and the revenue curve of those installs.
+    pub const CAMPAIGN_DAILY: TableSpec = TableSpec {
+        name: TableName::new(Layer::Gold, "campaign_daily"),
+        columns: &[
+            C::required("install_date", Date),
+            C::required("game_id", String),
+            C::required("campaign_id", String),
+            C::required("media_source", String),
+            C::required("spend_usd", Float64),
+            // Installs attributed by AppsFlyer; the network's own count is beside it.
+            C::required("installs", Int64),
+            C::required("network_installs", Int64),
+            C::optional("cpi_usd", Float64),
+            C::required("revenue_d0", Float64),
+            C::required("revenue_d1", Float64),
+            C::required("revenue_d3", Float64),
+            C::required("revenue_d7", Float64),
+            C::required("revenue_d14", Float64),
+            C::required("revenue_d30", Float64),
+            C::optional("roas_d0", Float64),
+            C::optional("roas_d1", Float64),
+            C::optional("roas_d3", Float64),
+            C::optional("roas_d7", Float64),
+            C::optional("roas_d14", Float64),
+            C::optional("roas_d30", Float64),
+            // First day N whose cumulative revenue covers the spend; null until it does.
+            C::optional("payback_day", Int32),
+            // Days of data the cohort has had (revenue_dN beyond it is still growing).
+            C::required("days_observed", Int32),
+        ],
+        partition_by: &["install_date"],
+        date_column: Some("install_date"),
+        key: &["install_date", "game_id", "campaign_id"],
+    };
+
+    /// The design's KPIs per game and day, where the data supports them.
+    pub const KPI_DAILY: TableSpec = TableSpec {
+        name: TableName::new(Layer::Gold, "kpi_daily"),
+        columns: &[
+            C::required("activity_date", Date),
+            C::required("game_id", String),
+            C::required("dau", Int64),
+            C::required("installs", Int64),
+            C::optional("d1_retention", Float64),
+            C::optional("d7_retention", Float64),
+            C::optional("d30_retention", Float64),
+            C::optional("tutorial_completion_rate", Float64),
+            C::optional("level_1_5_completion_rate", Float64),
+            C::optional("core_loop_stickiness", Float64),
+            C::required("revenue_usd", Float64),
+            C::optional("arpdau", Float64),
+            C::optional("arppu", Float64),
+            C::optional("iap_conversion", Float64),
+            C::optional("whale_revenue_share", Float64),
+            C::optional("offer_conversion_rate", Float64),
+            C::optional("rewarded_ecpm", Float64),
+            C::optional("ad_view_through_rate", Float64),
+            C::optional("crash_free_sessions", Float64),
+            C::optional("personalization_opt_in", Float64),
+            C::optional("golden_event_completeness", Float64),
+            C::optional("freshness_p99_seconds", Float64),
+        ],
+        partition_by: &["activity_date"],
+        date_column: Some("activity_date"),
+        key: &["activity_date", "game_id"],
+    };
+
+    pub const DIM_DATE: TableSpec = TableSpec {
+        name: TableName::new(Layer::Gold, "dim_date"),
+        columns: &[
+            C::required("date_sk", Int32),
+            C::required("calendar_date", Date),
+            C::required("year", Int32),
+            C::required("month", Int32),
+            C::required("day_of_week", Int32),
+            C::required("is_weekend", Boolean),
+        ],
+        partition_by: &[],
+        date_column: Some("calendar_date"),
+        key: &["date_sk"],
+    };
+
+    pub const DIM_PLAYER: TableSpec = TableSpec {
+        name: TableName::new(Layer::Gold, "dim_player"),
+        columns: &[
+            C::required("game_id", String),
+            C::required("player_id", String),
+            C::required("acquisition_date", Date),
+            C::required("acquisition_channel", String),
+            C::optional("campaign_id", String),
+            C::required("country_code", String),
+            C::required("platform", String),
+            C::required("is_minor", Boolean),
+            C::required("lifetime_revenue", Float64),
+            // Top 1% of the game's players by lifetime revenue; never a minor.
+            C::required("is_whale", Boolean),
+            C::required("first_seen_ts", Timestamp),
+            C::optional("last_active_date", Date),
+        ],
+        partition_by: &[],
+        date_column: None,
+        key: &["game_id", "player_id"],
+    };
+
+    pub const DIM_CAMPAIGN: TableSpec = TableSpec {
+        name: TableName::new(Layer::Gold, "dim_campaign"),
+        columns: &[
+            C::required("campaign_id", String),
+            C::optional("game_id", String),
+            C::optional("campaign_name", String),
+            C::required("ad_network", String),
+            C::optional("channel", String),
+            C::optional("platform", String),
+            C::optional("status", String),
+            C::optional("daily_budget_usd", Float64),
+            C::optional("start_date", Date),
+            C::optional("end_date", Date),
+        ],
+        partition_by: &[],
+        date_column: None,
+        key: &["campaign_id"],
+    };
+}
+
 /// Joins two column lists at compile time (`N + M == T`).
 const fn concat_columns<const N: usize, const M: usize, const T: usize>(
     first: [C; N],
@@ -349,7 +535,7 @@ const fn concat_columns<const N: usize, const M: usize, const T: usize>(
 
 #[cfg(test)]
 mod tests {
-    use super::{bronze, silver};
+    use super::{bronze, gold, silver};
 
     #[test]
     fn partition_and_key_columns_exist_in_every_table() {
@@ -365,6 +551,13 @@ mod tests {
             silver::AD_SPEND_DAILY,
             silver::CAMPAIGNS,
             silver::REJECTS,
+            gold::FACT_PLAYER_DAILY,
+            gold::LTV_COHORTS,
+            gold::CAMPAIGN_DAILY,
+            gold::KPI_DAILY,
+            gold::DIM_DATE,
+            gold::DIM_PLAYER,
+            gold::DIM_CAMPAIGN,
         ] {
             for column in spec
                 .partition_by

@@ -4,3 +4,4 @@ pub mod bronze_to_silver;
 pub mod check_contracts;
 pub mod gen_fixtures;
 pub mod ingest_drain;
+pub mod silver_to_gold;

@@ -13,15 +13,17 @@ mod rows;
 mod table;
 mod uri;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Once;
 
+use chrono::NaiveDate;
+use deltalake::arrow::array::Array as _;
 use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::SchemaRef;
-use deltalake::datafusion::common::ScalarValue;
 use deltalake::datafusion::error::DataFusionError;
-use deltalake::datafusion::prelude::{Expr, SessionContext, col, lit};
+use deltalake::datafusion::functions_aggregate::expr_fn::max;
+use deltalake::datafusion::prelude::{SessionContext, col};
 use deltalake::kernel::Transaction;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::protocol::SaveMode;
@@ -31,8 +33,9 @@ use serde_json::json;
 use url::Url;
 
 use crate::date_range::DateRange;
+pub use deltalake::datafusion::prelude::Expr;
 pub use frame::FrameError;
-pub use rows::{column_in, rows_to_batch};
+pub use rows::{column_before_day, column_in, column_in_range, column_on_day, rows_to_batch};
 pub use table::{ColumnSpec, ColumnType, Layer, TableName, TableSpec};
 pub use uri::LakeUri;
 
@@ -230,6 +233,94 @@ impl Lake {
         }
     }
 
+    /// The latest day in the table's date column, `None` for an empty or missing table.
+    pub async fn latest_date(&self, spec: &TableSpec) -> Result<Option<NaiveDate>, LakeError> {
+        let column = spec
+            .date_column
+            .ok_or(LakeError::NotDated { table: spec.name })?;
+        let table = match self.open(&spec.name).await {
+            Ok(table) => table,
+            Err(LakeError::TableNotFound { .. }) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let query = |source| LakeError::Query {
+            table: spec.name,
+            source,
+        };
+        let provider = table.table_provider().await.map_err(query)?;
+        let session = SessionContext::new();
+        table
+            .update_datafusion_session(&session.state())
+            .map_err(|source| delta(&spec.name, "registering the object store", source))?;
+        let batches = session
+            .read_table(provider)
+            .map_err(query)?
+            .aggregate(vec![], vec![max(col(column))])
+            .map_err(query)?
+            .collect()
+            .await
+            .map_err(query)?;
+        let latest = batches
+            .first()
+            .filter(|batch| batch.num_rows() > 0)
+            .and_then(|batch| {
+                batch
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<deltalake::arrow::array::Date32Array>()
+                    .filter(|days| days.is_valid(0))
+                    .map(|days| days.value(0))
+            })
+            .and_then(crate::date_range::from_days_since_epoch);
+        Ok(latest)
+    }
+
+    /// The days of the table's date column (a partition column) whose files differ between
+    /// version `since` and now, and the current version. Without `since`, every day present.
+    pub async fn changed_dates(
+        &self,
+        spec: &TableSpec,
+        since: Option<u64>,
+    ) -> Result<(Option<u64>, BTreeSet<NaiveDate>), LakeError> {
+        let column = spec
+            .date_column
+            .filter(|column| spec.partition_by.contains(column))
+            .ok_or(LakeError::NotDated { table: spec.name })?;
+        let current = self.open(&spec.name).await?;
+        let files = |table: &DeltaTable| -> Result<BTreeMap<String, Option<String>>, LakeError> {
+            let snapshot = table
+                .snapshot()
+                .map_err(|source| delta(&spec.name, "reading the file list", source))?;
+            Ok(snapshot
+                .log_data()
+                .iter()
+                .map(|file| {
+                    let day = file.partition_values_map().remove(column).flatten();
+                    (file.path().to_string(), day)
+                })
+                .collect())
+        };
+        let now = files(&current)?;
+        let before = match since {
+            Some(version) => {
+                let mut old = current.clone();
+                old.load_version(version)
+                    .await
+                    .map_err(|source| delta(&spec.name, "loading an earlier version", source))?;
+                files(&old)?
+            }
+            None => BTreeMap::new(),
+        };
+        let changed = now
+            .iter()
+            .filter(|(path, _)| !before.contains_key(*path))
+            .chain(before.iter().filter(|(path, _)| !now.contains_key(*path)))
+            .filter_map(|(_, day)| day.as_deref())
+            .filter_map(|day| crate::date_range::parse_day(day).ok())
+            .collect();
+        Ok((current.version(), changed))
+    }
+
     /// The filter selecting the days of `range` by the table's date column.
     pub fn range_filter(spec: &TableSpec, range: &DateRange) -> Result<Expr, LakeError> {
         range_predicate(spec, range)
@@ -253,15 +344,34 @@ impl Lake {
         rows: impl Into<Rows<'_>>,
         range: &DateRange,
     ) -> Result<WriteOutcome, LakeError> {
+        self.replace_range_recording(spec, rows, range, &[]).await
+    }
+
+    /// [`Lake::replace_range`], recording `txns` in the same commit: how a stage remembers
+    /// which version of its input it has processed.
+    pub async fn replace_range_recording(
+        &self,
+        spec: &TableSpec,
+        rows: impl Into<Rows<'_>>,
+        range: &DateRange,
+        txns: &[AppTxn],
+    ) -> Result<WriteOutcome, LakeError> {
         let predicate = range_predicate(spec, range)?;
         let (batches, rows_written) = self.conform(spec, rows)?;
         let table = self.open_or_create(spec).await?;
+        let properties = self
+            .commit_properties(json!({"range": range}))
+            .with_application_transactions(
+                txns.iter()
+                    .map(|txn| Transaction::new(&txn.app_id, txn.version))
+                    .collect(),
+            );
         let written = table
             .write(batches)
             .with_save_mode(SaveMode::Overwrite)
             .with_replace_where(predicate)
             .with_partition_columns(spec.partition_by.iter().copied())
-            .with_commit_properties(self.commit_properties(json!({"range": range})))
+            .with_commit_properties(properties)
             .await
             .map_err(|source| delta(&spec.name, "replace-where write", source))?;
         Ok(WriteOutcome {
@@ -552,12 +662,7 @@ fn range_predicate(spec: &TableSpec, range: &DateRange) -> Result<Expr, LakeErro
     let column = spec
         .date_column
         .ok_or(LakeError::NotDated { table: spec.name })?;
-    let day = |date: chrono::NaiveDate| {
-        lit(ScalarValue::Date32(Some(
-            crate::date_range::days_since_epoch(date),
-        )))
-    };
-    Ok(col(column).between(day(range.first()), day(range.last())))
+    Ok(column_in_range(column, range))
 }
 
 /// The version `app_id` has reached in the snapshot `table` was loaded at.

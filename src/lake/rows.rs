@@ -1,7 +1,9 @@
 //! Typed Rust rows into Arrow batches shaped by a table spec, and the filters stages read with.
 
+use chrono::NaiveDate;
 use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::json::ReaderBuilder;
+use deltalake::datafusion::common::ScalarValue;
 use deltalake::datafusion::prelude::{Expr, col, lit};
 use serde::Serialize;
 
@@ -29,4 +31,25 @@ pub fn rows_to_batch<R: Serialize>(spec: &TableSpec, rows: &[R]) -> Result<Recor
 /// `column IN (values)`: how a stage reads only the rows of the keys it touches.
 pub fn column_in(column: &str, values: impl IntoIterator<Item = String>) -> Expr {
     col(column).in_list(values.into_iter().map(lit).collect(), false)
+}
+
+/// `column = day`, typed as a date.
+pub fn column_on_day(column: &str, day: NaiveDate) -> Expr {
+    col(column).eq(date_literal(day))
+}
+
+/// `column < day`, typed as a date.
+pub fn column_before_day(column: &str, day: NaiveDate) -> Expr {
+    col(column).lt(date_literal(day))
+}
+
+fn date_literal(day: NaiveDate) -> Expr {
+    lit(ScalarValue::Date32(Some(
+        crate::date_range::days_since_epoch(day),
+    )))
+}
+
+/// `column BETWEEN first AND last` of `range`, typed as dates.
+pub fn column_in_range(column: &str, range: &crate::date_range::DateRange) -> Expr {
+    col(column).between(date_literal(range.first()), date_literal(range.last()))
 }

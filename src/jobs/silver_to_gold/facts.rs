@@ -1,0 +1,115 @@
+//! `gold.fact_player_daily`: one row per player and day, from Silver events.
+
+use polars::prelude::*;
+
+use crate::tables::gold;
+
+/// Events that open a session: a player who fires one on a day is active that day.
+pub const SESSION_STARTS: [&str; 3] = ["game_launched", "game_foreground", "daily_login"];
+
+/// Whether the event is one of [`SESSION_STARTS`].
+pub fn is_session_start() -> Expr {
+    SESSION_STARTS
+        .iter()
+        .map(|name| col("event_type").eq(lit(*name)))
+        .reduce(Expr::or)
+        .unwrap_or(lit(false))
+}
+
+/// Dollars as whole micro-dollars: sums of integers do not depend on the order a parallel
+/// aggregation adds them in, so a rerun gives bit-identical revenue.
+pub fn micros(dollars: Expr) -> Expr {
+    (dollars.fill_null(lit(0.0)) * lit(1e6))
+        .round(0, RoundMode::HalfToEven)
+        .cast(DataType::Int64)
+}
+
+/// Micro-dollars back to dollars.
+pub fn dollars(micros: Expr) -> Expr {
+    micros.cast(DataType::Float64) / lit(1e6)
+}
+
+/// The sum of a dollar column, independent of summation order.
+pub fn money_sum(column: &str) -> Expr {
+    dollars(micros(col(column)).sum())
+}
+
+/// `numerator / denominator` as a float, null when the denominator is zero.
+pub fn ratio(numerator: Expr, denominator: Expr) -> Expr {
+    when(denominator.clone().gt(lit(0)))
+        .then(numerator.cast(DataType::Float64) / denominator.cast(DataType::Float64))
+        .otherwise(lit(NULL).cast(DataType::Float64))
+}
+
+/// Player-days of `events` (Silver rows of the days to compute). `revenue_before` holds each
+/// player's revenue before those days (`game_id`, `player_id`, `revenue_before`), so that
+/// `actual_ltv_to_date` counts from install.
+pub fn player_days(events: LazyFrame, revenue_before: LazyFrame) -> PolarsResult<LazyFrame> {
+    let key = [col("game_id"), col("player_id")];
+    let ltv_to_date = dollars(
+        micros(col("total_revenue"))
+            .cum_sum(false)
+            .over([col("game_id"), col("player_id")])?
+            + micros(col("revenue_before")),
+    );
+    Ok(events
+        .sort(
+            ["event_timestamp", "event_id"],
+            SortMultipleOptions::default(),
+        )
+        .group_by([col("game_id"), col("player_id"), col("event_date")])
+        .agg([
+            col("acquisition_date").first(),
+            col("day_number").first(),
+            col("media_source").first(),
+            col("campaign_id").first(),
+            col("platform").first(),
+            col("country_code").first(),
+            col("is_minor").any(true),
+            col("session_id")
+                .n_unique()
+                .cast(DataType::Int64)
+                .alias("sessions"),
+            (col("session_duration_s").sum() / lit(60.0)).alias("minutes_played"),
+            money_sum("iap_revenue_usd").alias("iap_revenue"),
+            money_sum("ad_revenue_usd").alias("ad_revenue"),
+            money_sum("revenue_usd").alias("total_revenue"),
+            col("is_iap")
+                .sum()
+                .cast(DataType::Int64)
+                .alias("iap_purchases"),
+            col("is_ad")
+                .sum()
+                .cast(DataType::Int64)
+                .alias("ad_impressions"),
+            col("level")
+                .filter(col("event_type").eq(lit("level_complete")))
+                .drop_nulls()
+                .n_unique()
+                .cast(DataType::Int64)
+                .alias("levels_gained"),
+            is_session_start().any(true).alias("is_active"),
+        ])
+        .rename(["event_date"], ["activity_date"], true)
+        .join(
+            revenue_before,
+            key.clone(),
+            key,
+            JoinArgs::new(JoinType::Left),
+        )
+        .sort(
+            ["game_id", "player_id", "activity_date"],
+            SortMultipleOptions::default(),
+        )
+        .with_column(ltv_to_date.alias("actual_ltv_to_date"))
+        .select(columns_of(&gold::FACT_PLAYER_DAILY))
+        .sort(
+            ["activity_date", "game_id", "player_id"],
+            SortMultipleOptions::default(),
+        ))
+}
+
+/// The columns of a table, in its order.
+pub fn columns_of(spec: &crate::lake::TableSpec) -> Vec<Expr> {
+    spec.columns.iter().map(|c| col(c.name)).collect()
+}

@@ -1,0 +1,145 @@
+//! `gold.kpi_daily`: the design's KPIs per game and day, each defined once, here.
+
+use polars::prelude::*;
+
+use super::facts::{columns_of, is_session_start, money_sum, ratio};
+use crate::tables::gold;
+
+/// A whale is in the top 1% of spenders.
+pub const WHALE_SHARE: f64 = 0.01;
+
+fn is(event: &str) -> Expr {
+    col("event_type").eq(lit(event))
+}
+
+fn count_of(event: &str) -> Expr {
+    is(event).sum().cast(DataType::Int64)
+}
+
+fn players_where(condition: Expr) -> Expr {
+    col("player_id")
+        .filter(condition)
+        .n_unique()
+        .cast(DataType::Int64)
+}
+
+/// KPIs of the days of `events` (Silver rows). `retention` holds, per game and day, the D1,
+/// D7 and D30 calendar retention of the cohorts reaching that day (from `gold.ltv_cohorts`).
+pub fn kpi_rows(events: &DataFrame, retention: LazyFrame) -> PolarsResult<DataFrame> {
+    let events = events.clone().lazy();
+    let key = [col("game_id"), col("event_date")];
+    let whales = whale_revenue(events.clone())?;
+    events
+        .with_column(
+            ((col("ingest_ts").cast(DataType::Int64)
+                - col("event_timestamp").cast(DataType::Int64))
+            .cast(DataType::Float64)
+                / lit(1e6))
+            .alias("lag_seconds"),
+        )
+        .group_by(key.clone())
+        .agg([
+            players_where(is_session_start()).alias("dau"),
+            players_where(col("day_number").eq(lit(0))).alias("installs"),
+            players_where(is("tutorial_complete").and(col("day_number").eq(lit(0))))
+                .alias("tutorials_completed"),
+            players_where(is("game_launched").and(col("day_number").eq(lit(0))))
+                .alias("first_launches"),
+            players_where(is("level_complete").and(col("level").lt_eq(lit(5))))
+                .alias("early_levels_completed"),
+            players_where(is("tutorial_complete")).alias("tutorial_players"),
+            (is("level_complete").or(is("match_end")))
+                .and(col("day_number").gt_eq(lit(7)))
+                .sum()
+                .alias("core_loops_d7"),
+            col("session_id")
+                .filter(col("day_number").gt_eq(lit(7)))
+                .n_unique()
+                .alias("sessions_d7"),
+            money_sum("revenue_usd").alias("revenue_usd"),
+            money_sum("iap_revenue_usd").alias("iap_revenue"),
+            money_sum("ad_revenue_usd").alias("ad_revenue"),
+            players_where(col("is_iap")).alias("payers"),
+            count_of("offer_viewed").alias("offers_viewed"),
+            count_of("offer_purchased").alias("offers_purchased"),
+            count_of("ad_reward_requested").alias("rewards_requested"),
+            count_of("ad_reward_granted").alias("rewards_granted"),
+            count_of("crash").alias("crashes"),
+            col("session_id").n_unique().alias("sessions"),
+            players_where(is_session_start().and(col("consent_personalization")))
+                .alias("personalized_players"),
+            col("lag_seconds")
+                .quantile(lit(0.99), QuantileMethod::Linear)
+                .alias("freshness_p99_seconds"),
+        ])
+        .rename(["event_date"], ["activity_date"], true)
+        .join(
+            whales,
+            [col("game_id"), col("activity_date")],
+            [col("game_id"), col("activity_date")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .join(
+            retention,
+            [col("game_id"), col("activity_date")],
+            [col("game_id"), col("activity_date")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns([
+            ratio(col("tutorials_completed"), col("first_launches"))
+                .alias("tutorial_completion_rate"),
+            ratio(col("early_levels_completed"), col("tutorial_players"))
+                .alias("level_1_5_completion_rate"),
+            ratio(col("core_loops_d7"), col("sessions_d7")).alias("core_loop_stickiness"),
+            ratio(col("revenue_usd"), col("dau")).alias("arpdau"),
+            ratio(col("iap_revenue"), col("payers")).alias("arppu"),
+            ratio(col("payers"), col("dau")).alias("iap_conversion"),
+            ratio(col("whale_revenue"), col("revenue_usd")).alias("whale_revenue_share"),
+            ratio(col("offers_purchased"), col("offers_viewed")).alias("offer_conversion_rate"),
+            (ratio(col("ad_revenue"), col("rewards_granted")) * lit(1000.0)).alias("rewarded_ecpm"),
+            ratio(col("rewards_granted"), col("rewards_requested")).alias("ad_view_through_rate"),
+            (lit(1.0) - ratio(col("crashes"), col("sessions"))).alias("crash_free_sessions"),
+            ratio(col("personalized_players"), col("dau")).alias("personalization_opt_in"),
+            // Needs a session-level definition of which golden events a session must fire;
+            // left empty rather than guessed.
+            lit(NULL)
+                .cast(DataType::Float64)
+                .alias("golden_event_completeness"),
+        ])
+        .select(columns_of(&gold::KPI_DAILY))
+        .sort(["activity_date", "game_id"], SortMultipleOptions::default())
+        .collect()
+}
+
+/// Revenue of the day's top 1% of adult spenders (at least one), per game and day. Minors are
+/// never whales: their revenue counts in the total but never in the whale share.
+fn whale_revenue(events: LazyFrame) -> PolarsResult<LazyFrame> {
+    let day = [col("game_id"), col("event_date")];
+    let rank = col("revenue_usd")
+        .rank(
+            RankOptions {
+                method: RankMethod::Ordinal,
+                descending: true,
+            },
+            None,
+        )
+        .over(day.clone())?;
+    let whale_count = (len().over(day)?.cast(DataType::Float64) * lit(WHALE_SHARE)).ceil();
+    Ok(events
+        .filter(col("revenue_usd").gt(lit(0.0)))
+        .group_by([col("game_id"), col("event_date"), col("player_id")])
+        .agg([
+            money_sum("revenue_usd").alias("revenue_usd"),
+            col("is_minor").any(true),
+        ])
+        .filter(col("is_minor").not())
+        .with_columns([rank.alias("spender_rank"), whale_count.alias("whale_count")])
+        .filter(
+            col("spender_rank")
+                .cast(DataType::Float64)
+                .lt_eq(col("whale_count")),
+        )
+        .group_by([col("game_id"), col("event_date")])
+        .agg([money_sum("revenue_usd").alias("whale_revenue")])
+        .rename(["event_date"], ["activity_date"], true))
+}

@@ -1,0 +1,378 @@
+//! `silver-to-gold`: the star schema, cohorts, campaign metrics and KPIs from Silver.
+//!
+//! `--from/--to` are activity days. The run rewrites, each with one replace-where commit:
+//! `gold.fact_player_daily` and `gold.kpi_daily` for those days; `gold.ltv_cohorts` and
+//! `gold.campaign_daily` for the install days of every player active in them (a late event
+//! re-computes its player's cohort, not the whole history); `gold.dim_date` for the days.
+//! `gold.dim_player` and `gold.dim_campaign` are MERGEd whole (the whale flag is a rank over
+//! all of a game's players). Cohorts are read one install day at a time.
+
+mod cohorts;
+mod dims;
+mod facts;
+mod kpis;
+
+use anyhow::Context as _;
+use chrono::{Duration, NaiveDate};
+use clap::Args;
+use polars::prelude::*;
+
+use crate::date_range::DateRange;
+use crate::exit_codes::UsageError;
+use crate::lake::{AppTxn, Lake, column_before_day, column_in, column_in_range, column_on_day};
+use crate::run::{JobContext, JobReport};
+use crate::tables::{gold, silver};
+use crate::telemetry;
+
+pub use cohorts::{HORIZON_DAYS, ROAS_DAYS};
+pub use facts::SESSION_STARTS;
+
+#[derive(Debug, Clone, Args)]
+pub struct GoldOptions {
+    /// Instead of --date/--from/--to: recompute from the earliest Silver event day changed
+    /// since the last --changed run through the latest day (the nightly DAG's mode)
+    #[arg(long)]
+    pub changed: bool,
+}
+
+/// The Delta application id under which `--changed` runs record the Silver version they built.
+const SILVER_WATERMARK: &str = "silver-to-gold:silver.player_events";
+
+pub async fn run(context: JobContext, options: GoldOptions) -> anyhow::Result<JobReport> {
+    let lake = &context.lake;
+    let mut report = JobReport::default();
+    let (range, watermark) = if options.changed {
+        if context.range.is_some() {
+            return Err(UsageError::new("give either --changed or a date range, not both").into());
+        }
+        match changed_range(lake).await? {
+            Some(found) => found,
+            None => {
+                report.detail("changed_days", 0);
+                return Ok(report);
+            }
+        }
+    } else {
+        (context.require_range()?, None)
+    };
+    if context.game.is_some() {
+        return Err(UsageError::new(
+            "silver-to-gold computes every game of a day together (a day's partitions are \
+             replaced as a whole); run it without --game",
+        )
+        .into());
+    }
+    lake.open(&silver::PLAYER_EVENTS.name).await?;
+    let write = !context.dry_run;
+    report.detail("range", range.to_string());
+
+    let events = lake.read_range(&silver::PLAYER_EVENTS, &range).await?;
+    report.rows_in = events.height() as u64;
+    let facts = player_days(lake, &events, &range).await?;
+    report.detail("player_days", facts.height());
+    if write {
+        report.record_write(
+            &lake
+                .replace_range(&gold::FACT_PLAYER_DAILY, &facts, &range)
+                .await?,
+        );
+    }
+
+    // Cohorts: the install days of the players active in the range.
+    let as_of = lake
+        .latest_date(&silver::PLAYER_EVENTS)
+        .await?
+        .map_or(range.last(), |latest| latest.max(range.last()));
+    if let Some(install_days) = install_day_span(&facts)? {
+        let (cohort_rows, campaign_rows) = cohorts_of(lake, &install_days, as_of).await?;
+        report.detail("cohorts", install_days.to_string());
+        report.detail("cohort_rows", cohort_rows.height());
+        report.detail("campaign_rows", campaign_rows.height());
+        if write {
+            report.record_write(
+                &lake
+                    .replace_range(&gold::LTV_COHORTS, &cohort_rows, &install_days)
+                    .await?,
+            );
+            report.record_write(
+                &lake
+                    .replace_range(&gold::CAMPAIGN_DAILY, &campaign_rows, &install_days)
+                    .await?,
+            );
+        }
+    }
+
+    let retention = retention_by_day(lake, &range).await?;
+    let kpis = kpis::kpi_rows(&events, retention)?;
+    report.detail("kpi_rows", kpis.height());
+    if write {
+        // Last write of the run: the watermark moves only once everything before it landed.
+        let txns: Vec<AppTxn> = watermark
+            .map(|version| AppTxn {
+                app_id: SILVER_WATERMARK.into(),
+                version: version as i64,
+            })
+            .into_iter()
+            .collect();
+        report.record_write(
+            &lake
+                .replace_range_recording(&gold::KPI_DAILY, &kpis, &range, &txns)
+                .await?,
+        );
+        report.record_write(
+            &lake
+                .replace_range(&gold::DIM_DATE, &dims::date_rows(&range)?, &range)
+                .await?,
+        );
+        let players = player_dimension(lake).await?;
+        report.record_write(&lake.merge(&gold::DIM_PLAYER, &players).await?);
+        let campaigns = campaign_dimension(lake).await?;
+        if campaigns.height() > 0 {
+            report.record_write(&lake.merge(&gold::DIM_CAMPAIGN, &campaigns).await?);
+        }
+    }
+    report.detail("as_of", as_of.to_string());
+    Ok(report)
+}
+
+/// The days to recompute for `--changed`: from the earliest Silver day whose files changed
+/// since the recorded watermark through the latest day (a player's LTV to date carries every
+/// later day), and the Silver version to record. `None` when nothing changed.
+async fn changed_range(lake: &Lake) -> anyhow::Result<Option<(DateRange, Option<u64>)>> {
+    let since = lake
+        .app_txn_version(&gold::KPI_DAILY.name, SILVER_WATERMARK)
+        .await?
+        .and_then(|version| u64::try_from(version).ok());
+    let (version, changed) = lake.changed_dates(&silver::PLAYER_EVENTS, since).await?;
+    let (Some(first), Some(last_changed)) = (changed.first(), changed.last()) else {
+        return Ok(None);
+    };
+    let latest = lake
+        .latest_date(&silver::PLAYER_EVENTS)
+        .await?
+        .map_or(*last_changed, |latest| latest.max(*last_changed));
+    Ok(Some((DateRange::new(*first, latest)?, version)))
+}
+
+/// Fact rows of the range, with each player's revenue before it for the LTV to date.
+async fn player_days(
+    lake: &Lake,
+    events: &DataFrame,
+    range: &DateRange,
+) -> anyhow::Result<DataFrame> {
+    let ids = player_ids(events)?;
+    let earlier = if ids.is_empty() {
+        events.clear()
+    } else {
+        lake.read(
+            &silver::PLAYER_EVENTS,
+            Some(column_before_day("event_date", range.first()).and(column_in("player_id", ids))),
+        )
+        .await?
+    };
+    let revenue_before = earlier
+        .lazy()
+        .group_by([col("game_id"), col("player_id")])
+        .agg([facts::money_sum("revenue_usd").alias("revenue_before")]);
+    Ok(facts::player_days(events.clone().lazy(), revenue_before)?.collect()?)
+}
+
+/// The first to the last install day of the players in `facts`.
+fn install_day_span(facts: &DataFrame) -> anyhow::Result<Option<DateRange>> {
+    let days = facts.column("acquisition_date")?.cast(&DataType::Int32)?;
+    let days = days.i32()?;
+    let first = days
+        .min()
+        .and_then(crate::date_range::from_days_since_epoch);
+    let last = days
+        .max()
+        .and_then(crate::date_range::from_days_since_epoch);
+    Ok(match (first, last) {
+        (Some(first), Some(last)) => Some(DateRange::new(first, last)?),
+        _ => None,
+    })
+}
+
+/// Cohort and campaign rows of every install day of `install_days`, one day read at a time.
+async fn cohorts_of(
+    lake: &Lake,
+    install_days: &DateRange,
+    as_of: NaiveDate,
+) -> anyhow::Result<(DataFrame, DataFrame)> {
+    let players = lake
+        .read(
+            &silver::PLAYERS,
+            Some(column_in_range("acquisition_date", install_days)),
+        )
+        .await?;
+    let installs = lake
+        .read_or_empty(
+            &silver::ATTRIBUTION_INSTALLS,
+            Some(Lake::range_filter(
+                &silver::ATTRIBUTION_INSTALLS,
+                install_days,
+            )?),
+        )
+        .await?;
+    let spend = daily_spend(lake, install_days).await?;
+    let mut cohort_parts = Vec::new();
+    let mut campaign_parts = Vec::new();
+    let progress = telemetry::progress_bar(install_days.len_days(), "cohorts");
+    for day in install_days.days() {
+        let followed = DateRange::new(day, day + Duration::days(i64::from(HORIZON_DAYS)))?;
+        let events = lake
+            .read(
+                &silver::PLAYER_EVENTS,
+                Some(
+                    Lake::range_filter(&silver::PLAYER_EVENTS, &followed)?
+                        .and(column_on_day("acquisition_date", day)),
+                ),
+            )
+            .await
+            .with_context(|| format!("reading the cohort of {day}"))?;
+        let on_day = |frame: &DataFrame, column: &str| -> PolarsResult<DataFrame> {
+            frame
+                .clone()
+                .lazy()
+                .filter(col(column).eq(lit(day)))
+                .collect()
+        };
+        let cohort_players = on_day(&players, "acquisition_date")?;
+        cohort_parts.push(cohorts::cohort_rows(day, &events, &cohort_players, as_of)?.lazy());
+        campaign_parts.push(
+            cohorts::campaign_rows(
+                day,
+                &events,
+                &on_day(&installs, "install_date")?,
+                &on_day(&spend, "spend_date")?,
+                as_of,
+            )?
+            .lazy(),
+        );
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    Ok((
+        concat(cohort_parts, UnionArgs::default())?.collect()?,
+        concat(campaign_parts, UnionArgs::default())?.collect()?,
+    ))
+}
+
+/// Spend per campaign and day, summed over countries and platforms, with the campaign's game.
+async fn daily_spend(lake: &Lake, days: &DateRange) -> anyhow::Result<DataFrame> {
+    let spend = lake
+        .read_or_empty(
+            &silver::AD_SPEND_DAILY,
+            Some(Lake::range_filter(&silver::AD_SPEND_DAILY, days)?),
+        )
+        .await?;
+    Ok(spend
+        .lazy()
+        .group_by([col("campaign_id"), col("spend_date")])
+        .agg([
+            col("media_source").first(),
+            facts::money_sum("spend_usd").alias("spend_usd"),
+            col("installs").sum().alias("network_installs"),
+        ])
+        .join(
+            campaign_games(lake).await?,
+            [col("campaign_id")],
+            [col("campaign_id")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .collect()?)
+}
+
+/// Which game each campaign installs, from the attributed installs.
+async fn campaign_games(lake: &Lake) -> anyhow::Result<LazyFrame> {
+    Ok(lake
+        .read_or_empty(&silver::ATTRIBUTION_INSTALLS, None)
+        .await?
+        .lazy()
+        .filter(col("campaign_id").is_not_null())
+        .group_by([col("campaign_id")])
+        .agg([col("game_id").first()]))
+}
+
+/// D1, D7 and D30 calendar retention of the cohorts reaching each day of `range`.
+async fn retention_by_day(lake: &Lake, range: &DateRange) -> anyhow::Result<LazyFrame> {
+    let cohorts = DateRange::new(range.first() - Duration::days(30), range.last())?;
+    let rows = lake
+        .read_or_empty(
+            &gold::LTV_COHORTS,
+            Some(Lake::range_filter(&gold::LTV_COHORTS, &cohorts)?),
+        )
+        .await?
+        .lazy()
+        .filter(col("is_mature"));
+    let at_day = |day: i32, name: &str| retention_at(rows.clone(), day, name);
+    let key = [col("game_id"), col("activity_date")];
+    Ok(at_day(1, "d1_retention")
+        .join(
+            at_day(7, "d7_retention"),
+            key.clone(),
+            key.clone(),
+            JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
+        )
+        .join(
+            at_day(30, "d30_retention"),
+            key.clone(),
+            key,
+            JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
+        ))
+}
+
+/// The retention on day `day` of each cohort, keyed by the day it was reached.
+fn retention_at(rows: LazyFrame, day: i32, name: &str) -> LazyFrame {
+    rows.filter(col("day_n").eq(lit(day))).select([
+        col("game_id"),
+        (col("cohort_date").cast(DataType::Int32) + lit(day))
+            .cast(DataType::Date)
+            .alias("activity_date"),
+        col("retention_calendar").alias(name),
+    ])
+}
+
+/// Every player with lifetime revenue and last active day from the fact table.
+async fn player_dimension(lake: &Lake) -> anyhow::Result<DataFrame> {
+    let players = lake.read(&silver::PLAYERS, None).await?;
+    let totals = lake
+        .read(&gold::FACT_PLAYER_DAILY, None)
+        .await?
+        .lazy()
+        .group_by([col("game_id"), col("player_id")])
+        .agg([
+            facts::money_sum("total_revenue").alias("lifetime_revenue"),
+            col("activity_date")
+                .filter(col("is_active"))
+                .max()
+                .alias("last_active_date"),
+        ]);
+    Ok(dims::player_rows(&players, totals)?)
+}
+
+async fn campaign_dimension(lake: &Lake) -> anyhow::Result<DataFrame> {
+    let campaigns = lake.read_or_empty(&silver::CAMPAIGNS, None).await?;
+    let spend = lake
+        .read_or_empty(&silver::AD_SPEND_DAILY, None)
+        .await?
+        .lazy();
+    Ok(dims::campaign_rows(
+        &campaigns,
+        campaign_games(lake).await?,
+        spend,
+    )?)
+}
+
+fn player_ids(frame: &DataFrame) -> PolarsResult<Vec<String>> {
+    let mut ids: Vec<String> = frame
+        .column("player_id")?
+        .str()?
+        .iter()
+        .flatten()
+        .map(str::to_owned)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
