@@ -133,8 +133,10 @@ pub struct AppsFlyerInstallRow {
     pub is_primary_attribution: String,
 }
 
-/// One AppsFlyer Push API v2 install message (JSON, snake_case).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One AppsFlyer Push API v2 install message (JSON, snake_case). Messages vary by partner and
+/// app settings, so a missing field reads as empty; the contract decides what is required.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AppsFlyerPushInstall {
     pub event_name: String,
     pub appsflyer_id: String,
