@@ -58,8 +58,11 @@ demo: build
 	$(BIN)/check-contracts lint --log-format text
 	$(BIN)/ingest-drain --source file:$(DEMO_OUT)/studio --date $(FIXTURE_TO) \
 		--lake $(DEMO_OUT)/lake --insecure-dev-key --log-format text
+	$(BIN)/bronze-to-silver --date $(FIXTURE_TO) --lake $(DEMO_OUT)/lake --log-format text
+	$(BIN)/silver-to-gold --changed --lake $(DEMO_OUT)/lake --log-format text
 	@python3 scripts/studio_report.py $(DEMO_OUT)/studio
-	@echo "  Bronze tables: $(DEMO_OUT)/lake/bronze/ (Delta)"
+	@cargo run -q --example gold_report -- $(DEMO_OUT)/lake
+	@echo "  Delta tables: $(DEMO_OUT)/lake/{bronze,silver,gold}/"
 
 ## Benchmarks: release build, figures printed.
 bench: services
