@@ -69,6 +69,7 @@ bench: services
 	cargo build --release --bins --example produce_fixtures
 	@scripts/bench_gen_fixtures.sh $(RELEASE_BIN)/gen-fixtures
 	@scripts/bench_ingest.sh $(RELEASE_BIN)
+	@scripts/bench_medallion.sh $(RELEASE_BIN)
 
 clean:
 	rm -rf out lake

@@ -8,7 +8,10 @@ use polars::prelude::*;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let root = std::env::args().nth(1).unwrap_or_else(|| "lake".into());
-    let lake = Lake::new(LakeUri::parse(&root).map_err(anyhow::Error::msg)?, Committer::default());
+    let lake = Lake::new(
+        LakeUri::parse(&root).map_err(anyhow::Error::msg)?,
+        Committer::default(),
+    );
     // SAFETY: set before any other thread reads the environment.
     unsafe {
         std::env::set_var("POLARS_FMT_MAX_ROWS", "40");
@@ -37,7 +40,9 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let cohorts = lake.read(&gold::LTV_COHORTS, None).await?;
-    println!("\nCohorts: calendar and 24-hour retention, revenue per install (gold.ltv_cohorts, mature days)");
+    println!(
+        "\nCohorts: calendar and 24-hour retention, revenue per install (gold.ltv_cohorts, mature days)"
+    );
     let at = |n: i32, column: &str, name: &str| {
         col(column)
             .filter(col("day_n").eq(lit(n)).and(col("is_mature")))
@@ -63,7 +68,9 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let campaigns = lake.read(&gold::CAMPAIGN_DAILY, None).await?;
-    println!("\nCampaigns, install days with 3 days of data, best ROAS D3 first (gold.campaign_daily)");
+    println!(
+        "\nCampaigns, install days with 3 days of data, best ROAS D3 first (gold.campaign_daily)"
+    );
     println!(
         "{}",
         campaigns

@@ -8,6 +8,7 @@
 //! - `sources/<source>.yaml` — attribution, ad spend and campaign records.
 
 pub mod compat;
+pub mod judge;
 pub mod lint;
 pub mod model;
 pub mod rules;

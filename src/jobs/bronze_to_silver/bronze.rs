@@ -1,66 +1,13 @@
-//! Reading Bronze rows and judging them against the contracts: what passes goes on to Silver,
-//! what fails becomes a `silver.rejects` row with every rule it broke.
+//! The verdicts on a Bronze frame: what passes goes on to Silver, what fails becomes a
+//! `silver.rejects` row with every rule it broke.
 
-use polars::prelude::{BooleanChunked, DataFrame, DataType, NewChunkedArray, PolarsResult};
+use polars::prelude::{BooleanChunked, NewChunkedArray};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+pub use crate::contracts::judge::{BronzeRecord, records};
 use crate::contracts::{Contract, Verdict, Violation};
 use crate::lake::TableSpec;
-
-/// Where a Bronze row came from, as the rejects table keeps it.
-#[derive(Debug, Clone)]
-pub struct BronzeRecord {
-    pub raw_json: String,
-    pub ingest_ts_us: i64,
-    pub ingest_date: i32,
-    pub source: String,
-    pub source_partition: Option<i32>,
-    pub source_offset: i64,
-}
-
-impl BronzeRecord {
-    /// Whether the row came from a CSV file, whose cells are all text.
-    pub fn is_csv(&self) -> bool {
-        self.source.ends_with(".csv") || self.source.ends_with(".csv.gz")
-    }
-
-    /// The raw row as a JSON object, or the violation saying it is not one.
-    pub fn object(&self) -> Result<Map<String, Value>, Violation> {
-        match serde_json::from_str(&self.raw_json) {
-            Ok(Value::Object(object)) => Ok(object),
-            _ => Err(Violation {
-                field: String::new(),
-                rule: crate::contracts::Rule::NotJson,
-                message: "the Bronze raw_json is not a JSON object".into(),
-            }),
-        }
-    }
-}
-
-/// The provenance columns of every row of a Bronze frame, in order.
-pub fn records(frame: &DataFrame) -> PolarsResult<Vec<BronzeRecord>> {
-    let raw = frame.column("raw_json")?.str()?;
-    let ingest_ts = frame.column("ingest_ts")?.cast(&DataType::Int64)?;
-    let ingest_ts = ingest_ts.i64()?;
-    let ingest_date = frame.column("ingest_date")?.cast(&DataType::Int32)?;
-    let ingest_date = ingest_date.i32()?;
-    let source = frame.column("source")?.str()?;
-    let partition = frame.column("source_partition")?.cast(&DataType::Int32)?;
-    let partition = partition.i32()?;
-    let offset = frame.column("source_offset")?.cast(&DataType::Int64)?;
-    let offset = offset.i64()?;
-    Ok((0..frame.height())
-        .map(|row| BronzeRecord {
-            raw_json: raw.get(row).unwrap_or_default().to_owned(),
-            ingest_ts_us: ingest_ts.get(row).unwrap_or_default(),
-            ingest_date: ingest_date.get(row).unwrap_or_default(),
-            source: source.get(row).unwrap_or_default().to_owned(),
-            source_partition: partition.get(row),
-            source_offset: offset.get(row).unwrap_or_default(),
-        })
-        .collect())
-}
 
 /// One row of `silver.rejects`.
 #[derive(Debug, Clone, Serialize)]

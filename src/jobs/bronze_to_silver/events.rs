@@ -4,7 +4,8 @@ use polars::prelude::*;
 use serde_json::{Map, Value};
 
 use super::bronze::{Judged, records};
-use crate::contracts::{ContractSet, Verdict};
+use crate::contracts::ContractSet;
+use crate::contracts::judge::judge_event;
 use crate::tables::bronze;
 
 /// The events of one Bronze day that go on to Silver, before enrichment.
@@ -83,19 +84,8 @@ pub fn refine(mut frame: DataFrame, contracts: &ContractSet) -> PolarsResult<Eve
     let mut judged = Judged::default();
     let mut from_json = FromJson::default();
     for record in records(&frame)? {
-        let verdict = match record.object() {
-            Ok(object) => {
-                from_json.push(Some(&object), &global_fields);
-                contracts.check_event(&Value::Object(object), Some(record.ingest_ts_us / 1000))
-            }
-            Err(violation) => {
-                from_json.push(None, &global_fields);
-                Verdict {
-                    contract: None,
-                    violations: vec![violation],
-                }
-            }
-        };
+        let (object, verdict) = judge_event(contracts, &record);
+        from_json.push(object.as_ref(), &global_fields);
         judged.push(&bronze::GAME_EVENTS, &record, verdict);
     }
     from_json.add_to(&mut frame)?;

@@ -1,34 +1,20 @@
 //! AppsFlyer installs, ad spend and the campaign list: judged, deduplicated, typed for Silver.
 
 use polars::prelude::*;
-use serde_json::Value;
 
-use super::bronze::{BronzeRecord, Judged, records};
-use crate::contracts::{ContractSet, Rule, Verdict, Violation};
+use super::bronze::{Judged, records};
+use crate::contracts::judge::{
+    AD_SPEND_SOURCE, CAMPAIGN_SOURCE, INSTALL_SOURCE, judge_source as check,
+};
+use crate::contracts::{ContractSet, Rule, Violation};
 use crate::lake::TableSpec;
 use crate::studio::Studio;
 use crate::tables::bronze;
-
-/// Contract sources, by the name their contract declares.
-const INSTALL_SOURCE: &str = "appsflyer_install";
-const AD_SPEND_SOURCE: &str = "ad_spend_daily";
-const CAMPAIGN_SOURCE: &str = "campaign";
 
 /// Rows that passed, shaped for their Silver table, and the rejects.
 pub struct Refined {
     pub rows: DataFrame,
     pub judged: Judged,
-}
-
-fn check<'a>(contracts: &'a ContractSet, source: &str, record: &BronzeRecord) -> Verdict<'a> {
-    match record.object() {
-        Ok(object) if record.is_csv() => contracts.check_csv_record(source, &object),
-        Ok(object) => contracts.check_record(source, &Value::Object(object)),
-        Err(violation) => Verdict {
-            contract: contracts.source_contract(source),
-            violations: vec![violation],
-        },
-    }
 }
 
 /// Earliest ingest first, so `keep first` keeps what arrived first and `keep last` the latest.

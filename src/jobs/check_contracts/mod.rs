@@ -1,6 +1,8 @@
 //! `check-contracts`: lint the contracts, check their compatibility with a git revision, and
 //! validate lake partitions against them.
 
+pub mod validate;
+
 use clap::{Args, Subcommand};
 
 use crate::cli::ContractsArgs;
@@ -28,8 +30,10 @@ pub enum ContractCommand {
         #[arg(long, value_name = "REV", default_value = "HEAD~1")]
         base: String,
     },
-    /// Run every rule over the Bronze partitions of --date/--from..--to (not implemented yet)
-    Validate,
+    /// Run every rule over the Bronze ingest days of --date/--from..--to and report, per
+    /// contract and rule, rows checked and failing with samples, plus volume against the
+    /// trailing 7-day median, null rates, freshness and golden-event completeness
+    Validate(validate::ValidateOptions),
 }
 
 pub async fn run(context: JobContext, options: CheckOptions) -> anyhow::Result<JobReport> {
@@ -37,12 +41,9 @@ pub async fn run(context: JobContext, options: CheckOptions) -> anyhow::Result<J
     match options.command {
         ContractCommand::Lint => run_lint(contracts),
         ContractCommand::Compat { base } => run_compat(contracts, &base),
-        ContractCommand::Validate => {
-            context.require_range()?;
-            Err(UsageError::new(
-                "check-contracts validate is not implemented yet; lint and compat are",
-            )
-            .into())
+        ContractCommand::Validate(validate) => {
+            let set = contracts::ContractSet::load(&contracts.contracts)?;
+            validate::validate(&context, &set, &validate).await
         }
     }
 }

@@ -1,0 +1,107 @@
+//! Judging Bronze rows: the raw JSON each Bronze table keeps, checked by the contracts. The one
+//! way `bronze-to-silver` (which enforces) and `check-contracts validate` (which reports) read
+//! a Bronze row's verdict.
+
+use polars::prelude::{DataFrame, DataType, PolarsResult};
+use serde_json::{Map, Value};
+
+use super::{ContractSet, Rule, Verdict, Violation};
+
+/// Contract sources, by the name their contract declares.
+pub const INSTALL_SOURCE: &str = "appsflyer_install";
+pub const AD_SPEND_SOURCE: &str = "ad_spend_daily";
+pub const CAMPAIGN_SOURCE: &str = "campaign";
+
+/// Where a Bronze row came from, as the rejects table keeps it.
+#[derive(Debug, Clone)]
+pub struct BronzeRecord {
+    pub raw_json: String,
+    pub ingest_ts_us: i64,
+    pub ingest_date: i32,
+    pub source: String,
+    pub source_partition: Option<i32>,
+    pub source_offset: i64,
+}
+
+impl BronzeRecord {
+    /// Whether the row came from a CSV file, whose cells are all text.
+    pub fn is_csv(&self) -> bool {
+        self.source.ends_with(".csv") || self.source.ends_with(".csv.gz")
+    }
+
+    /// The raw row as a JSON object, or the violation saying it is not one.
+    pub fn object(&self) -> Result<Map<String, Value>, Violation> {
+        match serde_json::from_str(&self.raw_json) {
+            Ok(Value::Object(object)) => Ok(object),
+            _ => Err(Violation {
+                field: String::new(),
+                rule: Rule::NotJson,
+                message: "the Bronze raw_json is not a JSON object".into(),
+            }),
+        }
+    }
+}
+
+/// The provenance columns of every row of a Bronze frame, in order.
+pub fn records(frame: &DataFrame) -> PolarsResult<Vec<BronzeRecord>> {
+    let raw = frame.column("raw_json")?.str()?;
+    let ingest_ts = frame.column("ingest_ts")?.cast(&DataType::Int64)?;
+    let ingest_ts = ingest_ts.i64()?;
+    let ingest_date = frame.column("ingest_date")?.cast(&DataType::Int32)?;
+    let ingest_date = ingest_date.i32()?;
+    let source = frame.column("source")?.str()?;
+    let partition = frame.column("source_partition")?.cast(&DataType::Int32)?;
+    let partition = partition.i32()?;
+    let offset = frame.column("source_offset")?.cast(&DataType::Int64)?;
+    let offset = offset.i64()?;
+    Ok((0..frame.height())
+        .map(|row| BronzeRecord {
+            raw_json: raw.get(row).unwrap_or_default().to_owned(),
+            ingest_ts_us: ingest_ts.get(row).unwrap_or_default(),
+            ingest_date: ingest_date.get(row).unwrap_or_default(),
+            source: source.get(row).unwrap_or_default().to_owned(),
+            source_partition: partition.get(row),
+            source_offset: offset.get(row).unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// The verdict on a telemetry event, and the event as JSON when it is an object. Events are
+/// judged as of when they were received (the ingest time), never the wall clock.
+pub fn judge_event<'a>(
+    contracts: &'a ContractSet,
+    record: &BronzeRecord,
+) -> (Option<Map<String, Value>>, Verdict<'a>) {
+    match record.object() {
+        Ok(object) => {
+            let verdict = contracts.check_event(
+                &Value::Object(object.clone()),
+                Some(record.ingest_ts_us / 1000),
+            );
+            (Some(object), verdict)
+        }
+        Err(violation) => (
+            None,
+            Verdict {
+                contract: None,
+                violations: vec![violation],
+            },
+        ),
+    }
+}
+
+/// The verdict on a record of a source (CSV rows by column name, JSON by field name).
+pub fn judge_source<'a>(
+    contracts: &'a ContractSet,
+    source: &str,
+    record: &BronzeRecord,
+) -> Verdict<'a> {
+    match record.object() {
+        Ok(object) if record.is_csv() => contracts.check_csv_record(source, &object),
+        Ok(object) => contracts.check_record(source, &Value::Object(object)),
+        Err(violation) => Verdict {
+            contract: contracts.source_contract(source),
+            violations: vec![violation],
+        },
+    }
+}

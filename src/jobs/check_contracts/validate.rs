@@ -1,0 +1,626 @@
+//! `check-contracts validate`: every contract rule over the Bronze rows of a date range, with
+//! the health figures a data contract promises (volume, null rate, freshness, golden-event
+//! completeness), as a table, JSON or JUnit.
+//!
+//! The verdicts are the ones `bronze-to-silver` enforces (`contracts::judge`); this job only
+//! counts them, so a report and the rejects it predicts never disagree.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use chrono::Duration;
+use clap::{Args, ValueEnum};
+use polars::prelude::*;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::contracts::judge::{
+    AD_SPEND_SOURCE, BronzeRecord, CAMPAIGN_SOURCE, INSTALL_SOURCE, judge_event, judge_source,
+    records,
+};
+use crate::contracts::{Contract, ContractSet, FieldRule, Rule, Verdict};
+use crate::date_range::DateRange;
+use crate::lake::{Lake, TableSpec};
+use crate::run::{FailedRun, JobContext, JobReport};
+use crate::tables::bronze;
+
+/// Failing rows kept as evidence per contract and rule.
+const SAMPLES: usize = 5;
+/// Days of history the volume check compares with.
+const VOLUME_HISTORY_DAYS: i64 = 7;
+/// A day's volume outside this ratio of the trailing median is flagged.
+const VOLUME_BAND: (f64, f64) = (0.5, 2.0);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Aligned text for a person at a terminal
+    Table,
+    /// One JSON document, for Airflow and scripts
+    Json,
+    /// JUnit XML: one test case per contract, for CI
+    Junit,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ValidateOptions {
+    /// Report format; a table on a terminal, JSON otherwise
+    #[arg(long, value_enum)]
+    pub format: Option<ReportFormat>,
+
+    /// Write the report to this file instead of standard error
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+
+    /// Fail (exit 1) when a contract's share of failing rows is above this percentage
+    #[arg(long, value_name = "PERCENT", default_value_t = 0.0)]
+    pub max_failure_pct: f64,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Report {
+    range: String,
+    rows_checked: u64,
+    rows_failing: u64,
+    contracts: Vec<ContractCheck>,
+    volume: Vec<VolumeCheck>,
+    golden_completeness: Vec<GoldenCheck>,
+    failed_contracts: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct ContractCheck {
+    contract_id: String,
+    version: String,
+    rows_checked: u64,
+    rows_failing: u64,
+    failing_pct: f64,
+    rules: Vec<RuleCheck>,
+    /// Share of rows without the field, for fields that are ever missing.
+    null_rates: BTreeMap<String, f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    freshness: Option<Freshness>,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct RuleCheck {
+    field: String,
+    rule: String,
+    rows_failing: u64,
+    failing_pct: f64,
+    samples: Vec<Sample>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Sample {
+    /// The event or install id, else where the row came from.
+    row: String,
+    message: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Freshness {
+    /// 99th percentile of receipt time minus event time.
+    p99_lag_seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sla_seconds: Option<u64>,
+    breached: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct VolumeCheck {
+    event_name: String,
+    rows: u64,
+    trailing_median: f64,
+    ratio: f64,
+    anomaly: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct GoldenCheck {
+    event_name: String,
+    sessions_with_event: u64,
+    sessions: u64,
+    share: f64,
+}
+
+/// Rows checked and failing, each row once whichever contracts judged it.
+#[derive(Debug, Default)]
+struct Totals {
+    rows: u64,
+    failing: u64,
+}
+
+impl Totals {
+    fn count(&mut self, failing: bool) {
+        self.rows += 1;
+        self.failing += u64::from(failing);
+    }
+}
+
+/// Counts for one contract while rows stream by.
+#[derive(Debug, Default)]
+struct Tally {
+    version: String,
+    rows: u64,
+    failing: u64,
+    rules: BTreeMap<(String, String), (u64, Vec<Sample>)>,
+    missing: BTreeMap<String, u64>,
+    lags_ms: Vec<i64>,
+    sla_seconds: Option<u64>,
+}
+
+impl Tally {
+    fn count(
+        &mut self,
+        contract: Option<&Contract>,
+        failures: &[(&str, String, String)],
+        row: &str,
+    ) {
+        if let Some(contract) = contract {
+            self.version = contract.version.to_string();
+            self.sla_seconds = contract.freshness_seconds;
+        }
+        self.rows += 1;
+        if !failures.is_empty() {
+            self.failing += 1;
+        }
+        for (rule, field, message) in failures {
+            let entry = self
+                .rules
+                .entry((field.clone(), (*rule).to_string()))
+                .or_default();
+            entry.0 += 1;
+            if entry.1.len() < SAMPLES {
+                entry.1.push(Sample {
+                    row: row.to_string(),
+                    message: message.clone(),
+                });
+            }
+        }
+    }
+
+    fn count_missing(&mut self, fields: &[FieldRule], object: &Map<String, Value>) {
+        for field in fields {
+            if object.get(&field.name).is_none_or(Value::is_null) {
+                *self.missing.entry(field.name.clone()).or_default() += 1;
+            }
+        }
+    }
+
+    fn into_check(self, contract_id: String) -> ContractCheck {
+        let rows = self.rows.max(1) as f64;
+        let pct = |count: u64| 100.0 * count as f64 / rows;
+        let freshness = (!self.lags_ms.is_empty()).then(|| {
+            let mut lags = self.lags_ms;
+            lags.sort_unstable();
+            let index = ((lags.len() as f64 * 0.99).ceil() as usize).clamp(1, lags.len()) - 1;
+            let p99 = lags[index] as f64 / 1000.0;
+            Freshness {
+                p99_lag_seconds: p99,
+                sla_seconds: self.sla_seconds,
+                breached: self.sla_seconds.is_some_and(|sla| p99 > sla as f64),
+            }
+        });
+        ContractCheck {
+            contract_id,
+            version: self.version,
+            rows_checked: self.rows,
+            rows_failing: self.failing,
+            failing_pct: pct(self.failing),
+            rules: self
+                .rules
+                .into_iter()
+                .map(|((field, rule), (count, samples))| RuleCheck {
+                    field,
+                    rule,
+                    rows_failing: count,
+                    failing_pct: pct(count),
+                    samples,
+                })
+                .collect(),
+            null_rates: self
+                .missing
+                .into_iter()
+                .map(|(field, count)| (field, count as f64 / rows))
+                .collect(),
+            freshness,
+        }
+    }
+}
+
+pub async fn validate(
+    context: &JobContext,
+    contracts: &ContractSet,
+    options: &ValidateOptions,
+) -> anyhow::Result<JobReport> {
+    let range = context.require_range()?;
+    let lake = &context.lake;
+    lake.open(&bronze::GAME_EVENTS.name).await?;
+    let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
+
+    let events = lake
+        .read(
+            &bronze::GAME_EVENTS,
+            Some(Lake::range_filter(&bronze::GAME_EVENTS, &range)?),
+        )
+        .await?;
+    let mut totals = Totals::default();
+    let golden = tally_events(&events, contracts, &mut tallies, &mut totals)?;
+    for (spec, source) in [
+        (&bronze::ATTRIBUTION, INSTALL_SOURCE),
+        (&bronze::AD_SPEND, AD_SPEND_SOURCE),
+        (&bronze::CAMPAIGNS, CAMPAIGN_SOURCE),
+    ] {
+        let frame = lake
+            .read_or_empty(spec, Some(Lake::range_filter(spec, &range)?))
+            .await?;
+        tally_source(&frame, contracts, source, &mut tallies, &mut totals)?;
+    }
+
+    let mut report = Report {
+        range: range.to_string(),
+        rows_checked: totals.rows,
+        rows_failing: totals.failing,
+        volume: volume(lake, &events, &range).await?,
+        golden_completeness: golden,
+        ..Report::default()
+    };
+    for (id, tally) in tallies {
+        report.contracts.push(tally.into_check(id));
+    }
+    for check in &report.contracts {
+        if check.failing_pct > options.max_failure_pct {
+            report.failed_contracts.push(check.contract_id.clone());
+        }
+    }
+
+    let format = options
+        .format
+        .unwrap_or(if std::io::stderr().is_terminal() {
+            ReportFormat::Table
+        } else {
+            ReportFormat::Json
+        });
+    let text = match format {
+        ReportFormat::Table => render_table(&report),
+        ReportFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
+        ReportFormat::Junit => render_junit(&report, options.max_failure_pct),
+    };
+    match &options.output {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|err| anyhow::anyhow!("writing the report to {}: {err}", path.display()))?,
+        None => eprint!("{text}"),
+    }
+
+    let mut job = JobReport {
+        rows_in: report.rows_checked,
+        ..JobReport::default()
+    };
+    job.rows_quarantined = report.rows_failing;
+    job.detail("contracts_checked", report.contracts.len());
+    job.detail("failed_contracts", &report.failed_contracts);
+    if report.failed_contracts.is_empty() {
+        return Ok(job);
+    }
+    Err(FailedRun {
+        message: format!(
+            "{} contract(s) above {}% failing rows: {}",
+            report.failed_contracts.len(),
+            options.max_failure_pct,
+            report.failed_contracts.join(", ")
+        ),
+        report: job,
+    }
+    .into())
+}
+
+/// Counts the telemetry rows per contract; returns the golden-event completeness.
+fn tally_events(
+    events: &DataFrame,
+    contracts: &ContractSet,
+    tallies: &mut BTreeMap<String, Tally>,
+    totals: &mut Totals,
+) -> anyhow::Result<Vec<GoldenCheck>> {
+    let global = contracts.global();
+    let global_names: BTreeSet<&str> = global
+        .map(|g| g.fields.iter().map(|f| f.name.as_str()).collect())
+        .unwrap_or_default();
+    let mut sessions: BTreeSet<String> = BTreeSet::new();
+    let mut sessions_by_event: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for record in records(events)? {
+        let (object, verdict) = judge_event(contracts, &record);
+        let row = row_reference(object.as_ref(), &record, "event_id");
+        let contract_id = contract_label(&verdict, object.as_ref());
+        let (global_failures, event_failures): (Vec<_>, Vec<_>) = verdict
+            .violations
+            .iter()
+            .map(|v| (v.rule.as_str(), v.field.clone(), v.message.clone()))
+            .partition(|(rule, field, _)| {
+                let about_the_contract = [Rule::UnknownEvent.as_str(), Rule::Tombstoned.as_str()];
+                !about_the_contract.contains(rule)
+                    && global_names.contains(field.split('.').next().unwrap_or_default())
+            });
+        totals.count(!verdict.violations.is_empty());
+        if let Some(global) = global {
+            let tally = tallies.entry(global.id.clone()).or_default();
+            tally.count(Some(global), &global_failures, &row);
+            if let Some(object) = &object {
+                tally.count_missing(&global.fields, object);
+            }
+        }
+        let tally = tallies.entry(contract_id).or_default();
+        tally.count(verdict.contract, &event_failures, &row);
+        let Some(object) = object else { continue };
+        if let Some(contract) = verdict.contract {
+            tally.count_missing(&contract.fields, &object);
+        }
+        if let Some(sent) = object.get("event_timestamp").and_then(Value::as_i64) {
+            tally.lags_ms.push(record.ingest_ts_us / 1000 - sent);
+        }
+        if let Some(session) = object.get("session_id").and_then(Value::as_str) {
+            sessions.insert(session.to_owned());
+            if verdict.contract.is_some_and(|c| c.golden) {
+                let name = object
+                    .get("event_name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                sessions_by_event
+                    .entry(name.to_owned())
+                    .or_default()
+                    .insert(session.to_owned());
+            }
+        }
+    }
+    let total = sessions.len() as u64;
+    let mut golden: Vec<GoldenCheck> = contracts
+        .contracts()
+        .filter(|c| c.golden)
+        .filter_map(|c| match &c.key {
+            crate::contracts::ContractKey::Event { event, .. } => Some(event.clone()),
+            _ => None,
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .map(|event_name| {
+            let with = sessions_by_event
+                .get(&event_name)
+                .map_or(0, |s| s.len() as u64);
+            GoldenCheck {
+                share: if total == 0 {
+                    0.0
+                } else {
+                    with as f64 / total as f64
+                },
+                sessions_with_event: with,
+                sessions: total,
+                event_name,
+            }
+        })
+        .collect();
+    golden.sort_by(|a, b| a.event_name.cmp(&b.event_name));
+    Ok(golden)
+}
+
+fn tally_source(
+    frame: &DataFrame,
+    contracts: &ContractSet,
+    source: &str,
+    tallies: &mut BTreeMap<String, Tally>,
+    totals: &mut Totals,
+) -> anyhow::Result<()> {
+    for record in records(frame)? {
+        let verdict = judge_source(contracts, source, &record);
+        let object = record.object().ok();
+        let row = row_reference(object.as_ref(), &record, "appsflyer_id");
+        let failures: Vec<_> = verdict
+            .violations
+            .iter()
+            .map(|v| (v.rule.as_str(), v.field.clone(), v.message.clone()))
+            .collect();
+        totals.count(!failures.is_empty());
+        let id = verdict.contract.map_or_else(
+            || format!("no contract for source {source}"),
+            |c| c.id.clone(),
+        );
+        tallies
+            .entry(id)
+            .or_default()
+            .count(verdict.contract, &failures, &row);
+    }
+    Ok(())
+}
+
+/// The contract a row is reported under: its event's, or what kept it from having one.
+fn contract_label(verdict: &Verdict<'_>, object: Option<&Map<String, Value>>) -> String {
+    match (verdict.contract, object) {
+        (Some(contract), _) => contract.id.clone(),
+        (None, None) => "(not a JSON object)".into(),
+        (None, Some(object)) => format!(
+            "(no contract: {})",
+            object
+                .get("event_name")
+                .and_then(Value::as_str)
+                .unwrap_or("no event_name")
+        ),
+    }
+}
+
+fn row_reference(object: Option<&Map<String, Value>>, record: &BronzeRecord, id: &str) -> String {
+    object
+        .and_then(|o| o.get(id))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{}@{}", record.source, record.source_offset))
+}
+
+/// Rows per event name in the range against the median of the days before it.
+async fn volume(
+    lake: &Lake,
+    events: &DataFrame,
+    range: &DateRange,
+) -> anyhow::Result<Vec<VolumeCheck>> {
+    let spec: &TableSpec = &bronze::GAME_EVENTS;
+    let history_days = DateRange::new(
+        range.first() - Duration::days(VOLUME_HISTORY_DAYS),
+        range.first() - Duration::days(1),
+    )?;
+    let history = lake
+        .read(spec, Some(Lake::range_filter(spec, &history_days)?))
+        .await?;
+    let per_day = |frame: DataFrame| -> PolarsResult<DataFrame> {
+        frame
+            .lazy()
+            .group_by([col("event_type"), col("ingest_date")])
+            .agg([len().cast(DataType::Int64).alias("rows")])
+            .collect()
+    };
+    let today = events
+        .clone()
+        .lazy()
+        .group_by([col("event_type")])
+        .agg([len().cast(DataType::Int64).alias("rows")])
+        .collect()?;
+    let history = per_day(history)?;
+    let mut by_event: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let names = history.column("event_type")?.str()?;
+    let counts = history.column("rows")?.i64()?;
+    for (name, count) in names.iter().zip(counts.iter()) {
+        if let (Some(name), Some(count)) = (name, count) {
+            by_event.entry(name.to_owned()).or_default().push(count);
+        }
+    }
+    let days_in_range = range.len_days() as f64;
+    let mut checks = Vec::new();
+    let names = today.column("event_type")?.str()?;
+    let counts = today.column("rows")?.i64()?;
+    for (name, count) in names.iter().zip(counts.iter()) {
+        let (Some(name), Some(count)) = (name, count) else {
+            continue;
+        };
+        let Some(mut past) = by_event.remove(name) else {
+            continue;
+        };
+        // Days without the event count as zero.
+        past.resize(VOLUME_HISTORY_DAYS as usize, 0);
+        past.sort_unstable();
+        let median = (past[past.len() / 2] + past[(past.len() - 1) / 2]) as f64 / 2.0;
+        let per_day = count as f64 / days_in_range;
+        let ratio = if median > 0.0 {
+            per_day / median
+        } else {
+            f64::INFINITY
+        };
+        checks.push(VolumeCheck {
+            event_name: name.to_owned(),
+            rows: count as u64,
+            trailing_median: median,
+            ratio,
+            anomaly: !(VOLUME_BAND.0..=VOLUME_BAND.1).contains(&ratio),
+        });
+    }
+    Ok(checks)
+}
+
+fn render_table(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "contracts over Bronze {}: {} rows checked, {} failing",
+        report.range, report.rows_checked, report.rows_failing
+    );
+    let _ = writeln!(
+        out,
+        "{:<34} {:>9} {:>9} {:>8}  rule (field): failing, sample",
+        "contract", "rows", "failing", "%"
+    );
+    for check in &report.contracts {
+        let _ = writeln!(
+            out,
+            "{:<34} {:>9} {:>9} {:>7.3}%",
+            check.contract_id, check.rows_checked, check.rows_failing, check.failing_pct
+        );
+        for rule in &check.rules {
+            let sample = rule.samples.first().map_or("", |s| s.message.as_str());
+            let _ = writeln!(
+                out,
+                "{:<34} {:>9} {:>9} {:>7.3}%  {} ({}): {}",
+                "", "", rule.rows_failing, rule.failing_pct, rule.rule, rule.field, sample
+            );
+        }
+        if let Some(freshness) = check.freshness.as_ref().filter(|f| f.breached) {
+            let _ = writeln!(
+                out,
+                "{:<34} freshness p99 {:.0} s breaches the SLA of {} s",
+                "",
+                freshness.p99_lag_seconds,
+                freshness.sla_seconds.unwrap_or_default()
+            );
+        }
+    }
+    for volume in report.volume.iter().filter(|v| v.anomaly) {
+        let _ = writeln!(
+            out,
+            "volume: {} has {} rows, {:.2}× the trailing median of {}",
+            volume.event_name, volume.rows, volume.ratio, volume.trailing_median
+        );
+    }
+    let _ = writeln!(out, "golden events: share of sessions firing each");
+    for golden in &report.golden_completeness {
+        let _ = writeln!(
+            out,
+            "  {:<28} {:>7.2}%",
+            golden.event_name,
+            100.0 * golden.share
+        );
+    }
+    out
+}
+
+fn render_junit(report: &Report, max_failure_pct: f64) -> String {
+    let escape = |text: &str| {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let failures = report.failed_contracts.len();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuite name=\"contracts {}\" tests=\"{}\" failures=\"{failures}\">",
+        escape(&report.range),
+        report.contracts.len()
+    );
+    for check in &report.contracts {
+        let _ = write!(
+            out,
+            "  <testcase classname=\"contracts\" name=\"{}\">",
+            escape(&check.contract_id)
+        );
+        if check.failing_pct > max_failure_pct {
+            let mut detail = String::new();
+            for rule in &check.rules {
+                let _ = writeln!(
+                    detail,
+                    "{} ({}): {} rows ({:.3}%)",
+                    rule.rule, rule.field, rule.rows_failing, rule.failing_pct
+                );
+                for sample in &rule.samples {
+                    let _ = writeln!(detail, "  {}: {}", sample.row, sample.message);
+                }
+            }
+            let _ = write!(
+                out,
+                "<failure message=\"{} of {} rows fail\">{}</failure>",
+                check.rows_failing,
+                check.rows_checked,
+                escape(&detail)
+            );
+        }
+        out.push_str("</testcase>\n");
+    }
+    out.push_str("</testsuite>\n");
+    out
+}
