@@ -7,7 +7,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use common::{bronze_to_silver, gunzip_text, ingest_files, lake, strings};
+use common::{bronze_to_silver, gunzip_text, ingest_files, sorted, strings};
 use ltv_lakehouse::tables::silver;
 use polars::prelude::*;
 use serde_json::{Value, json};
@@ -66,16 +66,6 @@ fn inject_bad_events(events: &mut [Value]) -> BTreeMap<String, &'static str> {
         expected.insert(event["event_id"].as_str().unwrap().to_owned(), rule);
     }
     expected
-}
-
-async fn sorted(lake_path: &Path, spec: &ltv_lakehouse::lake::TableSpec) -> DataFrame {
-    let frame = lake(lake_path).read(spec, None).await.unwrap();
-    let key: Vec<PlSmallStr> = spec.key.iter().map(|k| PlSmallStr::from(*k)).collect();
-    frame
-        .lazy()
-        .sort(key, SortMultipleOptions::default())
-        .collect()
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]

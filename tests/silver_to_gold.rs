@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::NaiveDate;
-use common::{bronze_to_silver, gunzip_text, ingest_files, lake, run_stage};
+use common::{bronze_to_silver, gunzip_text, ingest_files, run_stage, sorted};
 use ltv_lakehouse::lake::TableSpec;
 use ltv_lakehouse::tables::gold;
 use polars::prelude::*;
@@ -40,16 +40,6 @@ fn silver_lake() -> tempfile::TempDir {
     ingest_files(folder.path(), &fixtures(), "2026-01-08");
     bronze_to_silver(folder.path(), "2026-01-08", &[]);
     folder
-}
-
-async fn sorted(lake_path: &Path, spec: &TableSpec) -> DataFrame {
-    let frame = lake(lake_path).read(spec, None).await.unwrap();
-    let key: Vec<PlSmallStr> = spec.key.iter().map(|k| PlSmallStr::from(*k)).collect();
-    frame
-        .lazy()
-        .sort(key, SortMultipleOptions::default())
-        .collect()
-        .unwrap()
 }
 
 /// Ground-truth rows of the generator, as column → text.

@@ -86,6 +86,20 @@ pub fn batches_to_frame(schema: &Schema, batches: &[RecordBatch]) -> Result<Data
     Ok(DataFrame::new_infer_height(columns)?)
 }
 
+/// The distinct non-null values of a string column, sorted: the keys a stage reads by.
+pub fn distinct_strings(frame: &DataFrame, column: &str) -> Result<Vec<String>, PolarsError> {
+    let mut values: Vec<String> = frame
+        .column(column)?
+        .str()?
+        .iter()
+        .flatten()
+        .map(str::to_owned)
+        .collect();
+    values.sort_unstable();
+    values.dedup();
+    Ok(values)
+}
+
 fn polars_to_arrow(
     array: Box<dyn polars_arrow::array::Array>,
     field: &polars_arrow::datatypes::Field,

@@ -192,21 +192,12 @@ impl Lake {
         filter: Option<Expr>,
     ) -> Result<DataFrame, LakeError> {
         let table = self.open(&spec.name).await?;
-        let query = |source| LakeError::Query {
-            table: spec.name,
-            source,
-        };
-        let provider = table.table_provider().await.map_err(query)?;
-        let session = SessionContext::new();
-        table
-            .update_datafusion_session(&session.state())
-            .map_err(|source| delta(&spec.name, "registering the object store", source))?;
-        let mut scan = session.read_table(provider).map_err(query)?;
+        let mut scan = scan(&table, spec).await?;
         if let Some(filter) = filter {
-            scan = scan.filter(filter).map_err(query)?;
+            scan = scan.filter(filter).map_err(|source| query(spec, source))?;
         }
         let schema = scan.schema().inner().clone();
-        let batches = scan.collect().await.map_err(query)?;
+        let batches = scan.collect().await.map_err(|source| query(spec, source))?;
         frame::batches_to_frame(&schema, &batches).map_err(|source| LakeError::Frame {
             table: spec.name,
             source,
@@ -243,23 +234,13 @@ impl Lake {
             Err(LakeError::TableNotFound { .. }) => return Ok(None),
             Err(err) => return Err(err),
         };
-        let query = |source| LakeError::Query {
-            table: spec.name,
-            source,
-        };
-        let provider = table.table_provider().await.map_err(query)?;
-        let session = SessionContext::new();
-        table
-            .update_datafusion_session(&session.state())
-            .map_err(|source| delta(&spec.name, "registering the object store", source))?;
-        let batches = session
-            .read_table(provider)
-            .map_err(query)?
+        let batches = scan(&table, spec)
+            .await?
             .aggregate(vec![], vec![max(col(column))])
-            .map_err(query)?
+            .map_err(|source| query(spec, source))?
             .collect()
             .await
-            .map_err(query)?;
+            .map_err(|source| query(spec, source))?;
         let latest = batches
             .first()
             .filter(|batch| batch.num_rows() > 0)
@@ -663,6 +644,31 @@ fn range_predicate(spec: &TableSpec, range: &DateRange) -> Result<Expr, LakeErro
         .date_column
         .ok_or(LakeError::NotDated { table: spec.name })?;
     Ok(column_in_range(column, range))
+}
+
+/// A DataFusion scan of the table's current snapshot, its object store registered.
+async fn scan(
+    table: &DeltaTable,
+    spec: &TableSpec,
+) -> Result<deltalake::datafusion::dataframe::DataFrame, LakeError> {
+    let provider = table
+        .table_provider()
+        .await
+        .map_err(|source| query(spec, source))?;
+    let session = SessionContext::new();
+    table
+        .update_datafusion_session(&session.state())
+        .map_err(|source| delta(&spec.name, "registering the object store", source))?;
+    session
+        .read_table(provider)
+        .map_err(|source| query(spec, source))
+}
+
+fn query(spec: &TableSpec, source: DataFusionError) -> LakeError {
+    LakeError::Query {
+        table: spec.name,
+        source,
+    }
 }
 
 /// The version `app_id` has reached in the snapshot `table` was loaded at.

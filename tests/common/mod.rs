@@ -84,3 +84,15 @@ pub fn bronze_to_silver(lake: &Path, ingest_date: &str, extra: &[&str]) -> Value
     args.extend_from_slice(extra);
     run_stage(env!("CARGO_BIN_EXE_bronze-to-silver"), &args)
 }
+
+/// A table's rows ordered by its key, for comparing runs.
+pub async fn sorted(lake_path: &Path, spec: &ltv_lakehouse::lake::TableSpec) -> DataFrame {
+    use polars::prelude::{IntoLazy, PlSmallStr, SortMultipleOptions};
+    let frame = lake(lake_path).read(spec, None).await.unwrap();
+    let key: Vec<PlSmallStr> = spec.key.iter().map(|k| PlSmallStr::from(*k)).collect();
+    frame
+        .lazy()
+        .sort(key, SortMultipleOptions::default())
+        .collect()
+        .unwrap()
+}

@@ -24,6 +24,7 @@ use crate::cli::ContractsArgs;
 use crate::contracts::ContractSet;
 use crate::date_range::DateRange;
 use crate::exit_codes::UsageError;
+use crate::lake::frame::distinct_strings;
 use crate::lake::{Lake, TableSpec, column_in, rows_to_batch};
 use crate::run::{JobContext, JobReport};
 use crate::studio::{self, Studio};
@@ -182,7 +183,7 @@ async fn refine_day(
     if touched.height() == 0 {
         return Ok(());
     }
-    let ids = player_ids(&touched)?;
+    let ids = distinct_strings(&touched, "player_id")?;
     let stored = lake
         .read_or_empty(&silver::PLAYERS, Some(column_in("player_id", ids.clone())))
         .await?;
@@ -222,7 +223,10 @@ async fn refine_day(
         let stored_events = lake
             .read_or_empty(
                 &silver::PLAYER_EVENTS,
-                Some(column_in("player_id", player_ids(&restated)?)),
+                Some(column_in(
+                    "player_id",
+                    distinct_strings(&restated, "player_id")?,
+                )),
             )
             .await?;
         let key = [col("game_id"), col("player_id"), col("event_id")];
@@ -271,17 +275,4 @@ async fn merge(
     *tally.silver_rows.entry(spec.name.name()).or_default() += outcome.rows_written;
     report.record_write(&outcome);
     Ok(())
-}
-
-fn player_ids(keys: &DataFrame) -> PolarsResult<Vec<String>> {
-    let mut ids: Vec<String> = keys
-        .column("player_id")?
-        .str()?
-        .iter()
-        .flatten()
-        .map(str::to_owned)
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(ids)
 }

@@ -19,6 +19,7 @@ use polars::prelude::*;
 
 use crate::date_range::DateRange;
 use crate::exit_codes::UsageError;
+use crate::lake::frame::distinct_strings;
 use crate::lake::{AppTxn, Lake, column_before_day, column_in, column_in_range, column_on_day};
 use crate::run::{JobContext, JobReport};
 use crate::tables::{gold, silver};
@@ -160,7 +161,7 @@ async fn player_days(
     events: &DataFrame,
     range: &DateRange,
 ) -> anyhow::Result<DataFrame> {
-    let ids = player_ids(events)?;
+    let ids = distinct_strings(events, "player_id")?;
     let earlier = if ids.is_empty() {
         events.clear()
     } else {
@@ -362,17 +363,4 @@ async fn campaign_dimension(lake: &Lake) -> anyhow::Result<DataFrame> {
         campaign_games(lake).await?,
         spend,
     )?)
-}
-
-fn player_ids(frame: &DataFrame) -> PolarsResult<Vec<String>> {
-    let mut ids: Vec<String> = frame
-        .column("player_id")?
-        .str()?
-        .iter()
-        .flatten()
-        .map(str::to_owned)
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(ids)
 }
