@@ -1,6 +1,7 @@
 //! The dimensions: dates, players (with lifetime revenue and the whale flag) and campaigns.
 
 use chrono::{Datelike, NaiveDate};
+use polars::lazy::dsl::max_horizontal;
 use polars::prelude::*;
 
 use super::facts::columns_of;
@@ -23,10 +24,68 @@ pub fn date_rows(range: &DateRange) -> PolarsResult<DataFrame> {
     )
 }
 
-/// `gold.dim_player` rows: every Silver player, with lifetime revenue and last active day
-/// from `player_totals` (`game_id`, `player_id`, `lifetime_revenue`, `last_active_date`).
-pub fn player_rows(players: &DataFrame, player_totals: LazyFrame) -> PolarsResult<DataFrame> {
+/// The `gold.dim_player` rows that change: the players of this run (`players`, their
+/// `silver.players` rows, and `facts`, their fact rows of the run) folded into `stored` (the
+/// current dimension), with the whale flag ranked again over every player of each game. Only
+/// one row per player is held, never their history.
+pub fn player_rows(
+    players: &DataFrame,
+    facts: &DataFrame,
+    stored: &DataFrame,
+) -> PolarsResult<DataFrame> {
     let key = [col("game_id"), col("player_id")];
+    let run_totals = facts
+        .clone()
+        .lazy()
+        .sort(["activity_date"], SortMultipleOptions::default())
+        .group_by(key.clone())
+        .agg([
+            col("actual_ltv_to_date").last().alias("run_ltv"),
+            col("activity_date")
+                .filter(col("is_active"))
+                .max()
+                .alias("run_last_active"),
+        ]);
+    let before = stored.clone().lazy().select([
+        col("game_id"),
+        col("player_id"),
+        col("lifetime_revenue").alias("stored_ltv"),
+        col("last_active_date").alias("stored_last_active"),
+    ]);
+    // Revenue never goes down, so a backfill of an older range cannot lower what a later
+    // day already counted.
+    let fresh = players
+        .clone()
+        .lazy()
+        .join(
+            run_totals,
+            key.clone(),
+            key.clone(),
+            JoinArgs::new(JoinType::Left),
+        )
+        .join(
+            before,
+            key.clone(),
+            key.clone(),
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns([
+            max_horizontal([col("run_ltv"), col("stored_ltv")])?
+                .fill_null(lit(0.0))
+                .alias("lifetime_revenue"),
+            max_horizontal([col("run_last_active"), col("stored_last_active")])?
+                .alias("last_active_date"),
+            col("media_source").alias("acquisition_channel"),
+            lit(false).alias("is_whale"),
+        ])
+        .select(columns_of(&gold::DIM_PLAYER));
+    let others = stored.clone().lazy().join(
+        fresh.clone(),
+        key.clone(),
+        key,
+        JoinArgs::new(JoinType::Anti),
+    );
+    let all = concat([fresh, others], UnionArgs::default())?;
     let rank = col("whale_candidate")
         .rank(
             RankOptions {
@@ -43,40 +102,31 @@ pub fn player_rows(players: &DataFrame, player_totals: LazyFrame) -> PolarsResul
         .cast(DataType::Float64)
         * lit(WHALE_SHARE))
     .ceil();
-    players
-        .clone()
-        .lazy()
-        .join(
-            player_totals,
-            key.clone(),
-            key,
-            JoinArgs::new(JoinType::Left),
+    let columns = columns_of(&gold::DIM_PLAYER);
+    let mut unchanged = JoinArgs::new(JoinType::Anti);
+    unchanged.nulls_equal = true;
+    all.with_column(
+        // Ranked among the game's adult payers: the top 1% (at least one) are whales.
+        when(
+            col("is_minor")
+                .not()
+                .and(col("lifetime_revenue").gt(lit(0.0))),
         )
-        .with_columns([
-            col("lifetime_revenue").fill_null(lit(0.0)),
-            col("media_source").alias("acquisition_channel"),
-        ])
-        .with_column(
-            // Rank among the game's adult payers; the top 1% (at least one) are whales.
-            when(
-                col("is_minor")
-                    .not()
-                    .and(col("lifetime_revenue").gt(lit(0.0))),
-            )
-            .then(col("lifetime_revenue"))
-            .otherwise(lit(NULL).cast(DataType::Float64))
-            .alias("whale_candidate"),
-        )
-        .with_columns([rank.alias("spender_rank"), whale_count.alias("whale_count")])
-        .with_column(
-            col("spender_rank")
-                .lt_eq(col("whale_count"))
-                .fill_null(lit(false))
-                .alias("is_whale"),
-        )
-        .select(columns_of(&gold::DIM_PLAYER))
-        .sort(["game_id", "player_id"], SortMultipleOptions::default())
-        .collect()
+        .then(col("lifetime_revenue"))
+        .otherwise(lit(NULL).cast(DataType::Float64))
+        .alias("whale_candidate"),
+    )
+    .with_columns([rank.alias("spender_rank"), whale_count.alias("whale_count")])
+    .with_column(
+        col("spender_rank")
+            .lt_eq(col("whale_count"))
+            .fill_null(lit(false))
+            .alias("is_whale"),
+    )
+    .select(columns.clone())
+    .join(stored.clone().lazy(), columns.clone(), columns, unchanged)
+    .sort(["game_id", "player_id"], SortMultipleOptions::default())
+    .collect()
 }
 
 /// `gold.dim_campaign` rows: the campaign list, each campaign's game (from its installs) and

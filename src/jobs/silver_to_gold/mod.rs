@@ -4,8 +4,9 @@
 //! `gold.fact_player_daily` and `gold.kpi_daily` for those days; `gold.ltv_cohorts` and
 //! `gold.campaign_daily` for the install days of every player active in them (a late event
 //! re-computes its player's cohort, not the whole history); `gold.dim_date` for the days.
-//! `gold.dim_player` and `gold.dim_campaign` are MERGEd whole (the whale flag is a rank over
-//! all of a game's players). Cohorts are read one install day at a time.
+//! `gold.dim_player` gets the run's players MERGEd in, and the whale flag is ranked again over
+//! one row per player (never their history); `gold.dim_campaign` is MERGEd from the campaign
+//! list. Cohorts are read one install day at a time.
 
 mod cohorts;
 mod dims;
@@ -84,20 +85,21 @@ pub async fn run(context: JobContext, options: GoldOptions) -> anyhow::Result<Jo
         .latest_date(&silver::PLAYER_EVENTS)
         .await?
         .map_or(range.last(), |latest| latest.max(range.last()));
-    if let Some(install_days) = install_day_span(&facts)? {
-        let (cohort_rows, campaign_rows) = cohorts_of(lake, &install_days, as_of).await?;
+    let install_days = install_day_span(&facts)?;
+    if let Some(install_days) = &install_days {
+        let (cohort_rows, campaign_rows) = cohorts_of(lake, install_days, as_of).await?;
         report.detail("cohorts", install_days.to_string());
         report.detail("cohort_rows", cohort_rows.height());
         report.detail("campaign_rows", campaign_rows.height());
         if write {
             report.record_write(
                 &lake
-                    .replace_range(&gold::LTV_COHORTS, &cohort_rows, &install_days)
+                    .replace_range(&gold::LTV_COHORTS, &cohort_rows, install_days)
                     .await?,
             );
             report.record_write(
                 &lake
-                    .replace_range(&gold::CAMPAIGN_DAILY, &campaign_rows, &install_days)
+                    .replace_range(&gold::CAMPAIGN_DAILY, &campaign_rows, install_days)
                     .await?,
             );
         }
@@ -125,9 +127,14 @@ pub async fn run(context: JobContext, options: GoldOptions) -> anyhow::Result<Jo
                 .replace_range(&gold::DIM_DATE, &dims::date_rows(&range)?, &range)
                 .await?,
         );
-        let players = player_dimension(lake).await?;
-        report.record_write(&lake.merge(&gold::DIM_PLAYER, &players).await?);
-        let campaigns = campaign_dimension(lake).await?;
+        if facts.height() > 0 {
+            let players = player_dimension(lake, &facts).await?;
+            report.detail("dim_player_rows_changed", players.height());
+            if players.height() > 0 {
+                report.record_write(&lake.merge(&gold::DIM_PLAYER, &players).await?);
+            }
+        }
+        let campaigns = campaign_dimension(lake, install_days.as_ref()).await?;
         if campaigns.height() > 0 {
             report.record_write(&lake.merge(&gold::DIM_CAMPAIGN, &campaigns).await?);
         }
@@ -276,7 +283,7 @@ async fn daily_spend(lake: &Lake, days: &DateRange) -> anyhow::Result<DataFrame>
             col("installs").sum().alias("network_installs"),
         ])
         .join(
-            campaign_games(lake).await?,
+            campaign_games(lake, days).await?,
             [col("campaign_id")],
             [col("campaign_id")],
             JoinArgs::new(JoinType::Inner),
@@ -284,10 +291,13 @@ async fn daily_spend(lake: &Lake, days: &DateRange) -> anyhow::Result<DataFrame>
         .collect()?)
 }
 
-/// Which game each campaign installs, from the attributed installs.
-async fn campaign_games(lake: &Lake) -> anyhow::Result<LazyFrame> {
+/// Which game each campaign installs, from the attributed installs of `days`.
+async fn campaign_games(lake: &Lake, days: &DateRange) -> anyhow::Result<LazyFrame> {
     Ok(lake
-        .read_or_empty(&silver::ATTRIBUTION_INSTALLS, None)
+        .read_or_empty(
+            &silver::ATTRIBUTION_INSTALLS,
+            Some(Lake::range_filter(&silver::ATTRIBUTION_INSTALLS, days)?),
+        )
         .await?
         .lazy()
         .filter(col("campaign_id").is_not_null())
@@ -335,32 +345,51 @@ fn retention_at(rows: LazyFrame, day: i32, name: &str) -> LazyFrame {
 }
 
 /// Every player with lifetime revenue and last active day from the fact table.
-async fn player_dimension(lake: &Lake) -> anyhow::Result<DataFrame> {
-    let players = lake.read(&silver::PLAYERS, None).await?;
-    let totals = lake
-        .read(&gold::FACT_PLAYER_DAILY, None)
+/// The dimension rows that change for the players of `facts`.
+async fn player_dimension(lake: &Lake, facts: &DataFrame) -> anyhow::Result<DataFrame> {
+    let ids = distinct_strings(facts, "player_id")?;
+    let players = lake
+        .read(&silver::PLAYERS, Some(column_in("player_id", ids)))
         .await?
         .lazy()
-        .group_by([col("game_id"), col("player_id")])
-        .agg([
-            facts::money_sum("total_revenue").alias("lifetime_revenue"),
-            col("activity_date")
-                .filter(col("is_active"))
-                .max()
-                .alias("last_active_date"),
-        ]);
-    Ok(dims::player_rows(&players, totals)?)
+        .join(
+            facts
+                .clone()
+                .lazy()
+                .select([col("game_id"), col("player_id")]),
+            [col("game_id"), col("player_id")],
+            [col("game_id"), col("player_id")],
+            JoinArgs::new(JoinType::Semi),
+        )
+        .collect()?;
+    let stored = lake.read_or_empty(&gold::DIM_PLAYER, None).await?;
+    Ok(dims::player_rows(&players, facts, &stored)?)
 }
 
-async fn campaign_dimension(lake: &Lake) -> anyhow::Result<DataFrame> {
+/// The campaign list with each campaign's game (from the installs of `install_days`, else as
+/// stored) and the days it spent.
+async fn campaign_dimension(
+    lake: &Lake,
+    install_days: Option<&DateRange>,
+) -> anyhow::Result<DataFrame> {
     let campaigns = lake.read_or_empty(&silver::CAMPAIGNS, None).await?;
     let spend = lake
         .read_or_empty(&silver::AD_SPEND_DAILY, None)
         .await?
         .lazy();
-    Ok(dims::campaign_rows(
-        &campaigns,
-        campaign_games(lake).await?,
-        spend,
-    )?)
+    let stored = lake
+        .read_or_empty(&gold::DIM_CAMPAIGN, None)
+        .await?
+        .lazy()
+        .filter(col("game_id").is_not_null())
+        .select([col("campaign_id"), col("game_id")]);
+    let games = match install_days {
+        Some(days) => concat(
+            [campaign_games(lake, days).await?, stored],
+            UnionArgs::default(),
+        )?
+        .unique_stable_generic(Some(vec![col("campaign_id")]), UniqueKeepStrategy::First),
+        None => stored,
+    };
+    Ok(dims::campaign_rows(&campaigns, games, spend)?)
 }
