@@ -25,27 +25,16 @@ pub fn date_rows(range: &DateRange) -> PolarsResult<DataFrame> {
 }
 
 /// The `gold.dim_player` rows that change: the players of this run (`players`, their
-/// `silver.players` rows, and `facts`, their fact rows of the run) folded into `stored` (the
-/// current dimension), with the whale flag ranked again over every player of each game. Only
-/// one row per player is held, never their history.
+/// `silver.players` rows, and `run_totals`: `game_id`, `player_id`, `run_ltv` and
+/// `run_last_active` through the run's last day) folded into `stored` (the current dimension),
+/// with the whale flag ranked again over every player of each game. Only one row per player
+/// is held, never their history.
 pub fn player_rows(
     players: &DataFrame,
-    facts: &DataFrame,
+    run_totals: LazyFrame,
     stored: &DataFrame,
 ) -> PolarsResult<DataFrame> {
     let key = [col("game_id"), col("player_id")];
-    let run_totals = facts
-        .clone()
-        .lazy()
-        .sort(["activity_date"], SortMultipleOptions::default())
-        .group_by(key.clone())
-        .agg([
-            col("actual_ltv_to_date").last().alias("run_ltv"),
-            col("activity_date")
-                .filter(col("is_active"))
-                .max()
-                .alias("run_last_active"),
-        ]);
     let before = stored.clone().lazy().select([
         col("game_id"),
         col("player_id"),

@@ -68,24 +68,37 @@ pub async fn run(context: JobContext, options: GoldOptions) -> anyhow::Result<Jo
     let write = !context.dry_run;
     report.detail("range", range.to_string());
 
-    let events = lake.read_range(&silver::PLAYER_EVENTS, &range).await?;
-    report.rows_in = events.height() as u64;
-    let facts = player_days(lake, &events, &range).await?;
-    report.detail("player_days", facts.height());
-    if write {
-        report.record_write(
-            &lake
-                .replace_range(&gold::FACT_PLAYER_DAILY, &facts, &range)
-                .await?,
-        );
+    // Facts, one activity day at a time, carrying one running LTV per player.
+    let mut ledger = LtvLedger::default();
+    let mut install_days: Option<DateRange> = None;
+    let mut player_days = 0;
+    let progress = telemetry::progress_bar(range.len_days(), "activity days");
+    for day in range.days() {
+        let day = DateRange::single(day);
+        let events = lake.read_range(&silver::PLAYER_EVENTS, &day).await?;
+        report.rows_in += events.height() as u64;
+        ledger.add_players_of(lake, &events, &range).await?;
+        let facts = facts::player_days(events.lazy(), ledger.revenue_before())?.collect()?;
+        ledger.absorb(&facts)?;
+        install_days = widen(install_days, install_day_span(&facts)?)?;
+        player_days += facts.height();
+        if write {
+            report.record_write(
+                &lake
+                    .replace_range(&gold::FACT_PLAYER_DAILY, &facts, &day)
+                    .await?,
+            );
+        }
+        progress.inc(1);
     }
+    progress.finish_and_clear();
+    report.detail("player_days", player_days);
 
     // Cohorts: the install days of the players active in the range.
     let as_of = lake
         .latest_date(&silver::PLAYER_EVENTS)
         .await?
         .map_or(range.last(), |latest| latest.max(range.last()));
-    let install_days = install_day_span(&facts)?;
     if let Some(install_days) = &install_days {
         let (cohort_rows, campaign_rows) = cohorts_of(lake, install_days, as_of).await?;
         report.detail("cohorts", install_days.to_string());
@@ -105,8 +118,15 @@ pub async fn run(context: JobContext, options: GoldOptions) -> anyhow::Result<Jo
         }
     }
 
-    let retention = retention_by_day(lake, &range).await?;
-    let kpis = kpis::kpi_rows(&events, retention)?;
+    let retention = retention_by_day(lake, &range).await?.collect()?;
+    let mut kpi_days = Vec::new();
+    for day in range.days() {
+        let events = lake
+            .read_range(&silver::PLAYER_EVENTS, &DateRange::single(day))
+            .await?;
+        kpi_days.push(kpis::kpi_rows(&events, retention.clone().lazy())?.lazy());
+    }
+    let kpis = concat(kpi_days, UnionArgs::default())?.collect()?;
     report.detail("kpi_rows", kpis.height());
     if write {
         // Last write of the run: the watermark moves only once everything before it landed.
@@ -127,8 +147,8 @@ pub async fn run(context: JobContext, options: GoldOptions) -> anyhow::Result<Jo
                 .replace_range(&gold::DIM_DATE, &dims::date_rows(&range)?, &range)
                 .await?,
         );
-        if facts.height() > 0 {
-            let players = player_dimension(lake, &facts).await?;
+        if ledger.players() > 0 {
+            let players = player_dimension(lake, &ledger).await?;
             report.detail("dim_player_rows_changed", players.height());
             if players.height() > 0 {
                 report.record_write(&lake.merge(&gold::DIM_PLAYER, &players).await?);
@@ -162,27 +182,135 @@ async fn changed_range(lake: &Lake) -> anyhow::Result<Option<(DateRange, Option<
     Ok(Some((DateRange::new(*first, latest)?, version)))
 }
 
-/// Fact rows of the range, with each player's revenue before it for the LTV to date.
-async fn player_days(
-    lake: &Lake,
-    events: &DataFrame,
-    range: &DateRange,
-) -> anyhow::Result<DataFrame> {
-    let ids = distinct_strings(events, "player_id")?;
-    let earlier = if ids.is_empty() {
-        events.clear()
-    } else {
-        lake.read(
-            &silver::PLAYER_EVENTS,
-            Some(column_before_day("event_date", range.first()).and(column_in("player_id", ids))),
-        )
-        .await?
-    };
-    let revenue_before = earlier
-        .lazy()
-        .group_by([col("game_id"), col("player_id")])
-        .agg([facts::money_sum("revenue_usd").alias("revenue_before")]);
-    Ok(facts::player_days(events.clone().lazy(), revenue_before)?.collect()?)
+/// Each player's revenue to date and last active day, as the run walks its days: one row per
+/// player, so a long range never holds more than a day of events.
+#[derive(Default)]
+struct LtvLedger {
+    /// `game_id`, `player_id`, `ltv` (revenue through the last day walked), `last_active`.
+    rows: Option<DataFrame>,
+}
+
+impl LtvLedger {
+    fn players(&self) -> usize {
+        self.rows.as_ref().map_or(0, DataFrame::height)
+    }
+
+    /// Adds the players of `events` not seen yet, with their revenue before `range`.
+    async fn add_players_of(
+        &mut self,
+        lake: &Lake,
+        events: &DataFrame,
+        range: &DateRange,
+    ) -> anyhow::Result<()> {
+        let mut ids = distinct_strings(events, "player_id")?;
+        if let Some(rows) = &self.rows {
+            let known: std::collections::HashSet<String> =
+                distinct_strings(rows, "player_id")?.into_iter().collect();
+            ids.retain(|id| !known.contains(id));
+        }
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let earlier = lake
+            .read(
+                &silver::PLAYER_EVENTS,
+                Some(
+                    column_before_day("event_date", range.first()).and(column_in("player_id", ids)),
+                ),
+            )
+            .await?;
+        let key = [col("game_id"), col("player_id")];
+        let revenue_before = earlier
+            .lazy()
+            .group_by(key.clone())
+            .agg([facts::money_sum("revenue_usd").alias("ltv")]);
+        let new_players = events
+            .clone()
+            .lazy()
+            .select(key.clone())
+            .unique_stable(None, UniqueKeepStrategy::First)
+            .join(
+                revenue_before,
+                key.clone(),
+                key.clone(),
+                JoinArgs::new(JoinType::Left),
+            )
+            .with_columns([
+                col("ltv").fill_null(lit(0.0)),
+                lit(NULL).cast(DataType::Date).alias("last_active"),
+            ]);
+        let new_players = match &self.rows {
+            Some(rows) => new_players.join(
+                rows.clone().lazy(),
+                key.clone(),
+                key,
+                JoinArgs::new(JoinType::Anti),
+            ),
+            None => new_players,
+        };
+        let merged = match self.rows.take() {
+            Some(rows) => concat([rows.lazy(), new_players], UnionArgs::default())?,
+            None => new_players,
+        };
+        self.rows = Some(merged.collect()?);
+        Ok(())
+    }
+
+    /// `game_id`, `player_id`, `revenue_before` for the next day's facts.
+    fn revenue_before(&self) -> LazyFrame {
+        match &self.rows {
+            Some(rows) => rows.clone().lazy().select([
+                col("game_id"),
+                col("player_id"),
+                col("ltv").alias("revenue_before"),
+            ]),
+            None => DataFrame::empty().lazy(),
+        }
+    }
+
+    /// Moves each player of a day's `facts` to that day's LTV and activity.
+    fn absorb(&mut self, facts: &DataFrame) -> PolarsResult<()> {
+        let Some(rows) = self.rows.take() else {
+            return Ok(());
+        };
+        let key = [col("game_id"), col("player_id")];
+        let today = facts.clone().lazy().select([
+            col("game_id"),
+            col("player_id"),
+            col("actual_ltv_to_date"),
+            when(col("is_active"))
+                .then(col("activity_date"))
+                .otherwise(lit(NULL).cast(DataType::Date))
+                .alias("active_today"),
+        ]);
+        self.rows = Some(
+            rows.lazy()
+                .join(today, key.clone(), key, JoinArgs::new(JoinType::Left))
+                .with_columns([
+                    coalesce(&[col("actual_ltv_to_date"), col("ltv")]).alias("ltv"),
+                    coalesce(&[col("active_today"), col("last_active")]).alias("last_active"),
+                ])
+                .select([
+                    col("game_id"),
+                    col("player_id"),
+                    col("ltv"),
+                    col("last_active"),
+                ])
+                .collect()?,
+        );
+        Ok(())
+    }
+}
+
+/// The smallest range holding both.
+fn widen(range: Option<DateRange>, other: Option<DateRange>) -> anyhow::Result<Option<DateRange>> {
+    Ok(match (range, other) {
+        (Some(a), Some(b)) => Some(DateRange::new(
+            a.first().min(b.first()),
+            a.last().max(b.last()),
+        )?),
+        (a, b) => a.or(b),
+    })
 }
 
 /// The first to the last install day of the players in `facts`.
@@ -345,25 +473,37 @@ fn retention_at(rows: LazyFrame, day: i32, name: &str) -> LazyFrame {
 }
 
 /// Every player with lifetime revenue and last active day from the fact table.
-/// The dimension rows that change for the players of `facts`.
-async fn player_dimension(lake: &Lake, facts: &DataFrame) -> anyhow::Result<DataFrame> {
-    let ids = distinct_strings(facts, "player_id")?;
+/// The dimension rows that change for the players the run walked.
+async fn player_dimension(lake: &Lake, ledger: &LtvLedger) -> anyhow::Result<DataFrame> {
+    let Some(totals) = &ledger.rows else {
+        return Ok(DataFrame::empty());
+    };
+    let key = [col("game_id"), col("player_id")];
     let players = lake
-        .read(&silver::PLAYERS, Some(column_in("player_id", ids)))
+        .read(
+            &silver::PLAYERS,
+            Some(column_in(
+                "player_id",
+                distinct_strings(totals, "player_id")?,
+            )),
+        )
         .await?
         .lazy()
         .join(
-            facts
-                .clone()
-                .lazy()
-                .select([col("game_id"), col("player_id")]),
-            [col("game_id"), col("player_id")],
-            [col("game_id"), col("player_id")],
+            totals.clone().lazy(),
+            key.clone(),
+            key,
             JoinArgs::new(JoinType::Semi),
         )
         .collect()?;
+    let run_totals = totals.clone().lazy().select([
+        col("game_id"),
+        col("player_id"),
+        col("ltv").alias("run_ltv"),
+        col("last_active").alias("run_last_active"),
+    ]);
     let stored = lake.read_or_empty(&gold::DIM_PLAYER, None).await?;
-    Ok(dims::player_rows(&players, facts, &stored)?)
+    Ok(dims::player_rows(&players, run_totals, &stored)?)
 }
 
 /// The campaign list with each campaign's game (from the installs of `install_days`, else as
