@@ -6,7 +6,9 @@
 //! re-computes its player's cohort, not the whole history); `gold.dim_date` for the days.
 //! `gold.dim_player` gets the run's players MERGEd in, and the whale flag is ranked again over
 //! one row per player (never their history); `gold.dim_campaign` is MERGEd from the campaign
-//! list. Cohorts are read one install day at a time.
+//! list. Facts and KPIs are computed one activity day at a time and cohorts one install day
+//! at a time; across days the run keeps one row per player (revenue to date, last active
+//! day), so memory follows a day of events and the player count, not the history.
 
 mod cohorts;
 mod dims;
