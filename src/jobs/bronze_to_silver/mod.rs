@@ -162,16 +162,40 @@ async fn refine_day(
         merge(lake, &silver::CAMPAIGNS, &campaigns.rows, tally, report).await?;
     }
 
+    let Some((enriched, changed)) =
+        enrich_with_players(lake, &events.rows, &installs.rows, write, tally).await?
+    else {
+        return Ok(());
+    };
+    if write {
+        // Events before players: a run cut off between the two finds the profile unchanged
+        // on its rerun only once the events carry it.
+        merge(lake, &silver::PLAYER_EVENTS, &enriched, tally, report).await?;
+        merge(lake, &silver::PLAYERS, &changed, tally, report).await?;
+    } else {
+        *tally.silver_rows.entry("player_events").or_default() += enriched.height() as u64;
+    }
+    Ok(())
+}
+
+/// The day's events enriched with their players' profiles, plus the stored events of players
+/// whose profile changed (enriched again), and the new or changed profiles. `None` when the
+/// day concerns no player.
+async fn enrich_with_players(
+    lake: &Lake,
+    events: &DataFrame,
+    installs: &DataFrame,
+    write: bool,
+    tally: &mut Tally,
+) -> anyhow::Result<Option<(DataFrame, DataFrame)>> {
     // The players these rows concern, and what the lake knows of them.
     let touched = concat(
         [
             events
-                .rows
                 .clone()
                 .lazy()
                 .select([col("game_id"), col("player_id")]),
             installs
-                .rows
                 .clone()
                 .lazy()
                 .select([col("game_id"), col("player_id")]),
@@ -181,7 +205,7 @@ async fn refine_day(
     .unique_stable(None, UniqueKeepStrategy::First)
     .collect()?;
     if touched.height() == 0 {
-        return Ok(());
+        return Ok(None);
     }
     let ids = distinct_strings(&touched, "player_id")?;
     let stored = lake
@@ -198,9 +222,9 @@ async fn refine_day(
         known_installs
     } else {
         let columns = known_installs.get_column_names_owned();
-        known_installs.vstack(&installs.rows.select(columns)?)?
+        known_installs.vstack(&installs.select(columns)?)?
     };
-    let (profiles, changed) = players::profiles(&events.rows, &stored, &known_installs)?;
+    let (profiles, changed) = players::profiles(events, &stored, &known_installs)?;
     tally.players_changed += changed.height() as u64;
 
     // Players whose stored profile changed have stored events to enrich again.
@@ -218,7 +242,7 @@ async fn refine_day(
         )
         .select([col("game_id"), col("player_id")])
         .collect()?;
-    let mut facts = events.rows.clone().lazy();
+    let mut facts = events.clone().lazy();
     if restated.height() > 0 {
         let stored_events = lake
             .read_or_empty(
@@ -239,7 +263,7 @@ async fn refine_day(
                 JoinArgs::new(JoinType::Semi),
             )
             .join(
-                events.rows.clone().lazy(),
+                events.clone().lazy(),
                 key.clone(),
                 key,
                 JoinArgs::new(JoinType::Anti),
@@ -249,16 +273,7 @@ async fn refine_day(
         facts = concat([facts, again.lazy()], UnionArgs::default())?;
     }
     let enriched = players::enrich(facts, &profiles).collect()?;
-
-    if write {
-        // Events before players: a run cut off between the two finds the profile unchanged
-        // on its rerun only once the events carry it.
-        merge(lake, &silver::PLAYER_EVENTS, &enriched, tally, report).await?;
-        merge(lake, &silver::PLAYERS, &changed, tally, report).await?;
-    } else {
-        *tally.silver_rows.entry("player_events").or_default() += enriched.height() as u64;
-    }
-    Ok(())
+    Ok(Some((enriched, changed)))
 }
 
 async fn merge(
