@@ -425,6 +425,47 @@ pub mod gold {
         key: &["install_date", "game_id", "campaign_id"],
     };
 
+    /// One row per player of an install cohort: the early signals pLTV learns from and the
+    /// revenue actually earned by D30/D90/D180 (the labels), followed to the horizon. The
+    /// mart's `player_analytics_daily` is this row with its dimensions and predictions.
+    pub const PLAYER_LIFECYCLE: TableSpec = TableSpec {
+        name: TableName::new(Layer::Gold, "player_lifecycle"),
+        columns: &[
+            C::required("acquisition_date", Date),
+            C::required("game_id", String),
+            C::required("player_id", String),
+            C::required("install_ts", Timestamp),
+            C::required("media_source", String),
+            C::optional("campaign_id", String),
+            C::optional("adset_id", String),
+            C::required("platform", String),
+            C::required("country_code", String),
+            C::required("is_minor", Boolean),
+            C::optional("install_cost_usd", Float64),
+            C::required("d0_sessions", Int64),
+            C::required("d0_minutes_played", Float64),
+            C::required("d0_iap_revenue", Float64),
+            C::required("d0_ad_revenue", Float64),
+            // Active (a session start) on UTC calendar day N after the install day.
+            C::required("d1_retained", Boolean),
+            C::required("d3_retained", Boolean),
+            C::required("d7_retained", Boolean),
+            // Revenue from install through day N; still growing while days_observed < N.
+            C::required("d7_iap_revenue", Float64),
+            C::required("d7_total_revenue", Float64),
+            C::required("revenue_d30", Float64),
+            C::required("revenue_d90", Float64),
+            C::required("revenue_d180", Float64),
+            // Made an in-app purchase within the horizon so far.
+            C::required("is_payer", Boolean),
+            // Whole days of data after the install day, capped at the horizon.
+            C::required("days_observed", Int32),
+        ],
+        partition_by: &["acquisition_date"],
+        date_column: Some("acquisition_date"),
+        key: &["acquisition_date", "game_id", "player_id"],
+    };
+
     /// The design's KPIs per game and day, where the data supports them.
     pub const KPI_DAILY: TableSpec = TableSpec {
         name: TableName::new(Layer::Gold, "kpi_daily"),
@@ -553,6 +594,7 @@ mod tests {
             silver::REJECTS,
             gold::FACT_PLAYER_DAILY,
             gold::LTV_COHORTS,
+            gold::PLAYER_LIFECYCLE,
             gold::CAMPAIGN_DAILY,
             gold::KPI_DAILY,
             gold::DIM_DATE,

@@ -5,42 +5,26 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use chrono::NaiveDate;
-use common::{bronze_to_silver, gunzip_text, ingest_files, run_stage, sorted};
+use common::{
+    bronze_to_silver, fixtures, gunzip_text, ingest_files, silver_lake, silver_to_gold, sorted,
+};
 use ltv_lakehouse::lake::TableSpec;
 use ltv_lakehouse::tables::gold;
 use polars::prelude::*;
 use serde_json::{Value, json};
 
-const GOLD_TABLES: [TableSpec; 7] = [
+const GOLD_TABLES: [TableSpec; 8] = [
     gold::FACT_PLAYER_DAILY,
     gold::LTV_COHORTS,
+    gold::PLAYER_LIFECYCLE,
     gold::CAMPAIGN_DAILY,
     gold::KPI_DAILY,
     gold::DIM_DATE,
     gold::DIM_PLAYER,
     gold::DIM_CAMPAIGN,
 ];
-
-fn fixtures() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/studio")
-}
-
-fn silver_to_gold(lake: &Path, args: &[&str]) -> Value {
-    let mut all = vec!["--lake", lake.to_str().unwrap()];
-    all.extend_from_slice(args);
-    run_stage(env!("CARGO_BIN_EXE_silver-to-gold"), &all)
-}
-
-/// A lake holding the fixture studio through Silver.
-fn silver_lake() -> tempfile::TempDir {
-    let folder = tempfile::tempdir().unwrap();
-    ingest_files(folder.path(), &fixtures(), "2026-01-08");
-    bronze_to_silver(folder.path(), "2026-01-08", &[]);
-    folder
-}
 
 /// Ground-truth rows of the generator, as column → text.
 fn ground_truth() -> Vec<BTreeMap<String, String>> {
@@ -132,6 +116,57 @@ async fn cohorts_and_campaigns_equal_the_ground_truth_and_a_rerun_changes_nothin
             mature(7) && !mature(8),
             "cohort 2026-01-01 has 8 days of data"
         );
+
+        // The same cohort player by player: early signals and revenue to date add up to the
+        // ground truth.
+        let lifecycle = rows_where(
+            &sorted(folder.path(), &gold::PLAYER_LIFECYCLE).await,
+            col("game_id")
+                .eq(lit(game))
+                .and(col("acquisition_date").eq(lit(cohort_day))),
+        );
+        assert_eq!(lifecycle.height(), players.len(), "{game} lifecycle rows");
+        let flags = |column: &str| {
+            lifecycle
+                .column(column)
+                .unwrap()
+                .bool()
+                .unwrap()
+                .sum()
+                .unwrap() as usize
+        };
+        let sum = |column: &str| {
+            lifecycle
+                .column(column)
+                .unwrap()
+                .f64()
+                .unwrap()
+                .sum()
+                .unwrap()
+        };
+        for (flag, truth_flag) in [("d1_retained", "active_d1"), ("d7_retained", "active_d7")] {
+            let expected = players.iter().filter(|r| r[truth_flag] == "true").count();
+            assert_eq!(flags(flag), expected, "{game} {flag}");
+        }
+        let revenue = |column: &str| players.iter().map(|r| number(r, column)).sum::<f64>();
+        close(
+            sum("d0_iap_revenue") + sum("d0_ad_revenue"),
+            revenue("revenue_d0"),
+            &format!("{game} D0 revenue"),
+        );
+        close(
+            sum("d7_total_revenue"),
+            revenue("revenue_d7"),
+            &format!("{game} D7"),
+        );
+        let payers = players
+            .iter()
+            .filter(|r| !r["first_purchase_day"].is_empty())
+            .filter(|r| r["first_purchase_day"].parse::<i64>().unwrap() <= 7)
+            .count();
+        assert_eq!(flags("is_payer"), payers, "{game} payers by D7");
+        let observed = lifecycle.column("days_observed").unwrap().i32().unwrap();
+        assert_eq!(observed.min(), Some(7), "{game}: 2026-01-01 to 2026-01-08");
     }
 
     // Campaigns of the first install day: installs, spend, revenue and ROAS D7.

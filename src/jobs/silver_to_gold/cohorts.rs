@@ -1,4 +1,5 @@
-//! `gold.ltv_cohorts` and `gold.campaign_daily`: what an install cohort did on each day N.
+//! `gold.ltv_cohorts`, `gold.campaign_daily` and `gold.player_lifecycle`: what an install
+//! cohort, its campaigns and each of its players did on each day N.
 
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -141,6 +142,89 @@ pub fn cohort_rows(
         ])
         .select(columns_of(&gold::LTV_COHORTS))
         .sort(["game_id", "day_n"], SortMultipleOptions::default())
+        .collect()
+}
+
+/// Day numbers whose revenue to date `gold.player_lifecycle` keeps (the pLTV horizons).
+const LIFECYCLE_REVENUE_DAYS: [i32; 3] = [30, 90, HORIZON_DAYS];
+
+/// One `gold.player_lifecycle` row per player acquired on `cohort`: `events` are the cohort's
+/// Silver events (every game) and `players` its `silver.players` rows. Day numbers are UTC
+/// calendar days after the install day, like `retention_calendar`.
+pub fn player_rows(
+    cohort: NaiveDate,
+    events: &DataFrame,
+    players: &DataFrame,
+    as_of: NaiveDate,
+) -> PolarsResult<DataFrame> {
+    let on_day = |n: i32| col("day_number").eq(lit(n));
+    let through = |n: i32| col("day_number").lt_eq(lit(n));
+    let money = |column: &str, within: Expr| dollars(micros(col(column)).filter(within).sum());
+    let retained = |n: i32| {
+        is_session_start()
+            .and(on_day(n))
+            .any(true)
+            .alias(format!("d{n}_retained"))
+    };
+    let mut signals = vec![
+        col("session_id")
+            .filter(on_day(0))
+            .n_unique()
+            .cast(DataType::Int64)
+            .alias("d0_sessions"),
+        (col("session_duration_s").filter(on_day(0)).sum() / lit(60.0)).alias("d0_minutes_played"),
+        money("iap_revenue_usd", on_day(0)).alias("d0_iap_revenue"),
+        money("ad_revenue_usd", on_day(0)).alias("d0_ad_revenue"),
+        retained(1),
+        retained(3),
+        retained(7),
+        money("iap_revenue_usd", through(7)).alias("d7_iap_revenue"),
+        money("revenue_usd", through(7)).alias("d7_total_revenue"),
+        col("is_iap").any(true).alias("is_payer"),
+    ];
+    signals.extend(
+        LIFECYCLE_REVENUE_DAYS
+            .iter()
+            .map(|n| money("revenue_usd", through(*n)).alias(format!("revenue_d{n}"))),
+    );
+    let per_player = events
+        .clone()
+        .lazy()
+        .filter(through(HORIZON_DAYS))
+        .group_by([col("game_id"), col("player_id")])
+        .agg(signals);
+    let key = [col("game_id"), col("player_id")];
+    let days_observed = ((as_of - cohort).num_days() as i32).clamp(0, HORIZON_DAYS);
+    let zero_if_missing = [
+        "d0_sessions",
+        "d0_minutes_played",
+        "d0_iap_revenue",
+        "d0_ad_revenue",
+        "d7_iap_revenue",
+        "d7_total_revenue",
+        "revenue_d30",
+        "revenue_d90",
+        "revenue_d180",
+    ];
+    let false_if_missing = ["d1_retained", "d3_retained", "d7_retained", "is_payer"];
+    players
+        .clone()
+        .lazy()
+        .join(per_player, key.clone(), key, JoinArgs::new(JoinType::Left))
+        .with_columns(
+            zero_if_missing
+                .iter()
+                .map(|c| col(*c).fill_null(lit(0)).alias(*c))
+                .chain(
+                    false_if_missing
+                        .iter()
+                        .map(|c| col(*c).fill_null(lit(false)).alias(*c)),
+                )
+                .chain([lit(days_observed).alias("days_observed")])
+                .collect::<Vec<_>>(),
+        )
+        .select(columns_of(&gold::PLAYER_LIFECYCLE))
+        .sort(["game_id", "player_id"], SortMultipleOptions::default())
         .collect()
 }
 

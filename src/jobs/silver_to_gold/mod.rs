@@ -1,8 +1,8 @@
 //! `silver-to-gold`: the star schema, cohorts, campaign metrics and KPIs from Silver.
 //!
 //! `--from/--to` are activity days. The run rewrites, each with one replace-where commit:
-//! `gold.fact_player_daily` and `gold.kpi_daily` for those days; `gold.ltv_cohorts` and
-//! `gold.campaign_daily` for the install days of every player active in them (a late event
+//! `gold.fact_player_daily` and `gold.kpi_daily` for those days; `gold.ltv_cohorts`,
+//! `gold.campaign_daily` and `gold.player_lifecycle` for the install days of every player active in them (a late event
 //! re-computes its player's cohort, not the whole history); `gold.dim_date` for the days.
 //! `gold.dim_player` gets the run's players MERGEd in, and the whale flag is ranked again over
 //! one row per player (never their history); `gold.dim_campaign` is MERGEd from the campaign
@@ -29,7 +29,7 @@ use crate::tables::{gold, silver};
 use crate::telemetry;
 
 pub use cohorts::{HORIZON_DAYS, ROAS_DAYS};
-pub use facts::SESSION_STARTS;
+pub use facts::{SESSION_STARTS, ratio};
 
 #[derive(Debug, Clone, Args)]
 pub struct GoldOptions {
@@ -102,11 +102,18 @@ pub async fn run(context: JobContext, options: GoldOptions) -> anyhow::Result<Jo
         .await?
         .map_or(range.last(), |latest| latest.max(range.last()));
     if let Some(install_days) = &install_days {
-        let (cohort_rows, campaign_rows) = cohorts_of(lake, install_days, as_of).await?;
+        let (cohort_rows, campaign_rows, lifecycle_rows) =
+            cohorts_of(lake, install_days, as_of).await?;
         report.detail("cohorts", install_days.to_string());
         report.detail("cohort_rows", cohort_rows.height());
         report.detail("campaign_rows", campaign_rows.height());
+        report.detail("player_lifecycle_rows", lifecycle_rows.height());
         if write {
+            report.record_write(
+                &lake
+                    .replace_range(&gold::PLAYER_LIFECYCLE, &lifecycle_rows, install_days)
+                    .await?,
+            );
             report.record_write(
                 &lake
                     .replace_range(&gold::LTV_COHORTS, &cohort_rows, install_days)
@@ -331,12 +338,13 @@ fn install_day_span(facts: &DataFrame) -> anyhow::Result<Option<DateRange>> {
     })
 }
 
-/// Cohort and campaign rows of every install day of `install_days`, one day read at a time.
+/// Cohort, campaign and player-lifecycle rows of every install day of `install_days`, one day
+/// read at a time.
 async fn cohorts_of(
     lake: &Lake,
     install_days: &DateRange,
     as_of: NaiveDate,
-) -> anyhow::Result<(DataFrame, DataFrame)> {
+) -> anyhow::Result<(DataFrame, DataFrame, DataFrame)> {
     let players = lake
         .read(
             &silver::PLAYERS,
@@ -355,6 +363,7 @@ async fn cohorts_of(
     let spend = daily_spend(lake, install_days).await?;
     let mut cohort_parts = Vec::new();
     let mut campaign_parts = Vec::new();
+    let mut lifecycle_parts = Vec::new();
     let progress = telemetry::progress_bar(install_days.len_days(), "cohorts");
     for day in install_days.days() {
         let followed = DateRange::new(day, day + Duration::days(i64::from(HORIZON_DAYS)))?;
@@ -377,6 +386,7 @@ async fn cohorts_of(
         };
         let cohort_players = on_day(&players, "acquisition_date")?;
         cohort_parts.push(cohorts::cohort_rows(day, &events, &cohort_players, as_of)?.lazy());
+        lifecycle_parts.push(cohorts::player_rows(day, &events, &cohort_players, as_of)?.lazy());
         campaign_parts.push(
             cohorts::campaign_rows(
                 day,
@@ -393,6 +403,7 @@ async fn cohorts_of(
     Ok((
         concat(cohort_parts, UnionArgs::default())?.collect()?,
         concat(campaign_parts, UnionArgs::default())?.collect()?,
+        concat(lifecycle_parts, UnionArgs::default())?.collect()?,
     ))
 }
 
