@@ -29,3 +29,7 @@ pub const KAFKA_BROKERS: &str = "KAFKA_BROKERS";
 
 /// The studio's games and app ids, same as `--studio-config`.
 pub const STUDIO_CONFIG: &str = "STUDIO_CONFIG";
+
+/// PostgreSQL URL of the mart (`postgres://user:password@host:5432/db`), same as
+/// `--database-url`. A secret: never logged, and hidden in `--help`.
+pub const DATABASE_URL: &str = "DATABASE_URL";

@@ -4,4 +4,5 @@ pub mod bronze_to_silver;
 pub mod check_contracts;
 pub mod gen_fixtures;
 pub mod ingest_drain;
+pub mod load_mart;
 pub mod silver_to_gold;

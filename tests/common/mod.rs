@@ -96,3 +96,87 @@ pub async fn sorted(lake_path: &Path, spec: &ltv_lakehouse::lake::TableSpec) -> 
         .collect()
         .unwrap()
 }
+
+/// A PostgreSQL database of its own for one test, on the machine's server; dropped at the end.
+pub struct TestDatabase {
+    pub url: String,
+    name: String,
+}
+
+/// The server's maintenance database, where test databases are created and dropped.
+fn admin_url() -> String {
+    std::env::var("TEST_POSTGRES_ADMIN_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+impl TestDatabase {
+    pub async fn create(purpose: &str) -> Self {
+        use sqlx::Connection;
+        let name = format!(
+            "ltv_test_{purpose}_{}",
+            uuid::Uuid::new_v4().simple().to_string().get(..12).unwrap()
+        );
+        let mut admin = sqlx::PgConnection::connect(&admin_url())
+            .await
+            .expect("PostgreSQL on 127.0.0.1:5432 (see README: tests use the machine's server)");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let base = admin_url();
+        let server = base
+            .rsplit_once('/')
+            .map_or(base.as_str(), |(server, _)| server);
+        TestDatabase {
+            url: format!("{server}/{name}"),
+            name,
+        }
+    }
+
+    pub async fn connect(&self) -> sqlx::PgConnection {
+        use sqlx::Connection;
+        sqlx::PgConnection::connect(&self.url).await.unwrap()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime; a thread of its own may block on another.
+        let _ = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url()).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut admin)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// The committed fixture studio.
+pub fn fixtures() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/studio")
+}
+
+/// Runs silver-to-gold on `lake` with `args`.
+pub fn silver_to_gold(lake: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["--lake", lake.to_str().unwrap()];
+    all.extend_from_slice(args);
+    run_stage(env!("CARGO_BIN_EXE_silver-to-gold"), &all)
+}
+
+/// A lake holding the fixture studio through Silver.
+pub fn silver_lake() -> tempfile::TempDir {
+    let folder = tempfile::tempdir().unwrap();
+    ingest_files(folder.path(), &fixtures(), "2026-01-08");
+    bronze_to_silver(folder.path(), "2026-01-08", &[]);
+    folder
+}

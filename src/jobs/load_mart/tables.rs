@@ -1,0 +1,254 @@
+//! The mart tables load-mart fills, each from one Gold table, and how a Gold day becomes mart
+//! rows. The DDL is in `sql/mart/`; the columns here are the mart's names, in its order.
+
+use polars::prelude::*;
+
+use crate::jobs::silver_to_gold::ratio;
+use crate::lake::TableSpec;
+use crate::tables::gold;
+
+/// The dimension rows the mart denormalises into its tables, read once a run.
+pub struct Dimensions {
+    /// `game_id`, `player_id`, `acquisition_channel`, `lifetime_revenue`, `is_whale`,
+    /// `last_active_date`: one row per player.
+    pub players: DataFrame,
+    /// `campaign_id`, `campaign_name`, `ad_network`.
+    pub campaigns: DataFrame,
+}
+
+/// A mart table loaded from the partitions of one Gold table.
+pub struct MartTable {
+    /// Schema-qualified name, as in `sql/mart/`.
+    pub name: &'static str,
+    /// The Gold table whose days are loaded; its date column is the mart's `date_column`.
+    pub source: &'static TableSpec,
+    pub date_column: &'static str,
+    /// The mart's primary key: what a reloaded row is matched on.
+    pub key: &'static [&'static str],
+    /// Range-partitioned by month of `date_column`; load-mart creates the partitions.
+    pub monthly_partitions: bool,
+    /// A Gold day's rows as mart rows (mart column names, mart order).
+    pub shape: fn(DataFrame, &Dimensions) -> PolarsResult<DataFrame>,
+}
+
+impl MartTable {
+    /// The name without the schema, for staging tables and logs.
+    pub fn short_name(&self) -> &'static str {
+        self.name.rsplit('.').next().unwrap_or(self.name)
+    }
+}
+
+pub const PLAYER_ANALYTICS_DAILY: MartTable = MartTable {
+    name: "mart.player_analytics_daily",
+    source: &gold::PLAYER_LIFECYCLE,
+    date_column: "acquisition_date",
+    key: &["acquisition_date", "game_name", "player_id"],
+    monthly_partitions: true,
+    shape: player_rows,
+};
+
+pub const CAMPAIGN_DAILY: MartTable = MartTable {
+    name: "mart.campaign_daily",
+    source: &gold::CAMPAIGN_DAILY,
+    date_column: "install_date",
+    key: &["install_date", "game_name", "campaign_id"],
+    monthly_partitions: false,
+    shape: campaign_rows,
+};
+
+pub const COHORT_RETENTION: MartTable = MartTable {
+    name: "mart.cohort_retention",
+    source: &gold::LTV_COHORTS,
+    date_column: "cohort_date",
+    key: &["cohort_date", "game_name", "day_n"],
+    monthly_partitions: false,
+    shape: retention_rows,
+};
+
+pub const COHORT_LTV: MartTable = MartTable {
+    name: "mart.cohort_ltv",
+    source: &gold::LTV_COHORTS,
+    date_column: "cohort_date",
+    key: &["cohort_date", "game_name", "day_n"],
+    monthly_partitions: false,
+    shape: ltv_rows,
+};
+
+pub const KPI_DAILY: MartTable = MartTable {
+    name: "mart.kpi_daily",
+    source: &gold::KPI_DAILY,
+    date_column: "activity_date",
+    key: &["activity_date", "game_name"],
+    monthly_partitions: false,
+    shape: kpi_rows,
+};
+
+/// Every table a load fills, in load order.
+pub const MART_TABLES: [&MartTable; 5] = [
+    &PLAYER_ANALYTICS_DAILY,
+    &CAMPAIGN_DAILY,
+    &COHORT_RETENTION,
+    &COHORT_LTV,
+    &KPI_DAILY,
+];
+
+fn null_of(name: &str, dtype: DataType) -> Expr {
+    lit(NULL).cast(dtype).alias(name)
+}
+
+/// `gold.player_lifecycle` rows with their player and campaign dimensions. The predicted
+/// columns stay null until score-ltv writes predictions; creative and device are not in the
+/// attribution feeds we read.
+fn player_rows(lifecycle: DataFrame, dims: &Dimensions) -> PolarsResult<DataFrame> {
+    let player = [col("game_id"), col("player_id")];
+    lifecycle
+        .lazy()
+        .join(
+            dims.players.clone().lazy(),
+            player.clone(),
+            player,
+            JoinArgs::new(JoinType::Left),
+        )
+        .join(
+            dims.campaigns.clone().lazy(),
+            [col("campaign_id")],
+            [col("campaign_id")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .select([
+            col("player_id"),
+            col("acquisition_date"),
+            col("campaign_id"),
+            col("adset_id"),
+            null_of("creative_id", DataType::String),
+            col("game_id").alias("game_name"),
+            col("country_code").alias("country"),
+            col("platform"),
+            null_of("device_category", DataType::String),
+            coalesce(&[col("acquisition_channel"), col("media_source")])
+                .alias("acquisition_channel"),
+            col("ad_network"),
+            col("campaign_name"),
+            col("d0_sessions"),
+            col("d0_minutes_played"),
+            col("d0_iap_revenue"),
+            col("d0_ad_revenue"),
+            col("d1_retained").alias("d1_retention"),
+            col("d3_retained").alias("d3_retention"),
+            col("d7_retained").alias("d7_retention"),
+            col("d7_total_revenue"),
+            col("d7_iap_revenue"),
+            null_of("predicted_ltv_d7", DataType::Float64),
+            null_of("predicted_ltv_d30", DataType::Float64),
+            null_of("predicted_ltv_d180", DataType::Float64),
+            null_of("ltv_confidence", DataType::Float64),
+            col("revenue_d30").alias("cumulative_revenue_d30"),
+            col("revenue_d90").alias("cumulative_revenue_d90"),
+            col("revenue_d180").alias("cumulative_revenue_d180"),
+            col("last_active_date"),
+            col("install_cost_usd"),
+            null_of("predicted_roas_d30", DataType::Float64),
+            ratio(col("revenue_d30"), col("install_cost_usd")).alias("actual_roas_d30"),
+            col("is_whale").fill_null(lit(false)),
+            col("is_payer"),
+            null_of("churn_risk_score", DataType::Float64),
+            null_of("predicted_churn_d7", DataType::Boolean),
+            col("install_ts"),
+            col("is_minor"),
+            col("lifetime_revenue"),
+            col("days_observed"),
+            null_of("prediction_version", DataType::String),
+        ])
+        .collect()
+}
+
+fn campaign_rows(campaigns: DataFrame, dims: &Dimensions) -> PolarsResult<DataFrame> {
+    let mut columns = vec![
+        col("install_date"),
+        col("game_id").alias("game_name"),
+        col("campaign_id"),
+        col("campaign_name"),
+        col("media_source").alias("acquisition_channel"),
+        col("ad_network"),
+    ];
+    columns.extend(
+        [
+            "spend_usd",
+            "installs",
+            "network_installs",
+            "cpi_usd",
+            "revenue_d0",
+            "revenue_d1",
+            "revenue_d3",
+            "revenue_d7",
+            "revenue_d14",
+            "revenue_d30",
+            "roas_d0",
+            "roas_d1",
+            "roas_d3",
+            "roas_d7",
+            "roas_d14",
+            "roas_d30",
+            "payback_day",
+            "days_observed",
+        ]
+        .map(col),
+    );
+    campaigns
+        .lazy()
+        .join(
+            dims.campaigns.clone().lazy(),
+            [col("campaign_id")],
+            [col("campaign_id")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .select(columns)
+        .collect()
+}
+
+fn cohort_columns(cohorts: DataFrame, measures: &[&str]) -> PolarsResult<DataFrame> {
+    let mut columns = vec![
+        col("cohort_date"),
+        col("game_id").alias("game_name"),
+        col("day_n"),
+        col("installs"),
+    ];
+    columns.extend(measures.iter().map(|m| col(*m)));
+    columns.push(col("is_mature"));
+    cohorts.lazy().select(columns).collect()
+}
+
+fn retention_rows(cohorts: DataFrame, _: &Dimensions) -> PolarsResult<DataFrame> {
+    cohort_columns(
+        cohorts,
+        &[
+            "retained_calendar",
+            "retention_calendar",
+            "retained_24h",
+            "retention_24h",
+        ],
+    )
+}
+
+fn ltv_rows(cohorts: DataFrame, _: &Dimensions) -> PolarsResult<DataFrame> {
+    cohort_columns(
+        cohorts,
+        &[
+            "cumulative_revenue",
+            "revenue_per_install",
+            "payers_to_date",
+        ],
+    )
+}
+
+fn kpi_rows(kpis: DataFrame, _: &Dimensions) -> PolarsResult<DataFrame> {
+    let columns: Vec<Expr> = gold::KPI_DAILY
+        .columns
+        .iter()
+        .map(|c| match c.name {
+            "game_id" => col("game_id").alias("game_name"),
+            name => col(name),
+        })
+        .collect();
+    kpis.lazy().select(columns).collect()
+}
