@@ -11,6 +11,9 @@ FIXTURE_SEED := 42
 FIXTURE_INSTALLS := 150
 
 DEMO_OUT := out/demo
+# The demo's mart: a database of its own on the machine's PostgreSQL, recreated by each demo.
+DEMO_POSTGRES ?= postgres://postgres@127.0.0.1:5432
+DEMO_DATABASE := ltv_demo
 
 .PHONY: build test lint fmt contracts services services-stop demo fixtures bench clean
 
@@ -60,16 +63,24 @@ demo: build
 		--lake $(DEMO_OUT)/lake --insecure-dev-key --log-format text
 	$(BIN)/bronze-to-silver --date $(FIXTURE_TO) --lake $(DEMO_OUT)/lake --log-format text
 	$(BIN)/silver-to-gold --changed --lake $(DEMO_OUT)/lake --log-format text
+	psql "$(DEMO_POSTGRES)/postgres" -qc "DROP DATABASE IF EXISTS $(DEMO_DATABASE) WITH (FORCE)" \
+		-c "CREATE DATABASE $(DEMO_DATABASE)"
+	DATABASE_URL="$(DEMO_POSTGRES)/$(DEMO_DATABASE)" $(BIN)/load-mart --changed \
+		--lake $(DEMO_OUT)/lake --log-format text
 	@python3 scripts/studio_report.py $(DEMO_OUT)/studio
 	@cargo run -q --example gold_report -- $(DEMO_OUT)/lake
+	@psql "$(DEMO_POSTGRES)/$(DEMO_DATABASE)" -P footer=off \
+		-c "SELECT game_name, stage, players, round(share_of_previous::numeric, 3) AS share_of_previous, round(avg_actual_ltv_d30, 2) AS avg_actual_ltv_d30 FROM mart.v_god_overview ORDER BY game_name, stage_order"
 	@echo "  Delta tables: $(DEMO_OUT)/lake/{bronze,silver,gold}/"
+	@echo "  Mart: psql $(DEMO_POSTGRES)/$(DEMO_DATABASE) -c '\\dv mart.*'  (the dashboard views)"
 
 ## Benchmarks: release build, figures printed.
 bench: services
-	cargo build --release --bins --example produce_fixtures
+	cargo build --release --bins --example produce_fixtures --example synthetic_gold
 	@scripts/bench_gen_fixtures.sh $(RELEASE_BIN)/gen-fixtures
 	@scripts/bench_ingest.sh $(RELEASE_BIN)
 	@scripts/bench_medallion.sh $(RELEASE_BIN)
+	@scripts/bench_mart.sh $(RELEASE_BIN)
 
 clean:
 	rm -rf out lake

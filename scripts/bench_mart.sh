@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The mart load against plain `psql \copy`: a synthetic Gold layer of BENCH_MART_PLAYERS
+# players (default a million) is loaded into mart.player_analytics_daily by load-mart (read
+# Delta, shape, binary COPY into staging, upsert in one transaction); the same rows, exported
+# as CSV, are then \copy'd by psql into an empty mart of the same schema. Rows/s side by side.
+set -euo pipefail
+release=$1
+players=${BENCH_MART_PLAYERS:-1000000}
+server=${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
+work=$(mktemp -d)
+trap 'rm -rf "$work"; for db in bench_mart_load bench_mart_copy; do psql "$server/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; done' EXIT
+
+"$release/examples/synthetic_gold" "$work/lake" "$players" >/dev/null
+for db in bench_mart_load bench_mart_copy; do
+  psql "$server/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
+  psql "$server/postgres" -qc "CREATE DATABASE $db"
+done
+
+seconds() { python3 -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]))' "$@"; }
+now() { date +%s.%N; }
+
+DATABASE_URL="$server/bench_mart_load" "$release/load-mart" migrate --log-format json >/dev/null
+start=$(now)
+DATABASE_URL="$server/bench_mart_load" "$release/load-mart" --from 2026-01-01 --to 2026-01-31 \
+  --lake "$work/lake" --log-format json >"$work/summary" 2>"$work/stderr" \
+  || { echo "load-mart failed:"; tail -3 "$work/stderr"; exit 1; }
+load_s=$(seconds "$start" "$(now)")
+rows=$(psql "$server/bench_mart_load" -tAc "SELECT count(*) FROM mart.player_analytics_daily")
+
+psql "$server/bench_mart_load" -qc "\copy (SELECT * FROM mart.player_analytics_daily) TO '$work/players.csv' CSV"
+DATABASE_URL="$server/bench_mart_copy" "$release/load-mart" migrate --log-format json >/dev/null
+psql "$server/bench_mart_copy" -qc "CREATE TABLE mart.player_analytics_daily_y2026m01 PARTITION OF mart.player_analytics_daily FOR VALUES FROM ('2026-01-01') TO ('2026-02-01')"
+start=$(now)
+psql "$server/bench_mart_copy" -qc "\copy mart.player_analytics_daily FROM '$work/players.csv' CSV"
+copy_s=$(seconds "$start" "$(now)")
+
+python3 - "$rows" "$load_s" "$copy_s" <<'PY'
+import sys
+rows, load_s, copy_s = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+print(f"load-mart (Delta -> binary COPY -> upsert, one transaction): {rows:,} player rows "
+      f"in {load_s:.1f} s = {rows / load_s:,.0f} rows/s")
+print(f"psql \\copy of the same rows as CSV:                         {rows:,} player rows "
+      f"in {copy_s:.1f} s = {rows / copy_s:,.0f} rows/s  (load-mart at {copy_s / load_s:.2f}x)")
+PY
