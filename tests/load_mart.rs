@@ -369,6 +369,7 @@ async fn every_dashboard_view_gives_the_numbers_worked_out_by_hand() {
     // God dashboard: 4 installs, 2 activated, 1 retained D7, 1 active on day 30+, 2 payers,
     // 1 whale (the minor p4 pays but is never a whale).
     let stages = texts(&mut mart, "SELECT * FROM mart.v_god_overview").await;
+    assert_eq!(stages.len(), 6, "every stage, reached or not");
     for (stage, players) in [
         ("Acquisition", 4),
         ("Activation", 2),

@@ -12,8 +12,8 @@ WITH recent AS (
     WHERE p.acquisition_date > (SELECT max(acquisition_date) FROM mart.player_analytics_daily) - 30
 ),
 stages AS (
-    SELECT r.game_name, s.stage_order, s.stage, r.predicted_ltv_d30, r.cumulative_revenue_d30,
-           r.lifetime_revenue
+    SELECT r.game_name, s.stage_order, s.stage, s.reached, r.predicted_ltv_d30,
+           r.cumulative_revenue_d30, r.lifetime_revenue
     FROM recent r
     CROSS JOIN LATERAL (VALUES
         (1, 'Acquisition', true),
@@ -23,18 +23,19 @@ stages AS (
         (5, 'Paying', coalesce(r.is_payer, false)),
         (6, 'Whales', coalesce(r.is_whale, false))
     ) AS s (stage_order, stage, reached)
-    WHERE s.reached
 )
+-- Every stage appears, with 0 players when nobody reached it yet.
 SELECT game_name,
        stage_order,
        stage,
-       count(*) AS players,
-       count(*)::double precision
-           / nullif(lag(count(*)) OVER (PARTITION BY game_name ORDER BY stage_order), 0)
+       count(*) FILTER (WHERE reached) AS players,
+       count(*) FILTER (WHERE reached)::double precision
+           / nullif(lag(count(*) FILTER (WHERE reached))
+                        OVER (PARTITION BY game_name ORDER BY stage_order), 0)
            AS share_of_previous,
-       avg(predicted_ltv_d30) AS avg_predicted_ltv_d30,
-       avg(cumulative_revenue_d30) AS avg_actual_ltv_d30,
-       sum(lifetime_revenue) AS revenue_to_date
+       avg(predicted_ltv_d30) FILTER (WHERE reached) AS avg_predicted_ltv_d30,
+       avg(cumulative_revenue_d30) FILTER (WHERE reached) AS avg_actual_ltv_d30,
+       coalesce(sum(lifetime_revenue) FILTER (WHERE reached), 0) AS revenue_to_date
 FROM stages
 GROUP BY game_name, stage_order, stage;
 
