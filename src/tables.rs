@@ -555,6 +555,29 @@ pub mod gold {
     };
 }
 
+/// Every table of the lake, for the jobs that act on all of them (erasure, maintenance).
+pub const CATALOG: [TableSpec; 19] = [
+    bronze::GAME_EVENTS,
+    bronze::ATTRIBUTION,
+    bronze::AD_SPEND,
+    bronze::CAMPAIGNS,
+    bronze::QUARANTINE,
+    silver::PLAYER_EVENTS,
+    silver::PLAYERS,
+    silver::ATTRIBUTION_INSTALLS,
+    silver::AD_SPEND_DAILY,
+    silver::CAMPAIGNS,
+    silver::REJECTS,
+    gold::FACT_PLAYER_DAILY,
+    gold::LTV_COHORTS,
+    gold::PLAYER_LIFECYCLE,
+    gold::CAMPAIGN_DAILY,
+    gold::KPI_DAILY,
+    gold::DIM_DATE,
+    gold::DIM_PLAYER,
+    gold::DIM_CAMPAIGN,
+];
+
 /// Joins two column lists at compile time (`N + M == T`).
 const fn concat_columns<const N: usize, const M: usize, const T: usize>(
     first: [C; N],
@@ -576,31 +599,19 @@ const fn concat_columns<const N: usize, const M: usize, const T: usize>(
 
 #[cfg(test)]
 mod tests {
-    use super::{bronze, gold, silver};
+    use super::CATALOG;
+
+    #[test]
+    fn the_catalog_names_each_table_once() {
+        let mut names: Vec<String> = CATALOG.iter().map(|spec| spec.name.to_string()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), CATALOG.len());
+    }
 
     #[test]
     fn partition_and_key_columns_exist_in_every_table() {
-        for spec in [
-            bronze::GAME_EVENTS,
-            bronze::ATTRIBUTION,
-            bronze::AD_SPEND,
-            bronze::CAMPAIGNS,
-            bronze::QUARANTINE,
-            silver::PLAYER_EVENTS,
-            silver::PLAYERS,
-            silver::ATTRIBUTION_INSTALLS,
-            silver::AD_SPEND_DAILY,
-            silver::CAMPAIGNS,
-            silver::REJECTS,
-            gold::FACT_PLAYER_DAILY,
-            gold::LTV_COHORTS,
-            gold::PLAYER_LIFECYCLE,
-            gold::CAMPAIGN_DAILY,
-            gold::KPI_DAILY,
-            gold::DIM_DATE,
-            gold::DIM_PLAYER,
-            gold::DIM_CAMPAIGN,
-        ] {
+        for spec in CATALOG {
             for column in spec
                 .partition_by
                 .iter()

@@ -4,7 +4,7 @@
 use std::process::{Command, Output};
 
 /// Every binary, with the arguments that reach its date-range work (a subcommand, a source).
-const BINARIES: [(&str, &[&str]); 9] = [
+const BINARIES: [(&str, &[&str]); 10] = [
     (env!("CARGO_BIN_EXE_train-ltv"), &[]),
     (env!("CARGO_BIN_EXE_score-ltv"), &[]),
     (env!("CARGO_BIN_EXE_optimize-campaigns"), &[]),
@@ -14,6 +14,10 @@ const BINARIES: [(&str, &[&str]); 9] = [
     (env!("CARGO_BIN_EXE_bronze-to-silver"), &[]),
     (env!("CARGO_BIN_EXE_silver-to-gold"), &[]),
     (env!("CARGO_BIN_EXE_load-mart"), &[]),
+    (
+        env!("CARGO_BIN_EXE_forget-player"),
+        &["--player-hash", "00"],
+    ),
 ];
 /// The first binaries of `BINARIES` are stages not built yet.
 const NOT_BUILT: usize = 3;

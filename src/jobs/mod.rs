@@ -2,6 +2,7 @@
 
 pub mod bronze_to_silver;
 pub mod check_contracts;
+pub mod forget_player;
 pub mod gen_fixtures;
 pub mod ingest_drain;
 pub mod load_mart;

@@ -116,6 +116,16 @@ pub struct WriteOutcome {
     pub skipped: bool,
 }
 
+/// What a delete removed.
+#[derive(Debug, Clone, Copy)]
+pub struct DeleteOutcome {
+    pub table: TableName,
+    /// Table version after the delete; `None` when the table does not exist.
+    pub version: Option<u64>,
+    /// `None` when delta-rs dropped whole files without counting their rows.
+    pub rows_deleted: Option<u64>,
+}
+
 /// Rows to write: a polars frame, or Arrow record batches built directly (ingest).
 #[derive(Debug)]
 pub enum Rows<'a> {
@@ -418,6 +428,38 @@ impl Lake {
             version: merged.version(),
             rows_written,
             skipped: false,
+        })
+    }
+
+    /// Deletes the rows matching `predicate` (SQL over the table's columns) in one commit and
+    /// returns how many went, when delta-rs can tell. The files that held them stay readable by
+    /// time travel until a vacuum removes them. A table that does not exist has nothing to delete.
+    pub async fn delete_where(
+        &self,
+        spec: &TableSpec,
+        predicate: &str,
+    ) -> Result<DeleteOutcome, LakeError> {
+        let table = match self.open(&spec.name).await {
+            Ok(table) => table,
+            Err(LakeError::TableNotFound { .. }) => {
+                return Ok(DeleteOutcome {
+                    table: spec.name,
+                    version: None,
+                    rows_deleted: Some(0),
+                });
+            }
+            Err(err) => return Err(err),
+        };
+        let (deleted, metrics) = table
+            .delete()
+            .with_predicate(predicate.to_string())
+            .with_commit_properties(self.commit_properties(json!({"predicate": predicate})))
+            .await
+            .map_err(|source| delta(&spec.name, "DELETE", source))?;
+        Ok(DeleteOutcome {
+            table: spec.name,
+            version: deleted.version(),
+            rows_deleted: metrics.num_deleted_rows.map(|rows| rows as u64),
         })
     }
 

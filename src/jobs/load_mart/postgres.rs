@@ -94,6 +94,19 @@ impl Mart {
         Ok(())
     }
 
+    /// Deletes a player's rows (GDPR erasure); returns how many there were.
+    pub async fn forget_player(&mut self, player_id: &str) -> anyhow::Result<u64> {
+        self.migrate().await?;
+        Ok(
+            sqlx::query("DELETE FROM mart.player_analytics_daily WHERE player_id = $1")
+                .bind(player_id)
+                .execute(&mut self.connection)
+                .await
+                .context("erasing the player from mart.player_analytics_daily")?
+                .rows_affected(),
+        )
+    }
+
     /// Opens the transaction a load publishes in.
     pub async fn begin(&mut self) -> anyhow::Result<MartLoad<'_>> {
         Ok(MartLoad {
