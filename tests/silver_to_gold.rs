@@ -18,12 +18,12 @@ use serde_json::{Value, json};
 const GOLD_TABLES: [TableSpec; 8] = [
     gold::FACT_PLAYER_DAILY,
     gold::LTV_COHORTS,
-    gold::PLAYER_LIFECYCLE,
     gold::CAMPAIGN_DAILY,
     gold::KPI_DAILY,
     gold::DIM_DATE,
     gold::DIM_PLAYER,
     gold::DIM_CAMPAIGN,
+    gold::PLAYER_LIFECYCLE,
 ];
 
 /// Ground-truth rows of the generator, as column → text.
@@ -527,6 +527,18 @@ async fn a_hand_built_studio_gives_the_hand_computed_numbers_and_a_late_event_ch
             .unwrap()
             .get(0),
         Some(2)
+    );
+    // Player lifecycle: only the late event's player, now a payer.
+    let new_lifecycle = changed(&before[7], &after[7]);
+    assert_eq!(new_lifecycle.height(), 1, "{new_lifecycle}");
+    assert_eq!(
+        new_lifecycle
+            .column("is_payer")
+            .unwrap()
+            .bool()
+            .unwrap()
+            .get(0),
+        Some(true)
     );
     // KPIs: only FantasyQuest on 2026-01-03.
     let new_kpis = changed(&before[3], &after[3]);
