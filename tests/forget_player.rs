@@ -5,25 +5,18 @@ mod common;
 
 use std::process::Command;
 
-use common::{TestDatabase, lake, silver_lake, silver_to_gold};
+use common::{TestDatabase, lake, run_stage_with, silver_lake, silver_to_gold};
 use ltv_lakehouse::lake::TableSpec;
 use ltv_lakehouse::tables::{CATALOG, gold};
 use polars::prelude::*;
 use serde_json::Value;
 
 fn forget(database: &TestDatabase, lake_path: &std::path::Path, hash: &str) -> Value {
-    let output = Command::new(env!("CARGO_BIN_EXE_forget-player"))
-        .args(["--player-hash", hash, "--lake", lake_path.to_str().unwrap()])
-        .env("DATABASE_URL", &database.url)
-        .env("LOG_FORMAT", "json")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+    run_stage_with(
+        env!("CARGO_BIN_EXE_forget-player"),
+        &["--player-hash", hash, "--lake", lake_path.to_str().unwrap()],
+        &[("DATABASE_URL", &database.url)],
+    )
 }
 
 /// Rows of `spec` mentioning `hash` in `player_id` or in the raw JSON, and all its rows.
@@ -50,12 +43,11 @@ async fn a_forgotten_player_leaves_no_trace_and_everyone_else_stays() {
         &["--from", "2026-01-01", "--to", "2026-01-08"],
     );
     let database = TestDatabase::create("forget").await;
-    let output = Command::new(env!("CARGO_BIN_EXE_load-mart"))
-        .args(["--lake", folder.path().to_str().unwrap(), "--changed"])
-        .env("DATABASE_URL", &database.url)
-        .output()
-        .unwrap();
-    assert!(output.status.success());
+    run_stage_with(
+        env!("CARGO_BIN_EXE_load-mart"),
+        &["--lake", folder.path().to_str().unwrap(), "--changed"],
+        &[("DATABASE_URL", &database.url)],
+    );
 
     // A paying player from a paid campaign: present in every layer.
     let lifecycle = lake(folder.path())

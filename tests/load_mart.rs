@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{TestDatabase, silver_lake, silver_to_gold, sorted};
+use common::{TestDatabase, run_stage_with, silver_lake, silver_to_gold, sorted};
 use ltv_lakehouse::tables::gold;
 use polars::prelude::*;
 use serde_json::Value;
@@ -49,7 +49,11 @@ fn succeeded(output: Output) -> Value {
 }
 
 fn load_mart(database: &TestDatabase, args: &[&str]) -> Value {
-    succeeded(load_mart_command(database, args).output().unwrap())
+    run_stage_with(
+        env!("CARGO_BIN_EXE_load-mart"),
+        args,
+        &[("DATABASE_URL", &database.url)],
+    )
 }
 
 fn load_fixture_days(database: &TestDatabase, from: &str, to: &str) -> Value {

@@ -47,8 +47,14 @@ pub const CONTRACTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/contracts");
 
 /// Runs a stage binary to success and returns its run summary (the JSON line on stdout).
 pub fn run_stage(binary: &str, args: &[&str]) -> Value {
+    run_stage_with(binary, args, &[])
+}
+
+/// [`run_stage`] with extra environment variables (`DATABASE_URL`, ...).
+pub fn run_stage_with(binary: &str, args: &[&str], env: &[(&str, &str)]) -> Value {
     let output = Command::new(binary)
         .args(args)
+        .envs(env.iter().copied())
         .env("PII_HASH_KEY", PII_KEY)
         .env("LOG_FORMAT", "json")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
