@@ -122,6 +122,13 @@ fn assert_same_column(mart: &[BTreeMap<String, String>], column: &str, gold: &[S
 async fn the_mart_equals_gold_row_for_row_and_a_rerun_changes_nothing() {
     let database = TestDatabase::create("rows").await;
     let summary = load_fixture_days(&database, "2026-01-01", "2026-01-08");
+    // Days new to the mart are inserted as staged, with nothing to update or delete.
+    for load in summary["details"]["loads"].as_array().unwrap() {
+        assert!(load["rows_staged"].as_u64().unwrap() > 0, "{load}");
+        assert_eq!(load["rows_inserted"], load["rows_staged"], "{load}");
+        assert_eq!(load["rows_updated"], 0, "{load}");
+        assert_eq!(load["rows_deleted"], 0, "{load}");
+    }
     let mut mart = database.connect().await;
 
     // Players: every gold.player_lifecycle row, with its numbers.
@@ -214,6 +221,57 @@ async fn the_mart_equals_gold_row_for_row_and_a_rerun_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(before, after);
+
+    // A mart that drifted from Gold (a changed value, a lost row, a row Gold does not have) is
+    // repaired by a rerun: one update, one insert, one delete, and the same rows as before.
+    sqlx::raw_sql(
+        "UPDATE mart.player_analytics_daily SET d0_sessions = d0_sessions + 100
+             WHERE (acquisition_date, player_id) = (SELECT acquisition_date, min(player_id)
+                 FROM mart.player_analytics_daily WHERE acquisition_date = '2026-01-02'
+                 GROUP BY acquisition_date);
+         DELETE FROM mart.player_analytics_daily
+             WHERE (acquisition_date, player_id) = (SELECT acquisition_date, max(player_id)
+                 FROM mart.player_analytics_daily WHERE acquisition_date = '2026-01-03'
+                 GROUP BY acquisition_date);
+         INSERT INTO mart.player_analytics_daily (player_id, acquisition_date, game_name)
+             VALUES ('not-in-gold', '2026-01-04', 'FantasyQuest');",
+    )
+    .execute(&mut mart)
+    .await
+    .unwrap();
+    let repair = load_fixture_days(&database, "2026-01-01", "2026-01-08");
+    let players = repair["details"]["loads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|load| load["mart_table"] == "mart.player_analytics_daily")
+        .unwrap();
+    for count in ["rows_inserted", "rows_updated", "rows_deleted"] {
+        assert_eq!(players[count], 1, "{count} on repair: {players}");
+    }
+    let strays: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM mart.player_analytics_daily WHERE player_id = 'not-in-gold'",
+    )
+    .fetch_one(&mut mart)
+    .await
+    .unwrap();
+    assert_eq!(strays, 0, "the row Gold does not have is gone");
+    let players_now = texts(
+        &mut mart,
+        "SELECT player_id, d0_sessions FROM mart.player_analytics_daily
+         ORDER BY acquisition_date, game_name, player_id",
+    )
+    .await;
+    assert_same_column(
+        &players_now,
+        "player_id",
+        &column_texts(&lifecycle, "player_id"),
+    );
+    assert_same_column(
+        &players_now,
+        "d0_sessions",
+        &column_texts(&lifecycle, "d0_sessions"),
+    );
 
     // --changed after a full load finds nothing new in Gold.
     let changed = load_mart(

@@ -1,5 +1,6 @@
 //! The Postgres side of load-mart: migrations, monthly partitions, and the one transaction a
-//! load publishes in (binary COPY into staging, then delete-and-upsert into the mart).
+//! load publishes in (binary COPY into staging, then delete-and-upsert into the mart, or a
+//! plain insert of days the mart does not hold yet).
 
 use anyhow::Context as _;
 use chrono::{Datelike, NaiveDate};
@@ -32,6 +33,27 @@ pub struct TableLoad {
     pub rows_inserted: u64,
     pub rows_updated: u64,
     pub rows_deleted: u64,
+}
+
+impl TableLoad {
+    /// A load of `table`'s `days` with nothing published yet.
+    fn of(
+        table: &MartTable,
+        days: &[NaiveDate],
+        gold_version: Option<u64>,
+        rows_staged: u64,
+    ) -> Self {
+        TableLoad {
+            mart_table: table.name.to_string(),
+            gold_table: table.source.name.to_string(),
+            gold_version,
+            first_day: days.first().copied(),
+            last_day: days.last().copied(),
+            days: days.len(),
+            rows_staged,
+            ..TableLoad::default()
+        }
+    }
 }
 
 impl Mart {
@@ -170,6 +192,25 @@ impl MartLoad<'_> {
         rows_staged: u64,
     ) -> anyhow::Result<TableLoad> {
         let stage = staging_name(table);
+        let held: bool = sqlx::query_scalar(&holds_days_sql(table))
+            .bind(days)
+            .fetch_one(&mut *self.transaction)
+            .await
+            .with_context(|| format!("looking for the days in {}", table.name))?;
+        if !held {
+            // New days (a first load or a backfill): nothing to delete or compare, so a plain
+            // insert spares the key lookups of the upsert. The primary key still refuses a
+            // concurrent load of the same days.
+            let inserted = sqlx::query(&insert_sql(table, &stage, columns))
+                .execute(&mut *self.transaction)
+                .await
+                .with_context(|| format!("inserting into {}", table.name))?
+                .rows_affected();
+            return Ok(self.record(TableLoad {
+                rows_inserted: inserted,
+                ..TableLoad::of(table, days, gold_version, rows_staged)
+            }));
+        }
         sqlx::query(&format!("ANALYZE {stage}"))
             .execute(&mut *self.transaction)
             .await?;
@@ -191,20 +232,17 @@ impl MartLoad<'_> {
             .with_context(|| format!("upserting into {}", table.name))?
             .rows_affected();
         let inserted = rows_staged.saturating_sub(existing as u64);
-        let load = TableLoad {
-            mart_table: table.name.to_string(),
-            gold_table: table.source.name.to_string(),
-            gold_version,
-            first_day: days.first().copied(),
-            last_day: days.last().copied(),
-            days: days.len(),
-            rows_staged,
+        Ok(self.record(TableLoad {
             rows_inserted: inserted,
             rows_updated: written.saturating_sub(inserted),
             rows_deleted: deleted,
-        };
+            ..TableLoad::of(table, days, gold_version, rows_staged)
+        }))
+    }
+
+    fn record(&mut self, load: TableLoad) -> TableLoad {
         self.loads.push(load.clone());
-        Ok(load)
+        load
     }
 
     /// Records every table load in `mart.load_log` and commits them together.
@@ -242,6 +280,24 @@ impl MartLoad<'_> {
         self.transaction.rollback().await.context("ROLLBACK")?;
         Ok(self.loads)
     }
+}
+
+/// Whether the mart holds any row of the days in `$1`.
+fn holds_days_sql(table: &MartTable) -> String {
+    format!(
+        "SELECT EXISTS (SELECT 1 FROM {name} WHERE {date} = ANY($1))",
+        name = table.name,
+        date = table.date_column,
+    )
+}
+
+/// Inserts every staged row (the days are new to the mart).
+fn insert_sql(table: &MartTable, stage: &str, columns: &[String]) -> String {
+    let list = columns.join(", ");
+    format!(
+        "INSERT INTO {name} ({list}) SELECT {list} FROM {stage}",
+        name = table.name
+    )
 }
 
 /// Deletes the rows of the days in `$1` that the staging table no longer has.
