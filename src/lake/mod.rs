@@ -14,13 +14,14 @@ mod table;
 mod uri;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Once;
+use std::sync::{Arc, Once};
 
 use chrono::NaiveDate;
 use deltalake::arrow::array::Array as _;
-use deltalake::arrow::array::RecordBatch;
+use deltalake::arrow::array::{RecordBatch, StringArray};
 use deltalake::arrow::compute::cast;
-use deltalake::arrow::datatypes::SchemaRef;
+use deltalake::arrow::datatypes::{Field, Schema, SchemaRef};
+use deltalake::datafusion::common::JoinType;
 use deltalake::datafusion::error::DataFusionError;
 use deltalake::datafusion::functions_aggregate::expr_fn::max;
 use deltalake::datafusion::prelude::{SessionContext, col};
@@ -35,7 +36,7 @@ use url::Url;
 use crate::date_range::DateRange;
 pub use deltalake::datafusion::prelude::Expr;
 pub use frame::FrameError;
-pub use rows::{column_before_day, column_in, column_in_range, column_on_day, rows_to_batch};
+pub use rows::{column_at_most, column_before_day, column_in_range, column_on_day, rows_to_batch};
 pub use table::{ColumnSpec, ColumnType, Layer, TableName, TableSpec};
 pub use uri::LakeUri;
 
@@ -154,6 +155,9 @@ pub struct Lake {
 
 static REGISTER_OBJECT_STORES: Once = Once::new();
 
+/// The column of the values a [`Lake::read_matching`] joins on.
+const MATCH_KEY: &str = "__match_key";
+
 impl Lake {
     pub fn new(uri: LakeUri, committer: Committer) -> Self {
         // delta-rs finds object stores by URL scheme; s3:// must be registered once per process.
@@ -222,16 +226,79 @@ impl Lake {
         filter: Option<Expr>,
     ) -> Result<DataFrame, LakeError> {
         match self.read(spec, filter).await {
-            Err(LakeError::TableNotFound { .. }) => {
-                frame::batches_to_frame(&spec.arrow_schema(), &[]).map_err(|source| {
-                    LakeError::Frame {
-                        table: spec.name,
-                        source,
-                    }
-                })
-            }
+            Err(LakeError::TableNotFound { .. }) => self.empty(spec),
             read => read,
         }
+    }
+
+    /// The rows whose `column` is one of `values` (and that match `filter`): how a stage reads
+    /// only the players it touches. The values are a semi join, not an IN list: DataFusion
+    /// plans an IN list by recursion, and ten thousand ids overflowed the stack.
+    pub async fn read_matching(
+        &self,
+        spec: &TableSpec,
+        column: &str,
+        values: &[String],
+        filter: Option<Expr>,
+    ) -> Result<DataFrame, LakeError> {
+        let table = self.open(&spec.name).await?;
+        let mut scan = scan(&table, spec).await?;
+        if let Some(filter) = filter {
+            scan = scan.filter(filter).map_err(|source| query(spec, source))?;
+        }
+        let schema = scan.schema().inner().clone();
+        let key_type = schema
+            .field_with_name(column)
+            .map_err(|_| LakeError::Schema {
+                table: spec.name,
+                detail: format!("no column {column} to match values on"),
+            })?
+            .data_type()
+            .clone();
+        let arrow_error = |source| LakeError::Frame {
+            table: spec.name,
+            source: FrameError::Arrow(source),
+        };
+        let keys = cast(&StringArray::from(values.to_vec()), &key_type).map_err(arrow_error)?;
+        let keys = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new(MATCH_KEY, key_type, true)])),
+            vec![keys],
+        )
+        .map_err(arrow_error)?;
+        let keys = SessionContext::new()
+            .read_batch(keys)
+            .map_err(|source| query(spec, source))?;
+        let batches = scan
+            .join(keys, JoinType::LeftSemi, &[column], &[MATCH_KEY], None)
+            .map_err(|source| query(spec, source))?
+            .collect()
+            .await
+            .map_err(|source| query(spec, source))?;
+        frame::batches_to_frame(&schema, &batches).map_err(|source| LakeError::Frame {
+            table: spec.name,
+            source,
+        })
+    }
+
+    /// Like [`Lake::read_matching`], but a table that was never written reads as no rows.
+    pub async fn read_matching_or_empty(
+        &self,
+        spec: &TableSpec,
+        column: &str,
+        values: &[String],
+        filter: Option<Expr>,
+    ) -> Result<DataFrame, LakeError> {
+        match self.read_matching(spec, column, values, filter).await {
+            Err(LakeError::TableNotFound { .. }) => self.empty(spec),
+            read => read,
+        }
+    }
+
+    fn empty(&self, spec: &TableSpec) -> Result<DataFrame, LakeError> {
+        frame::batches_to_frame(&spec.arrow_schema(), &[]).map_err(|source| LakeError::Frame {
+            table: spec.name,
+            source,
+        })
     }
 
     /// The latest day in the table's date column, `None` for an empty or missing table.

@@ -28,11 +28,6 @@ pub fn rows_to_batch<R: Serialize>(spec: &TableSpec, rows: &[R]) -> Result<Recor
         .unwrap_or_else(|| RecordBatch::new_empty(spec.arrow_schema())))
 }
 
-/// `column IN (values)`: how a stage reads only the rows of the keys it touches.
-pub fn column_in(column: &str, values: impl IntoIterator<Item = String>) -> Expr {
-    col(column).in_list(values.into_iter().map(lit).collect(), false)
-}
-
 /// `column = day`, typed as a date.
 pub fn column_on_day(column: &str, day: NaiveDate) -> Expr {
     col(column).eq(date_literal(day))
@@ -52,4 +47,9 @@ fn date_literal(day: NaiveDate) -> Expr {
 /// `column BETWEEN first AND last` of `range`, typed as dates.
 pub fn column_in_range(column: &str, range: &crate::date_range::DateRange) -> Expr {
     col(column).between(date_literal(range.first()), date_literal(range.last()))
+}
+
+/// `column <= value`, for an integer column.
+pub fn column_at_most(column: &str, value: i32) -> Expr {
+    col(column).lt_eq(lit(value))
 }

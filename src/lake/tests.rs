@@ -212,3 +212,63 @@ async fn a_frame_missing_a_column_is_refused_before_writing() {
     assert!(err.to_string().contains("`event_date` is missing"), "{err}");
     assert_eq!(lake.version(&EVENTS.name).await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn reading_ten_thousand_keys_finds_each_stored_one_once() {
+    let folder = tempfile::tempdir().unwrap();
+    let lake = lake(&folder);
+    let stored: Vec<String> = (0..6000).map(|i| format!("e{i:06}")).collect();
+    let stored_refs: Vec<&str> = stored.iter().map(String::as_str).collect();
+    let days: Vec<u32> = (0..stored.len()).map(|i| 1 + (i % 2) as u32).collect();
+    lake.replace_range(
+        &EVENTS,
+        &rows(&stored_refs, &days, &vec![1.0; stored.len()]),
+        &DateRange::new(day(1), day(2)).unwrap(),
+    )
+    .await
+    .unwrap();
+    // Every other stored id and 7,000 that are not stored: 10,000 values.
+    let mut wanted: Vec<String> = stored.iter().step_by(2).cloned().collect();
+    wanted.extend((0..7000).map(|i| format!("missing{i}")));
+    let found = lake
+        .read_matching(&EVENTS, "event_id", &wanted, None)
+        .await
+        .unwrap()
+        .sort(["event_id"], SortMultipleOptions::default())
+        .unwrap();
+    assert_eq!(
+        ids(&found),
+        stored.iter().step_by(2).cloned().collect::<Vec<_>>()
+    );
+    // With a filter: the ids of day 1 only (the even positions are all day 1).
+    let day_two = lake
+        .read_matching(
+            &EVENTS,
+            "event_id",
+            &wanted,
+            Some(column_on_day("event_date", day(2))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(day_two.height(), 0);
+    assert!(
+        lake.read_matching(&EVENTS, "event_id", &[], None)
+            .await
+            .unwrap()
+            .height()
+            == 0
+    );
+    assert!(matches!(
+        lake.read_matching(
+            &TableSpec {
+                name: TableName::new(Layer::Silver, "nowhere"),
+                ..EVENTS
+            },
+            "event_id",
+            &wanted,
+            None
+        )
+        .await,
+        Err(LakeError::TableNotFound { .. })
+    ));
+}

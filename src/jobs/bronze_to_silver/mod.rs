@@ -25,7 +25,7 @@ use crate::contracts::ContractSet;
 use crate::date_range::DateRange;
 use crate::exit_codes::UsageError;
 use crate::lake::frame::distinct_strings;
-use crate::lake::{Lake, TableSpec, column_in, rows_to_batch};
+use crate::lake::{Lake, TableSpec, rows_to_batch};
 use crate::run::{JobContext, JobReport};
 use crate::studio::{self, Studio};
 use crate::tables::{bronze as bronze_tables, silver};
@@ -209,14 +209,11 @@ async fn enrich_with_players(
     }
     let ids = distinct_strings(&touched, "player_id")?;
     let stored = lake
-        .read_or_empty(&silver::PLAYERS, Some(column_in("player_id", ids.clone())))
+        .read_matching_or_empty(&silver::PLAYERS, "player_id", &ids, None)
         .await?;
     // In a dry run this day's installs are not stored yet, so they are added here.
     let known_installs = lake
-        .read_or_empty(
-            &silver::ATTRIBUTION_INSTALLS,
-            Some(column_in("player_id", ids)),
-        )
+        .read_matching_or_empty(&silver::ATTRIBUTION_INSTALLS, "player_id", &ids, None)
         .await?;
     let known_installs = if write {
         known_installs
@@ -245,12 +242,11 @@ async fn enrich_with_players(
     let mut facts = events.clone().lazy();
     if restated.height() > 0 {
         let stored_events = lake
-            .read_or_empty(
+            .read_matching_or_empty(
                 &silver::PLAYER_EVENTS,
-                Some(column_in(
-                    "player_id",
-                    distinct_strings(&restated, "player_id")?,
-                )),
+                "player_id",
+                &distinct_strings(&restated, "player_id")?,
+                None,
             )
             .await?;
         let key = [col("game_id"), col("player_id"), col("event_id")];

@@ -23,7 +23,7 @@ use polars::prelude::*;
 use crate::date_range::DateRange;
 use crate::exit_codes::UsageError;
 use crate::lake::frame::distinct_strings;
-use crate::lake::{AppTxn, Lake, column_before_day, column_in, column_in_range, column_on_day};
+use crate::lake::{AppTxn, Lake, column_before_day, column_in_range, column_on_day};
 use crate::run::{JobContext, JobReport};
 use crate::tables::{gold, silver};
 use crate::telemetry;
@@ -221,11 +221,11 @@ impl LtvLedger {
             return Ok(());
         }
         let earlier = lake
-            .read(
+            .read_matching(
                 &silver::PLAYER_EVENTS,
-                Some(
-                    column_before_day("event_date", range.first()).and(column_in("player_id", ids)),
-                ),
+                "player_id",
+                &ids,
+                Some(column_before_day("event_date", range.first())),
             )
             .await?;
         let key = [col("game_id"), col("player_id")];
@@ -493,12 +493,11 @@ async fn player_dimension(lake: &Lake, ledger: &LtvLedger) -> anyhow::Result<Dat
     };
     let key = [col("game_id"), col("player_id")];
     let players = lake
-        .read(
+        .read_matching(
             &silver::PLAYERS,
-            Some(column_in(
-                "player_id",
-                distinct_strings(totals, "player_id")?,
-            )),
+            "player_id",
+            &distinct_strings(totals, "player_id")?,
+            None,
         )
         .await?
         .lazy()
