@@ -4,7 +4,8 @@
 use chrono::NaiveDate;
 use polars::prelude::*;
 
-use super::facts::{columns_of, dollars, is_session_start, micros, ratio};
+use super::facts::{columns_of, is_session_start, ratio};
+use crate::money::{dollars, micros};
 use crate::tables::gold;
 
 /// Days after install that cohorts are followed for (D180, the longest pLTV horizon).

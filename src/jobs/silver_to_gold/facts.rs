@@ -2,6 +2,8 @@
 
 use polars::prelude::*;
 
+use crate::money::{dollars, micros, money_sum};
+
 use crate::tables::gold;
 
 /// Events that open a session: a player who fires one on a day is active that day.
@@ -14,24 +16,6 @@ pub fn is_session_start() -> Expr {
         .map(|name| col("event_type").eq(lit(*name)))
         .reduce(Expr::or)
         .unwrap_or(lit(false))
-}
-
-/// Dollars as whole micro-dollars: sums of integers do not depend on the order a parallel
-/// aggregation adds them in, so a rerun gives bit-identical revenue.
-pub fn micros(dollars: Expr) -> Expr {
-    (dollars.fill_null(lit(0.0)) * lit(1e6))
-        .round(0, RoundMode::HalfToEven)
-        .cast(DataType::Int64)
-}
-
-/// Micro-dollars back to dollars.
-pub fn dollars(micros: Expr) -> Expr {
-    micros.cast(DataType::Float64) / lit(1e6)
-}
-
-/// The sum of a dollar column, independent of summation order.
-pub fn money_sum(column: &str) -> Expr {
-    dollars(micros(col(column)).sum())
 }
 
 /// `numerator / denominator` as a float, null when the denominator is zero.

@@ -2,7 +2,8 @@
 
 use polars::prelude::*;
 
-use super::facts::{columns_of, is_session_start, money_sum, ratio};
+use super::facts::{columns_of, is_session_start, ratio};
+use crate::money::money_sum;
 use crate::tables::gold;
 
 /// A whale is in the top 1% of spenders.

@@ -24,6 +24,7 @@ use crate::date_range::DateRange;
 use crate::exit_codes::UsageError;
 use crate::lake::frame::distinct_strings;
 use crate::lake::{AppTxn, Lake, column_before_day, column_in_range, column_on_day};
+use crate::money::money_sum;
 use crate::run::{JobContext, JobReport};
 use crate::tables::{gold, silver};
 use crate::telemetry;
@@ -232,7 +233,7 @@ impl LtvLedger {
         let revenue_before = earlier
             .lazy()
             .group_by(key.clone())
-            .agg([facts::money_sum("revenue_usd").alias("ltv")]);
+            .agg([money_sum("revenue_usd").alias("ltv")]);
         let new_players = events
             .clone()
             .lazy()
@@ -420,7 +421,7 @@ async fn daily_spend(lake: &Lake, days: &DateRange) -> anyhow::Result<DataFrame>
         .group_by([col("campaign_id"), col("spend_date")])
         .agg([
             col("media_source").first(),
-            facts::money_sum("spend_usd").alias("spend_usd"),
+            money_sum("spend_usd").alias("spend_usd"),
             col("installs").sum().alias("network_installs"),
         ])
         .join(
