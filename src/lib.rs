@@ -11,6 +11,7 @@ pub mod env;
 pub mod exit_codes;
 pub mod jobs;
 pub mod lake;
+pub mod ltv;
 pub mod money;
 pub mod privacy;
 pub mod run;

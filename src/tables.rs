@@ -553,10 +553,42 @@ pub mod gold {
         date_column: None,
         key: &["campaign_id"],
     };
+
+    /// The pLTV model registry: every model train-ltv fitted, with what it saw and how it did.
+    /// A version is one training run (as-of day and seed); its models are promoted together
+    /// when each beat the heuristic on the holdout.
+    pub const LTV_MODELS: TableSpec = TableSpec {
+        name: TableName::new(Layer::Gold, "ltv_models"),
+        columns: &[
+            C::required("model_version", String),
+            // ltv_d7, ltv_d30, ltv_d180 or churn_d7.
+            C::required("target", String),
+            // The model sees a player's days 0..=N after install.
+            C::required("observation_days", Int32),
+            C::required("as_of", Date),
+            // xgboost (booster_json) or cohort_curve (the D30 model times multiplier).
+            C::required("method", String),
+            C::optional("booster_json", String),
+            C::optional("multiplier", Float64),
+            // JSON: feature names, categorical vocabulary, training settings.
+            C::required("features_json", String),
+            C::required("settings_json", String),
+            C::required("training_players", Int64),
+            C::required("holdout_players", Int64),
+            C::optional("first_cohort", Date),
+            C::optional("last_cohort", Date),
+            // JSON: the evaluation on the holdout, model and heuristic side by side.
+            C::required("metrics_json", String),
+            C::required("promoted", Boolean),
+        ],
+        partition_by: &[],
+        date_column: None,
+        key: &["model_version", "target", "observation_days"],
+    };
 }
 
 /// Every table of the lake, for the jobs that act on all of them (erasure, maintenance).
-pub const CATALOG: [TableSpec; 19] = [
+pub const CATALOG: [TableSpec; 20] = [
     bronze::GAME_EVENTS,
     bronze::ATTRIBUTION,
     bronze::AD_SPEND,
@@ -576,6 +608,7 @@ pub const CATALOG: [TableSpec; 19] = [
     gold::DIM_DATE,
     gold::DIM_PLAYER,
     gold::DIM_CAMPAIGN,
+    gold::LTV_MODELS,
 ];
 
 /// Joins two column lists at compile time (`N + M == T`).

@@ -7,3 +7,4 @@ pub mod gen_fixtures;
 pub mod ingest_drain;
 pub mod load_mart;
 pub mod silver_to_gold;
+pub mod train_ltv;

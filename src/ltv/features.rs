@@ -1,0 +1,362 @@
+//! What a pLTV model sees of a player: features from their first N days after install (the
+//! same for training and scoring), and the labels a matured player provides.
+//!
+//! A snapshot at N days is built from `gold.fact_player_daily` rows with `day_number <= N`
+//! and the player's acquisition from `gold.player_lifecycle`; categorical attributes (platform,
+//! country, channel) are one-hot columns over a [`Vocabulary`] fixed at training time, so a
+//! model scores exactly the columns it was trained on.
+
+use std::collections::BTreeSet;
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::money::{dollars, micros, money_sum};
+
+/// Days after install a prediction may be made with (its features cover days 0..=N).
+pub const OBSERVATION_DAYS: [i32; 3] = [1, 3, 7];
+/// Days of revenue a pLTV predicts (revenue from install through day H).
+pub const HORIZONS: [i32; 3] = [7, 30, 180];
+/// A player churns when they are not active in the days N+1..=N+CHURN_WINDOW_DAYS.
+pub const CHURN_WINDOW_DAYS: i32 = 7;
+
+/// Numeric features, in matrix order, before the one-hot columns.
+const NUMERIC: [&str; 14] = [
+    "iap_revenue",
+    "ad_revenue",
+    "total_revenue",
+    "revenue_day0",
+    "iap_purchases",
+    "ad_impressions",
+    "sessions",
+    "minutes_played",
+    "levels_gained",
+    "active_days",
+    "active_last_day",
+    "days_since_active",
+    "install_cost_usd",
+    "is_minor",
+];
+
+/// The categorical attributes turned into one-hot columns (one model serves every game).
+const CATEGORICAL: [&str; 4] = ["game_id", "platform", "country_code", "media_source"];
+
+/// The values of each categorical attribute seen in training; anything else scores as all
+/// zeros in that attribute's columns.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vocabulary {
+    pub game_id: Vec<String>,
+    pub platform: Vec<String>,
+    pub country_code: Vec<String>,
+    pub media_source: Vec<String>,
+}
+
+impl Vocabulary {
+    /// The distinct values of `players` (a lifecycle frame), sorted.
+    pub fn of(players: &DataFrame) -> PolarsResult<Self> {
+        let distinct = |name: &str| -> PolarsResult<Vec<String>> {
+            let values: BTreeSet<String> = players
+                .column(name)?
+                .str()?
+                .iter()
+                .flatten()
+                .map(str::to_owned)
+                .collect();
+            Ok(values.into_iter().collect())
+        };
+        Ok(Vocabulary {
+            game_id: distinct("game_id")?,
+            platform: distinct("platform")?,
+            country_code: distinct("country_code")?,
+            media_source: distinct("media_source")?,
+        })
+    }
+
+    fn values(&self, attribute: &str) -> &[String] {
+        match attribute {
+            "game_id" => &self.game_id,
+            "platform" => &self.platform,
+            "country_code" => &self.country_code,
+            _ => &self.media_source,
+        }
+    }
+
+    /// Every feature name, in matrix order.
+    pub fn feature_names(&self) -> Vec<String> {
+        NUMERIC
+            .iter()
+            .map(|name| name.to_string())
+            .chain(CATEGORICAL.iter().flat_map(|attribute| {
+                self.values(attribute)
+                    .iter()
+                    .map(move |value| format!("{attribute}={value}"))
+            }))
+            .collect()
+    }
+
+    fn one_hot(&self) -> Vec<Expr> {
+        CATEGORICAL
+            .iter()
+            .flat_map(|attribute| {
+                self.values(attribute).iter().map(move |value| {
+                    col(*attribute)
+                        .eq(lit(value.as_str()))
+                        .fill_null(lit(false))
+                        .alias(format!("{attribute}={value}"))
+                })
+            })
+            .collect()
+    }
+}
+
+/// One row per player of `players` (`gold.player_lifecycle` rows) with the features of their
+/// first `n` days, from `days` (`gold.fact_player_daily` rows of those players; later days are
+/// ignored). Keeps the lifecycle columns, so labels and keys travel with the features.
+pub fn snapshot(players: LazyFrame, days: LazyFrame, n: i32) -> LazyFrame {
+    let key = [col("game_id"), col("player_id")];
+    let observed = days
+        .clone()
+        .filter(col("day_number").lt_eq(lit(n)))
+        .group_by(key.clone())
+        .agg([
+            money_sum("iap_revenue"),
+            money_sum("ad_revenue"),
+            money_sum("total_revenue"),
+            dollars(
+                micros(col("total_revenue"))
+                    .filter(col("day_number").eq(lit(0)))
+                    .sum(),
+            )
+            .alias("revenue_day0"),
+            col("iap_purchases").sum(),
+            col("ad_impressions").sum(),
+            col("sessions").sum(),
+            // Minutes are not money, but their sum must not depend on row order either.
+            dollars(micros(col("minutes_played")).sum()).alias("minutes_played"),
+            col("levels_gained").sum(),
+            col("is_active")
+                .cast(DataType::Int32)
+                .sum()
+                .alias("active_days"),
+            col("is_active")
+                .and(col("day_number").eq(lit(n)))
+                .any(true)
+                .alias("active_last_day"),
+            (lit(n)
+                - col("day_number")
+                    .filter(col("is_active"))
+                    .max()
+                    .fill_null(lit(-1)))
+            .alias("days_since_active"),
+        ]);
+    let later = days
+        .filter(
+            col("day_number")
+                .gt(lit(n))
+                .and(col("day_number").lt_eq(lit(n + CHURN_WINDOW_DAYS)))
+                .and(col("is_active")),
+        )
+        .group_by(key.clone())
+        .agg([len().gt(lit(0)).alias("active_after")]);
+    players
+        .join(
+            observed,
+            key.clone(),
+            key.clone(),
+            JoinArgs::new(JoinType::Left),
+        )
+        .join(later, key.clone(), key, JoinArgs::new(JoinType::Left))
+        .with_columns(
+            SUMMED
+                .iter()
+                .map(|name| col(*name).fill_null(lit(0)))
+                .chain([
+                    col("active_last_day").fill_null(lit(false)),
+                    col("active_after").fill_null(lit(false)),
+                    col("days_since_active").fill_null(lit(n + 1)),
+                ])
+                .collect::<Vec<_>>(),
+        )
+}
+
+/// The features summed over the observed days (zero for a player without any).
+const SUMMED: [&str; 10] = [
+    "iap_revenue",
+    "ad_revenue",
+    "total_revenue",
+    "revenue_day0",
+    "iap_purchases",
+    "ad_impressions",
+    "sessions",
+    "minutes_played",
+    "levels_gained",
+    "active_days",
+];
+
+/// Players whose first `n` days have fully happened by `as_of` (the last day of data).
+pub fn observed_for(n: i32) -> Expr {
+    col("days_observed").gt_eq(lit(n))
+}
+
+/// The label column of a horizon (revenue from install through day H).
+pub fn label_column(horizon: i32) -> &'static str {
+    match horizon {
+        7 => "d7_total_revenue",
+        30 => "revenue_d30",
+        _ => "revenue_d180",
+    }
+}
+
+/// The features of `frame` (a [`snapshot`]) as a row-major f32 matrix in the order of
+/// [`Vocabulary::feature_names`]; a missing value is NaN, which XGBoost treats as missing.
+pub fn matrix(frame: &DataFrame, vocabulary: &Vocabulary) -> PolarsResult<Vec<f32>> {
+    let numeric: Vec<Expr> = NUMERIC
+        .iter()
+        .map(|name| col(*name).cast(DataType::Float32))
+        .chain(
+            vocabulary
+                .one_hot()
+                .into_iter()
+                .map(|e| e.cast(DataType::Float32)),
+        )
+        .collect();
+    let columns = frame.clone().lazy().select(numeric).collect()?;
+    let width = columns.width();
+    let mut values = vec![f32::NAN; frame.height() * width];
+    for (index, column) in columns.columns().iter().enumerate() {
+        for (row, value) in column.as_materialized_series().f32()?.iter().enumerate() {
+            if let Some(value) = value {
+                values[row * width + index] = value;
+            }
+        }
+    }
+    Ok(values)
+}
+
+/// A float column of `frame` as f64, nulls as 0.
+pub fn float_column(frame: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
+    Ok(frame
+        .column(name)?
+        .cast(&DataType::Float64)?
+        .f64()?
+        .iter()
+        .map(|v| v.unwrap_or(0.0))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+
+    fn players() -> DataFrame {
+        let day = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        df!(
+            "acquisition_date" => [day, day],
+            "game_id" => ["g", "g"],
+            "player_id" => ["payer", "quiet"],
+            "platform" => ["ios", "android"],
+            "country_code" => ["US", "BR"],
+            "media_source" => ["meta", "organic"],
+            "install_cost_usd" => [Some(2.0), None],
+            "is_minor" => [false, false],
+            "days_observed" => [30, 30],
+        )
+        .unwrap()
+    }
+
+    fn days() -> DataFrame {
+        // payer: active days 0, 1 and 9, buys 5 on day 1, 100 on day 9 (outside 0..=3).
+        // quiet: active on day 0 only.
+        df!(
+            "game_id" => ["g", "g", "g", "g"],
+            "player_id" => ["payer", "payer", "payer", "quiet"],
+            "day_number" => [0, 1, 9, 0],
+            "iap_revenue" => [0.0, 5.0, 100.0, 0.0],
+            "ad_revenue" => [0.5, 0.0, 0.0, 0.25],
+            "total_revenue" => [0.5, 5.0, 100.0, 0.25],
+            "iap_purchases" => [0i64, 1, 1, 0],
+            "ad_impressions" => [2i64, 0, 0, 1],
+            "sessions" => [2i64, 1, 1, 1],
+            "minutes_played" => [10.0, 5.0, 5.0, 3.0],
+            "levels_gained" => [3i64, 1, 1, 1],
+            "is_active" => [true, true, true, true],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_snapshot_sees_only_the_first_n_days_and_churn_looks_one_week_ahead() {
+        let snapshot = snapshot(players().lazy(), days().lazy(), 3)
+            .sort(["player_id"], SortMultipleOptions::default())
+            .collect()
+            .unwrap();
+        assert_eq!(
+            float_column(&snapshot, "total_revenue").unwrap(),
+            [5.5, 0.25]
+        );
+        assert_eq!(
+            float_column(&snapshot, "revenue_day0").unwrap(),
+            [0.5, 0.25]
+        );
+        assert_eq!(float_column(&snapshot, "active_days").unwrap(), [2.0, 1.0]);
+        // Last active on day 1 and day 0 of the 0..=3 window.
+        assert_eq!(
+            float_column(&snapshot, "days_since_active").unwrap(),
+            [2.0, 3.0]
+        );
+        // payer comes back on day 9 (within 4..=10); quiet never does.
+        let active_after: Vec<Option<bool>> = snapshot
+            .column("active_after")
+            .unwrap()
+            .bool()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(active_after, [Some(true), Some(false)]);
+    }
+
+    #[test]
+    fn the_matrix_follows_the_feature_names_with_one_hot_columns_and_nan_for_missing() {
+        let snapshot = snapshot(players().lazy(), days().lazy(), 1)
+            .sort(["player_id"], SortMultipleOptions::default())
+            .collect()
+            .unwrap();
+        let vocabulary = Vocabulary::of(&players()).unwrap();
+        let names = vocabulary.feature_names();
+        assert_eq!(
+            &names[NUMERIC.len()..],
+            [
+                "game_id=g",
+                "platform=android",
+                "platform=ios",
+                "country_code=BR",
+                "country_code=US",
+                "media_source=meta",
+                "media_source=organic"
+            ]
+        );
+        let values = matrix(&snapshot, &vocabulary).unwrap();
+        assert_eq!(values.len(), 2 * names.len());
+        let at = |row: usize, name: &str| {
+            values[row * names.len() + names.iter().position(|n| n == name).unwrap()]
+        };
+        assert_eq!(at(0, "total_revenue"), 5.5);
+        assert_eq!(at(0, "install_cost_usd"), 2.0);
+        assert!(at(1, "install_cost_usd").is_nan());
+        assert_eq!(
+            (at(0, "platform=ios"), at(0, "platform=android")),
+            (1.0, 0.0)
+        );
+        assert_eq!(at(1, "media_source=organic"), 1.0);
+        // A value unseen in training leaves its attribute's columns at zero.
+        let narrow = Vocabulary {
+            media_source: vec!["tiktok".into()],
+            ..vocabulary.clone()
+        };
+        let values = matrix(&snapshot, &narrow).unwrap();
+        let width = narrow.feature_names().len();
+        assert_eq!(values[width - 1], 0.0);
+    }
+}
