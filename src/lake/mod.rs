@@ -205,17 +205,27 @@ impl Lake {
         spec: &TableSpec,
         filter: Option<Expr>,
     ) -> Result<DataFrame, LakeError> {
-        let table = self.open(&spec.name).await?;
-        let mut scan = scan(&table, spec).await?;
-        if let Some(filter) = filter {
-            scan = scan.filter(filter).map_err(|source| query(spec, source))?;
-        }
+        let scan = self.scan(spec, filter).await?;
         let schema = scan.schema().inner().clone();
         let batches = scan.collect().await.map_err(|source| query(spec, source))?;
         frame::batches_to_frame(&schema, &batches).map_err(|source| LakeError::Frame {
             table: spec.name,
             source,
         })
+    }
+
+    /// A DataFusion scan of the table with `filter` applied, not yet run.
+    async fn scan(
+        &self,
+        spec: &TableSpec,
+        filter: Option<Expr>,
+    ) -> Result<deltalake::datafusion::dataframe::DataFrame, LakeError> {
+        let table = self.open(&spec.name).await?;
+        let scan = scan(&table, spec).await?;
+        match filter {
+            Some(filter) => scan.filter(filter).map_err(|source| query(spec, source)),
+            None => Ok(scan),
+        }
     }
 
     /// Like [`Lake::read`], but a table that was never written reads as no rows: for inputs a
@@ -241,11 +251,7 @@ impl Lake {
         values: &[String],
         filter: Option<Expr>,
     ) -> Result<DataFrame, LakeError> {
-        let table = self.open(&spec.name).await?;
-        let mut scan = scan(&table, spec).await?;
-        if let Some(filter) = filter {
-            scan = scan.filter(filter).map_err(|source| query(spec, source))?;
-        }
+        let scan = self.scan(spec, filter).await?;
         let schema = scan.schema().inner().clone();
         let key_type = schema
             .field_with_name(column)

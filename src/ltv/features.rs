@@ -20,8 +20,9 @@ pub const HORIZONS: [i32; 3] = [7, 30, 180];
 /// A player churns when they are not active in the days N+1..=N+CHURN_WINDOW_DAYS.
 pub const CHURN_WINDOW_DAYS: i32 = 7;
 
-/// Numeric features, in matrix order, before the one-hot columns.
-const NUMERIC: [&str; 14] = [
+/// Numeric features summed over the observed days (zero for a player without any), first in
+/// matrix order.
+const SUMMED: [&str; 10] = [
     "iap_revenue",
     "ad_revenue",
     "total_revenue",
@@ -32,11 +33,19 @@ const NUMERIC: [&str; 14] = [
     "minutes_played",
     "levels_gained",
     "active_days",
+];
+
+/// Numeric features of the player as a whole, after [`SUMMED`] and before the one-hot columns.
+const PER_PLAYER: [&str; 4] = [
     "active_last_day",
     "days_since_active",
     "install_cost_usd",
     "is_minor",
 ];
+
+fn numeric() -> impl Iterator<Item = &'static str> {
+    SUMMED.iter().chain(PER_PLAYER.iter()).copied()
+}
 
 /// The categorical attributes turned into one-hot columns (one model serves every game).
 const CATEGORICAL: [&str; 4] = ["game_id", "platform", "country_code", "media_source"];
@@ -83,9 +92,8 @@ impl Vocabulary {
 
     /// Every feature name, in matrix order.
     pub fn feature_names(&self) -> Vec<String> {
-        NUMERIC
-            .iter()
-            .map(|name| name.to_string())
+        numeric()
+            .map(str::to_string)
             .chain(CATEGORICAL.iter().flat_map(|attribute| {
                 self.values(attribute)
                     .iter()
@@ -179,20 +187,6 @@ pub fn snapshot(players: LazyFrame, days: LazyFrame, n: i32) -> LazyFrame {
         )
 }
 
-/// The features summed over the observed days (zero for a player without any).
-const SUMMED: [&str; 10] = [
-    "iap_revenue",
-    "ad_revenue",
-    "total_revenue",
-    "revenue_day0",
-    "iap_purchases",
-    "ad_impressions",
-    "sessions",
-    "minutes_played",
-    "levels_gained",
-    "active_days",
-];
-
 /// Players whose first `n` days have fully happened by `as_of` (the last day of data).
 pub fn observed_for(n: i32) -> Expr {
     col("days_observed").gt_eq(lit(n))
@@ -210,9 +204,8 @@ pub fn label_column(horizon: i32) -> &'static str {
 /// The features of `frame` (a [`snapshot`]) as a row-major f32 matrix in the order of
 /// [`Vocabulary::feature_names`]; a missing value is NaN, which XGBoost treats as missing.
 pub fn matrix(frame: &DataFrame, vocabulary: &Vocabulary) -> PolarsResult<Vec<f32>> {
-    let numeric: Vec<Expr> = NUMERIC
-        .iter()
-        .map(|name| col(*name).cast(DataType::Float32))
+    let numeric: Vec<Expr> = numeric()
+        .map(|name| col(name).cast(DataType::Float32))
         .chain(
             vocabulary
                 .one_hot()
@@ -326,7 +319,7 @@ mod tests {
         let vocabulary = Vocabulary::of(&players()).unwrap();
         let names = vocabulary.feature_names();
         assert_eq!(
-            &names[NUMERIC.len()..],
+            &names[SUMMED.len() + PER_PLAYER.len()..],
             [
                 "game_id=g",
                 "platform=android",
