@@ -15,7 +15,7 @@ DEMO_OUT := out/demo
 DEMO_POSTGRES ?= postgres://postgres@127.0.0.1:5432
 DEMO_DATABASE := ltv_demo
 
-.PHONY: build test lint fmt contracts services services-stop demo fixtures bench clean
+.PHONY: build test lint fmt contracts services services-stop demo fixtures train bench clean
 
 build:
 	cargo build --bins
@@ -73,6 +73,21 @@ demo: build
 		-c "SELECT game_name, stage, players, round(share_of_previous::numeric, 3) AS share_of_previous, round(avg_actual_ltv_d30, 2) AS avg_actual_ltv_d30 FROM mart.v_god_overview ORDER BY game_name, stage_order"
 	@echo "  Delta tables: $(DEMO_OUT)/lake/{bronze,silver,gold}/"
 	@echo "  Mart: psql $(DEMO_POSTGRES)/$(DEMO_DATABASE) -c '\\dv mart.*'  (the dashboard views)"
+
+## Retrain the pLTV models locally: 60 generated days through Bronze, Silver and Gold, then
+## train-ltv with its holdout report (a table here, JSON in $(TRAIN_OUT)/ltv-report.json).
+TRAIN_OUT := out/train
+TRAIN_TO := 2026-03-01
+train: build
+	rm -rf $(TRAIN_OUT)
+	$(BIN)/gen-fixtures --from $(FIXTURE_FROM) --to $(TRAIN_TO) --seed $(FIXTURE_SEED) \
+		--installs-per-day 120 --out $(TRAIN_OUT)/studio --log-format text
+	$(BIN)/ingest-drain --source file:$(TRAIN_OUT)/studio --date $(TRAIN_TO) \
+		--lake $(TRAIN_OUT)/lake --insecure-dev-key --log-format text
+	$(BIN)/bronze-to-silver --date $(TRAIN_TO) --lake $(TRAIN_OUT)/lake --log-format text
+	$(BIN)/silver-to-gold --changed --lake $(TRAIN_OUT)/lake --log-format text
+	$(BIN)/train-ltv --lake $(TRAIN_OUT)/lake --report $(TRAIN_OUT)/ltv-report.json \
+		--log-format text >/dev/null
 
 ## Benchmarks: release build, figures printed.
 bench: services
