@@ -4,10 +4,10 @@
 //!
 //! One model per target and observation window N ∈ {1, 3, 7} days, so a player can be scored
 //! from their first day on. A revenue model predicts the revenue after day N; a pLTV is the
-//! revenue through day N plus that prediction. Before any cohort is 180 days old, D180 is the D30 model times the
-//! growth of the cohort revenue curve (a power law fitted to the mature days of
-//! `gold.ltv_cohorts`), and says so in the registry. A model is promoted only when it beats
-//! the heuristic on its holdout.
+//! revenue through day N plus that prediction. Before any cohort is 180 days old, D180 is the
+//! D30 model times the growth of the cohort revenue curve (a power law fitted to the mature
+//! days of `gold.ltv_cohorts`), and says so in the registry. A model is promoted only when it
+//! beats the heuristic on its holdout.
 
 use std::path::PathBuf;
 
@@ -18,7 +18,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::exit_codes::UsageError;
-use crate::lake::{column_at_most, column_before_day};
+use crate::lake::{Lake, column_at_most, column_before_day};
 use crate::ltv::evaluation::{CohortCurve, Evaluation, Heuristic};
 use crate::ltv::features::{
     self, CHURN_WINDOW_DAYS, HORIZONS, OBSERVATION_DAYS, Vocabulary, float_column,
@@ -56,8 +56,7 @@ pub struct TrainOptions {
 const MIN_PLAYERS: usize = 200;
 
 /// What a model predicts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     Ltv(i32),
     Churn,
@@ -143,7 +142,9 @@ pub async fn run(context: JobContext, options: TrainOptions) -> anyhow::Result<J
             ),
         )
         .await?;
-    let curve_points = cohort_curve_points(&context, as_of).await?;
+    // One curve for every observation window: it depends on the cohorts, not on N.
+    let curve = CohortCurve::fit(&cohort_curve_points(lake, as_of).await?, 7)
+        .filter(|curve| curve.fitted_days.1 >= 30);
     let settings = Settings {
         rounds: options.rounds,
         seed: options.seed,
@@ -169,7 +170,11 @@ pub async fn run(context: JobContext, options: TrainOptions) -> anyhow::Result<J
             let model = match fit(&snapshot, n, target, &settings, options.holdout_share)? {
                 Some(model) => model,
                 None if target == Target::Ltv(180) => {
-                    match extrapolate(d30.as_ref(), &curve_points) {
+                    match d30
+                        .as_ref()
+                        .zip(curve.as_ref())
+                        .map(|(d30, curve)| extrapolate(d30, curve))
+                    {
                         Some(model) => model,
                         None => continue,
                     }
@@ -310,15 +315,8 @@ fn fit(
     let (evaluation, promoted) = match target {
         Target::Ltv(_) => {
             let groups = |frame: &DataFrame| channel_keys(frame, false);
-            let heuristic = Heuristic::fit(
-                &groups(&train)?,
-                &float_column(&train, "total_revenue")?,
-                &train_y,
-            );
-            let baseline = heuristic.predict(
-                &groups(&holdout)?,
-                &float_column(&holdout, "total_revenue")?,
-            );
+            let heuristic = Heuristic::fit(&groups(&train)?, &earned_train, &train_y);
+            let baseline = heuristic.predict(&groups(&holdout)?, &earned_holdout);
             let evaluation = Evaluation::of(
                 &actual,
                 &predicted,
@@ -368,17 +366,9 @@ fn fit(
 
 /// D180 before any cohort has lived 180 days: the D30 model of the same window times the
 /// cohort curve's growth from day 30 to day 180.
-fn extrapolate(
-    d30: Option<&TrainedModel>,
-    curve_points: &[(i32, f64, f64)],
-) -> Option<TrainedModel> {
-    let d30 = d30?;
-    let curve = CohortCurve::fit(curve_points, 7)?;
-    if curve.fitted_days.1 < 30 {
-        return None;
-    }
+fn extrapolate(d30: &TrainedModel, curve: &CohortCurve) -> TrainedModel {
     let multiplier = curve.multiplier(30, 180);
-    Some(TrainedModel {
+    TrainedModel {
         target: Target::Ltv(180).name(),
         method: "cohort_curve",
         evaluation: serde_json::json!({
@@ -389,17 +379,16 @@ fn extrapolate(
         multiplier: Some(multiplier),
         holdout_players: 0,
         ..d30.clone()
-    })
+    }
 }
 
 /// Mature days of the cohort revenue curves up to `as_of`: (day N, revenue per install,
 /// installs).
 async fn cohort_curve_points(
-    context: &JobContext,
+    lake: &Lake,
     as_of: NaiveDate,
 ) -> anyhow::Result<Vec<(i32, f64, f64)>> {
-    let cohorts = context
-        .lake
+    let cohorts = lake
         .read_or_empty(&gold::LTV_COHORTS, None)
         .await?
         .lazy()

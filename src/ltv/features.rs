@@ -187,11 +187,6 @@ pub fn snapshot(players: LazyFrame, days: LazyFrame, n: i32) -> LazyFrame {
         )
 }
 
-/// Players whose first `n` days have fully happened by `as_of` (the last day of data).
-pub fn observed_for(n: i32) -> Expr {
-    col("days_observed").gt_eq(lit(n))
-}
-
 /// The label column of a horizon (revenue from install through day H).
 pub fn label_column(horizon: i32) -> &'static str {
     match horizon {
