@@ -88,14 +88,16 @@ train: build
 	$(BIN)/silver-to-gold --changed --lake $(TRAIN_OUT)/lake --log-format text
 	$(BIN)/train-ltv --lake $(TRAIN_OUT)/lake --report $(TRAIN_OUT)/ltv-report.json \
 		--log-format text >/dev/null
+	$(BIN)/score-ltv --lake $(TRAIN_OUT)/lake --date $(TRAIN_TO) --log-format text
 
 ## Benchmarks: release build, figures printed.
 bench: services
-	cargo build --release --bins --example produce_fixtures --example synthetic_gold
+	cargo build --release --bins --example produce_fixtures --example synthetic_gold --example ltv_bench
 	@scripts/bench_gen_fixtures.sh $(RELEASE_BIN)/gen-fixtures
 	@scripts/bench_ingest.sh $(RELEASE_BIN)
 	@scripts/bench_medallion.sh $(RELEASE_BIN)
 	@scripts/bench_mart.sh $(RELEASE_BIN)
+	@$(RELEASE_BIN)/examples/ltv_bench $${BENCH_LTV_PLAYERS:-1000000}
 
 clean:
 	rm -rf out lake

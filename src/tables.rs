@@ -585,10 +585,43 @@ pub mod gold {
         date_column: None,
         key: &["model_version", "target", "observation_days"],
     };
+
+    /// What score-ltv predicted for each player in their first 180 days, per scoring day.
+    pub const PLAYER_LTV_SCORES: TableSpec = TableSpec {
+        name: TableName::new(Layer::Gold, "player_ltv_scores"),
+        columns: &[
+            C::required("score_date", Date),
+            C::required("game_id", String),
+            C::required("player_id", String),
+            C::required("acquisition_date", Date),
+            // Days from install to the scoring day.
+            C::required("age_days", Int32),
+            // The observation window (days 0..=N) of the D30 model that scored the player.
+            C::optional("observation_days", Int32),
+            // Revenue from install through day 7/30/180: the actual once the player is that
+            // old, else the revenue so far plus the model's prediction of the rest. Null when
+            // no promoted model covers the player yet.
+            C::optional("predicted_ltv_d7", Float64),
+            C::optional("predicted_ltv_d30", Float64),
+            C::optional("predicted_ltv_d180", Float64),
+            // 0-1: the share of the 30 days already observed, the rest weighted by the D30
+            // model's holdout accuracy (1 - decile MAPE).
+            C::optional("ltv_confidence", Float64),
+            // Probability of no session in the next 7 days.
+            C::optional("churn_risk", Float64),
+            C::optional("predicted_churn_d7", Boolean),
+            // Top 1% of the game's scored players by predicted D180 LTV; never a minor.
+            C::required("is_whale", Boolean),
+            C::required("model_version", String),
+        ],
+        partition_by: &["score_date"],
+        date_column: Some("score_date"),
+        key: &["score_date", "game_id", "player_id"],
+    };
 }
 
 /// Every table of the lake, for the jobs that act on all of them (erasure, maintenance).
-pub const CATALOG: [TableSpec; 20] = [
+pub const CATALOG: [TableSpec; 21] = [
     bronze::GAME_EVENTS,
     bronze::ATTRIBUTION,
     bronze::AD_SPEND,
@@ -609,6 +642,7 @@ pub const CATALOG: [TableSpec; 20] = [
     gold::DIM_PLAYER,
     gold::DIM_CAMPAIGN,
     gold::LTV_MODELS,
+    gold::PLAYER_LTV_SCORES,
 ];
 
 /// Joins two column lists at compile time (`N + M == T`).

@@ -6,5 +6,6 @@ pub mod forget_player;
 pub mod gen_fixtures;
 pub mod ingest_drain;
 pub mod load_mart;
+pub mod score_ltv;
 pub mod silver_to_gold;
 pub mod train_ltv;

@@ -92,6 +92,8 @@ struct TablePlan {
     table: &'static MartTable,
     days: Vec<NaiveDate>,
     gold_version: Option<u64>,
+    /// The version of `gold.player_ltv_scores` the rows carry, for a table with predictions.
+    predictions_version: Option<u64>,
 }
 
 async fn range_plan(lake: &Lake, range: &DateRange) -> anyhow::Result<Vec<TablePlan>> {
@@ -105,10 +107,15 @@ async fn range_plan(lake: &Lake, range: &DateRange) -> anyhow::Result<Vec<TableP
                 lake.uri()
             );
         }
+        let predictions_version = match table.predicted {
+            true => lake.version(&gold::PLAYER_LTV_SCORES.name).await?,
+            false => None,
+        };
         plan.push(TablePlan {
             table,
             days: range.days().collect(),
             gold_version,
+            predictions_version,
         });
     }
     Ok(plan)
@@ -117,15 +124,38 @@ async fn range_plan(lake: &Lake, range: &DateRange) -> anyhow::Result<Vec<TableP
 async fn changed_plan(lake: &Lake, mart: &mut Mart) -> anyhow::Result<Vec<TablePlan>> {
     let mut plan = Vec::new();
     for table in MART_TABLES {
-        let since = mart.last_loaded_version(table).await?;
-        let (gold_version, days) = lake.changed_dates(table.source, since).await?;
+        let since = mart.last_loaded_version(table, table.source).await?;
+        let (gold_version, mut days) = lake.changed_dates(table.source, since).await?;
+        let mut predictions_version = None;
+        if table.predicted {
+            let since = mart
+                .last_loaded_version(table, &gold::PLAYER_LTV_SCORES)
+                .await?;
+            let scores = &gold::PLAYER_LTV_SCORES;
+            if let Some(newest) = lake.latest_date(scores).await? {
+                let (version, changed) = lake.changed_dates(scores, since).await?;
+                predictions_version = version;
+                // The mart carries the newest day's scores: when that day is rescored, every
+                // install day it scored is republished.
+                if changed.contains(&newest) {
+                    days.extend(scored_install_days(newest));
+                }
+            }
+        }
         plan.push(TablePlan {
             table,
             days: days.into_iter().collect(),
             gold_version,
+            predictions_version,
         });
     }
     Ok(plan)
+}
+
+/// The install days score-ltv scores on `day`.
+fn scored_install_days(day: NaiveDate) -> impl Iterator<Item = NaiveDate> {
+    (1..=crate::jobs::score_ltv::SCORED_DAYS)
+        .filter_map(move |age| day.checked_sub_days(chrono::Days::new(age as u64)))
 }
 
 /// Stages each planned day and publishes every table in one transaction.
@@ -168,6 +198,9 @@ async fn load(
         let loaded = transaction
             .publish(table, &columns, &part.days, part.gold_version, staged)
             .await?;
+        if let Some(version) = part.predictions_version {
+            transaction.record_source(table, &gold::PLAYER_LTV_SCORES, &part.days, version);
+        }
         tracing::info!(
             table = table.name,
             days = loaded.days,
@@ -186,7 +219,8 @@ async fn load(
     }
 }
 
-/// The player and campaign dimensions, one row per player and campaign.
+/// The player and campaign dimensions, one row per player and campaign, and each scored
+/// player's newest predictions.
 async fn dimensions(lake: &Lake) -> anyhow::Result<Dimensions> {
     let players = lake
         .read_or_empty(&gold::DIM_PLAYER, None)
@@ -207,5 +241,27 @@ async fn dimensions(lake: &Lake) -> anyhow::Result<Dimensions> {
         .lazy()
         .select([col("campaign_id"), col("campaign_name"), col("ad_network")])
         .collect()?;
-    Ok(Dimensions { players, campaigns })
+    let scores = &gold::PLAYER_LTV_SCORES;
+    let predictions = match lake.latest_date(scores).await? {
+        Some(day) => lake.read_range(scores, &DateRange::single(day)).await?,
+        None => lake.read_or_empty(scores, None).await?,
+    }
+    .lazy()
+    .select([
+        col("game_id"),
+        col("player_id"),
+        col("predicted_ltv_d7"),
+        col("predicted_ltv_d30"),
+        col("predicted_ltv_d180"),
+        col("ltv_confidence"),
+        col("churn_risk"),
+        col("predicted_churn_d7"),
+        col("model_version"),
+    ])
+    .collect()?;
+    Ok(Dimensions {
+        players,
+        campaigns,
+        predictions,
+    })
 }

@@ -10,6 +10,7 @@ use sqlx::{Connection, PgConnection, Postgres, Transaction};
 
 use super::pgcopy;
 use super::tables::MartTable;
+use crate::lake::TableSpec;
 
 /// The migrations of `sql/mart`, compiled into the binary so a deployed load-mart carries the
 /// schema it expects.
@@ -76,14 +77,21 @@ impl Mart {
         Ok(MIGRATOR.iter().count())
     }
 
-    /// The Gold version the last load of `table` published, from `mart.load_log`.
-    pub async fn last_loaded_version(&mut self, table: &MartTable) -> anyhow::Result<Option<u64>> {
-        let version: Option<i64> =
-            sqlx::query_scalar("SELECT max(gold_version) FROM mart.load_log WHERE mart_table = $1")
-                .bind(table.name)
-                .fetch_one(&mut self.connection)
-                .await
-                .with_context(|| format!("reading mart.load_log for {}", table.name))?;
+    /// The version of the Gold table `source` that the last load of `table` published, from
+    /// `mart.load_log`.
+    pub async fn last_loaded_version(
+        &mut self,
+        table: &MartTable,
+        source: &TableSpec,
+    ) -> anyhow::Result<Option<u64>> {
+        let version: Option<i64> = sqlx::query_scalar(
+            "SELECT max(gold_version) FROM mart.load_log WHERE mart_table = $1 AND gold_table = $2",
+        )
+        .bind(table.name)
+        .bind(source.name.to_string())
+        .fetch_one(&mut self.connection)
+        .await
+        .with_context(|| format!("reading mart.load_log for {}", table.name))?;
         Ok(version.and_then(|v| u64::try_from(v).ok()))
     }
 
@@ -238,6 +246,21 @@ impl MartLoad<'_> {
             rows_deleted: deleted,
             ..TableLoad::of(table, days, gold_version, rows_staged)
         }))
+    }
+
+    /// Records that the rows of `days` just published carry `source` (a second Gold table
+    /// they are built from) at `version`, so `--changed` knows when it moves on.
+    pub fn record_source(
+        &mut self,
+        table: &MartTable,
+        source: &TableSpec,
+        days: &[NaiveDate],
+        version: u64,
+    ) {
+        self.record(TableLoad {
+            gold_table: source.name.to_string(),
+            ..TableLoad::of(table, days, Some(version), 0)
+        });
     }
 
     fn record(&mut self, load: TableLoad) -> TableLoad {

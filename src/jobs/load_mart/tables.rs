@@ -14,6 +14,9 @@ pub struct Dimensions {
     pub players: DataFrame,
     /// `campaign_id`, `campaign_name`, `ad_network`.
     pub campaigns: DataFrame,
+    /// The newest day of `gold.player_ltv_scores`: `game_id`, `player_id`, the predictions
+    /// and `model_version`.
+    pub predictions: DataFrame,
 }
 
 /// A mart table loaded from the partitions of one Gold table.
@@ -27,6 +30,9 @@ pub struct MartTable {
     pub key: &'static [&'static str],
     /// Range-partitioned by month of `date_column`; load-mart creates the partitions.
     pub monthly_partitions: bool,
+    /// Carries the newest predictions of `gold.player_ltv_scores`, and is republished when
+    /// they change.
+    pub predicted: bool,
     /// A Gold day's rows as mart rows (mart column names, mart order).
     pub shape: fn(DataFrame, &Dimensions) -> PolarsResult<DataFrame>,
 }
@@ -44,6 +50,7 @@ pub const PLAYER_ANALYTICS_DAILY: MartTable = MartTable {
     date_column: "acquisition_date",
     key: &["acquisition_date", "game_name", "player_id"],
     monthly_partitions: true,
+    predicted: true,
     shape: player_rows,
 };
 
@@ -53,6 +60,7 @@ pub const CAMPAIGN_DAILY: MartTable = MartTable {
     date_column: "install_date",
     key: &["install_date", "game_name", "campaign_id"],
     monthly_partitions: false,
+    predicted: false,
     shape: campaign_rows,
 };
 
@@ -62,6 +70,7 @@ pub const COHORT_RETENTION: MartTable = MartTable {
     date_column: "cohort_date",
     key: &["cohort_date", "game_name", "day_n"],
     monthly_partitions: false,
+    predicted: false,
     shape: retention_rows,
 };
 
@@ -71,6 +80,7 @@ pub const COHORT_LTV: MartTable = MartTable {
     date_column: "cohort_date",
     key: &["cohort_date", "game_name", "day_n"],
     monthly_partitions: false,
+    predicted: false,
     shape: ltv_rows,
 };
 
@@ -80,6 +90,7 @@ pub const KPI_DAILY: MartTable = MartTable {
     date_column: "activity_date",
     key: &["activity_date", "game_name"],
     monthly_partitions: false,
+    predicted: false,
     shape: kpi_rows,
 };
 
@@ -96,15 +107,30 @@ fn null_of(name: &str, dtype: DataType) -> Expr {
     lit(NULL).cast(dtype).alias(name)
 }
 
-/// `gold.player_lifecycle` rows with their player and campaign dimensions. The predicted
-/// columns stay null until score-ltv writes predictions; creative and device are not in the
-/// attribution feeds we read.
+/// `gold.player_lifecycle` rows with their player and campaign dimensions and their newest
+/// predictions. A player past the scored days (180) has no score; their matured horizons
+/// show the actual revenue. Creative and device are not in the attribution feeds we read.
 fn player_rows(lifecycle: DataFrame, dims: &Dimensions) -> PolarsResult<DataFrame> {
     let player = [col("game_id"), col("player_id")];
+    let predicted_or_actual = |horizon: i32, actual: &str| {
+        coalesce(&[
+            col(format!("predicted_ltv_d{horizon}")),
+            when(col("days_observed").gt_eq(lit(horizon)))
+                .then(col(actual))
+                .otherwise(lit(NULL).cast(DataType::Float64)),
+        ])
+        .alias(format!("predicted_ltv_d{horizon}"))
+    };
     lifecycle
         .lazy()
         .join(
             dims.players.clone().lazy(),
+            player.clone(),
+            player.clone(),
+            JoinArgs::new(JoinType::Left),
+        )
+        .join(
+            dims.predictions.clone().lazy(),
             player.clone(),
             player,
             JoinArgs::new(JoinType::Left),
@@ -138,26 +164,30 @@ fn player_rows(lifecycle: DataFrame, dims: &Dimensions) -> PolarsResult<DataFram
             col("d7_retained").alias("d7_retention"),
             col("d7_total_revenue"),
             col("d7_iap_revenue"),
-            null_of("predicted_ltv_d7", DataType::Float64),
-            null_of("predicted_ltv_d30", DataType::Float64),
-            null_of("predicted_ltv_d180", DataType::Float64),
-            null_of("ltv_confidence", DataType::Float64),
+            predicted_or_actual(7, "d7_total_revenue"),
+            predicted_or_actual(30, "revenue_d30"),
+            predicted_or_actual(180, "revenue_d180"),
+            col("ltv_confidence"),
             col("revenue_d30").alias("cumulative_revenue_d30"),
             col("revenue_d90").alias("cumulative_revenue_d90"),
             col("revenue_d180").alias("cumulative_revenue_d180"),
             col("last_active_date"),
             col("install_cost_usd"),
-            null_of("predicted_roas_d30", DataType::Float64),
+            ratio(
+                predicted_or_actual(30, "revenue_d30"),
+                col("install_cost_usd"),
+            )
+            .alias("predicted_roas_d30"),
             ratio(col("revenue_d30"), col("install_cost_usd")).alias("actual_roas_d30"),
             col("is_whale").fill_null(lit(false)),
             col("is_payer"),
-            null_of("churn_risk_score", DataType::Float64),
-            null_of("predicted_churn_d7", DataType::Boolean),
+            col("churn_risk").alias("churn_risk_score"),
+            col("predicted_churn_d7"),
             col("install_ts"),
             col("is_minor"),
             col("lifetime_revenue"),
             col("days_observed"),
-            null_of("prediction_version", DataType::String),
+            col("model_version").alias("prediction_version"),
         ])
         .collect()
 }

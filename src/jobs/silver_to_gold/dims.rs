@@ -5,7 +5,7 @@ use polars::lazy::dsl::max_horizontal;
 use polars::prelude::*;
 
 use super::facts::columns_of;
-use super::kpis::WHALE_SHARE;
+use super::kpis::is_whale;
 use crate::date_range::DateRange;
 use crate::tables::gold;
 
@@ -75,22 +75,6 @@ pub fn player_rows(
         JoinArgs::new(JoinType::Anti),
     );
     let all = concat([fresh, others], UnionArgs::default())?;
-    let rank = col("whale_candidate")
-        .rank(
-            RankOptions {
-                method: RankMethod::Ordinal,
-                descending: true,
-            },
-            None,
-        )
-        .over([col("game_id")])?
-        .cast(DataType::Float64);
-    let whale_count = (col("whale_candidate")
-        .count()
-        .over([col("game_id")])?
-        .cast(DataType::Float64)
-        * lit(WHALE_SHARE))
-    .ceil();
     let columns = columns_of(&gold::DIM_PLAYER);
     let mut unchanged = JoinArgs::new(JoinType::Anti);
     unchanged.nulls_equal = true;
@@ -105,13 +89,7 @@ pub fn player_rows(
         .otherwise(lit(NULL).cast(DataType::Float64))
         .alias("whale_candidate"),
     )
-    .with_columns([rank.alias("spender_rank"), whale_count.alias("whale_count")])
-    .with_column(
-        col("spender_rank")
-            .lt_eq(col("whale_count"))
-            .fill_null(lit(false))
-            .alias("is_whale"),
-    )
+    .with_column(is_whale(col("whale_candidate"), &[col("game_id")])?.alias("is_whale"))
     .select(columns.clone())
     .join(stored.clone().lazy(), columns.clone(), columns, unchanged)
     .sort(["game_id", "player_id"], SortMultipleOptions::default())

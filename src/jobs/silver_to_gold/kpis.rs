@@ -9,6 +9,26 @@ use crate::tables::gold;
 /// A whale is in the top 1% of spenders.
 pub const WHALE_SHARE: f64 = 0.01;
 
+/// True for the top [`WHALE_SHARE`] (at least one) of `candidate` within each `group`. A null
+/// candidate (a minor, a player who has not paid) is never a whale. Ties go to the earlier
+/// row, so sort the rows first.
+pub fn is_whale(candidate: Expr, group: &[Expr]) -> PolarsResult<Expr> {
+    let rank = candidate
+        .clone()
+        .rank(
+            RankOptions {
+                method: RankMethod::Ordinal,
+                descending: true,
+            },
+            None,
+        )
+        .over(group)?
+        .cast(DataType::Float64);
+    let whale_count =
+        (candidate.count().over(group)?.cast(DataType::Float64) * lit(WHALE_SHARE)).ceil();
+    Ok(rank.lt_eq(whale_count).fill_null(lit(false)))
+}
+
 fn is(event: &str) -> Expr {
     col("event_type").eq(lit(event))
 }
@@ -116,16 +136,6 @@ pub fn kpi_rows(events: &DataFrame, retention: LazyFrame) -> PolarsResult<DataFr
 /// never whales: their revenue counts in the total but never in the whale share.
 fn whale_revenue(events: LazyFrame) -> PolarsResult<LazyFrame> {
     let day = [col("game_id"), col("event_date")];
-    let rank = col("revenue_usd")
-        .rank(
-            RankOptions {
-                method: RankMethod::Ordinal,
-                descending: true,
-            },
-            None,
-        )
-        .over(day.clone())?;
-    let whale_count = (len().over(day)?.cast(DataType::Float64) * lit(WHALE_SHARE)).ceil();
     Ok(events
         .filter(col("revenue_usd").gt(lit(0.0)))
         .group_by([col("game_id"), col("event_date"), col("player_id")])
@@ -134,12 +144,7 @@ fn whale_revenue(events: LazyFrame) -> PolarsResult<LazyFrame> {
             col("is_minor").any(true),
         ])
         .filter(col("is_minor").not())
-        .with_columns([rank.alias("spender_rank"), whale_count.alias("whale_count")])
-        .filter(
-            col("spender_rank")
-                .cast(DataType::Float64)
-                .lt_eq(col("whale_count")),
-        )
+        .filter(is_whale(col("revenue_usd"), &day)?)
         .group_by([col("game_id"), col("event_date")])
         .agg([money_sum("revenue_usd").alias("whale_revenue")])
         .rename(["event_date"], ["activity_date"], true))

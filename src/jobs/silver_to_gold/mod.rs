@@ -31,6 +31,7 @@ use crate::telemetry;
 
 pub use cohorts::{HORIZON_DAYS, ROAS_DAYS};
 pub use facts::{SESSION_STARTS, ratio};
+pub use kpis::is_whale;
 
 #[derive(Debug, Clone, Args)]
 pub struct GoldOptions {

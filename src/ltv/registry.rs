@@ -1,0 +1,226 @@
+//! Reading the model registry (`gold.ltv_models`, written by train-ltv): which version scores a
+//! day, and its models ready to predict.
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+use serde::Deserialize;
+
+use super::features::Vocabulary;
+use super::model::{Model, ModelError};
+use crate::lake::Lake;
+use crate::tables::gold;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("gold.ltv_models holds no model version {0}; `train-ltv` lists the version it records")]
+    UnknownVersion(String),
+    #[error(
+        "gold.ltv_models has no promoted model trained on data up to {0}: run train-ltv \
+         --as-of {0} (or earlier), or pick a version with --model-version"
+    )]
+    NothingPromoted(NaiveDate),
+    #[error(
+        "model {version} {target} N={observation_days} was trained on other features than this \
+         build computes; retrain it with this build"
+    )]
+    FeaturesChanged {
+        version: String,
+        target: String,
+        observation_days: i32,
+    },
+    #[error("model {version} {target} N={observation_days}: {detail}")]
+    Corrupt {
+        version: String,
+        target: String,
+        observation_days: i32,
+        detail: String,
+    },
+    #[error("loading model {version} {target} N={observation_days}: {source}")]
+    Booster {
+        version: String,
+        target: String,
+        observation_days: i32,
+        source: ModelError,
+    },
+}
+
+/// How a registered model turns features into a prediction.
+pub enum Method {
+    /// An XGBoost booster over the features of [`Vocabulary::feature_names`].
+    Xgboost {
+        model: Model,
+        vocabulary: Vocabulary,
+    },
+    /// The D30 prediction of the same window times this cohort-curve growth.
+    CohortCurve { multiplier: f64 },
+}
+
+/// One model of a version, loaded.
+pub struct RegisteredModel {
+    pub target: String,
+    pub observation_days: i32,
+    pub method: Method,
+    pub promoted: bool,
+    /// Decile MAPE of the model on its holdout, when it had one.
+    pub decile_mape: Option<f64>,
+}
+
+/// The models of one version.
+pub struct ModelVersion {
+    pub version: String,
+    pub as_of: NaiveDate,
+    pub models: Vec<RegisteredModel>,
+}
+
+impl ModelVersion {
+    /// The promoted model for `target` with the longest observation window that a player
+    /// `age_days` old has completed.
+    pub fn best_for(&self, target: &str, age_days: i32) -> Option<&RegisteredModel> {
+        self.models
+            .iter()
+            .filter(|m| m.target == target && m.observation_days <= age_days && m.promoted)
+            .max_by_key(|m| m.observation_days)
+    }
+}
+
+/// The version `requested`, or the newest one trained on data up to `day` with at least one
+/// promoted model. With `requested`, every model of the version counts as promoted: an
+/// explicit choice overrides the holdout's verdict (and the caller logs it).
+pub async fn load(
+    lake: &Lake,
+    requested: Option<&str>,
+    day: NaiveDate,
+    threads: u32,
+) -> anyhow::Result<ModelVersion> {
+    let registry = lake.read(&gold::LTV_MODELS, None).await?;
+    let version = match requested {
+        Some(version) => version.to_string(),
+        None => newest_promoted(&registry, day)?.ok_or(RegistryError::NothingPromoted(day))?,
+    };
+    let rows = registry
+        .lazy()
+        .filter(col("model_version").eq(lit(version.as_str())))
+        .sort(["target", "observation_days"], Default::default())
+        .collect()?;
+    if rows.height() == 0 {
+        // A mistyped --model-version is a usage error: the operator fixes the flag.
+        return Err(crate::exit_codes::UsageError::new(
+            RegistryError::UnknownVersion(version).to_string(),
+        )
+        .into());
+    }
+    let as_of = rows
+        .column("as_of")?
+        .cast(&DataType::Int32)?
+        .i32()?
+        .get(0)
+        .and_then(crate::date_range::from_days_since_epoch)
+        .ok_or_else(|| RegistryError::UnknownVersion(version.clone()))?;
+    let text = |name: &str| -> PolarsResult<Vec<Option<String>>> {
+        Ok(rows
+            .column(name)?
+            .str()?
+            .iter()
+            .map(|v| v.map(str::to_owned))
+            .collect())
+    };
+    let targets = text("target")?;
+    let methods = text("method")?;
+    let boosters = text("booster_json")?;
+    let features = text("features_json")?;
+    let metrics = text("metrics_json")?;
+    let windows: Vec<Option<i32>> = rows.column("observation_days")?.i32()?.iter().collect();
+    let multipliers: Vec<Option<f64>> = rows.column("multiplier")?.f64()?.iter().collect();
+    let promoted: Vec<Option<bool>> = rows.column("promoted")?.bool()?.iter().collect();
+
+    let mut models = Vec::with_capacity(rows.height());
+    for row in 0..rows.height() {
+        let target = targets[row].clone().unwrap_or_default();
+        let observation_days = windows[row].unwrap_or_default();
+        let corrupt = |detail: &str| RegistryError::Corrupt {
+            version: version.clone(),
+            target: target.clone(),
+            observation_days,
+            detail: detail.to_string(),
+        };
+        let method = match methods[row].as_deref() {
+            Some("xgboost") => {
+                let json = boosters[row]
+                    .as_deref()
+                    .ok_or_else(|| corrupt("no booster_json"))?;
+                let model =
+                    Model::from_json(json, threads).map_err(|source| RegistryError::Booster {
+                        version: version.clone(),
+                        target: target.clone(),
+                        observation_days,
+                        source,
+                    })?;
+                let features: FeaturesJson =
+                    serde_json::from_str(features[row].as_deref().unwrap_or_default())
+                        .map_err(|err| corrupt(&format!("features_json: {err}")))?;
+                if features.names != features.vocabulary.feature_names() {
+                    return Err(RegistryError::FeaturesChanged {
+                        version: version.clone(),
+                        target,
+                        observation_days,
+                    }
+                    .into());
+                }
+                Method::Xgboost {
+                    model,
+                    vocabulary: features.vocabulary,
+                }
+            }
+            Some("cohort_curve") => Method::CohortCurve {
+                multiplier: multipliers[row].ok_or_else(|| corrupt("no multiplier"))?,
+            },
+            other => return Err(corrupt(&format!("unknown method {other:?}")).into()),
+        };
+        let decile_mape = metrics[row]
+            .as_deref()
+            .and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok())
+            .and_then(|m| m["model"]["decile_mape"]["mape"].as_f64());
+        models.push(RegisteredModel {
+            target,
+            observation_days,
+            method,
+            promoted: requested.is_some() || promoted[row].unwrap_or(false),
+            decile_mape,
+        });
+    }
+    Ok(ModelVersion {
+        version,
+        as_of,
+        models,
+    })
+}
+
+#[derive(Deserialize)]
+struct FeaturesJson {
+    names: Vec<String>,
+    vocabulary: Vocabulary,
+}
+
+/// The newest version (by as-of day, then name) with a promoted model and data up to `day`.
+fn newest_promoted(registry: &DataFrame, day: NaiveDate) -> PolarsResult<Option<String>> {
+    let candidates = registry
+        .clone()
+        .lazy()
+        .filter(
+            col("promoted").and(
+                col("as_of")
+                    .cast(DataType::Int32)
+                    .lt_eq(lit(crate::date_range::days_since_epoch(day))),
+            ),
+        )
+        .sort(
+            ["as_of", "model_version"],
+            SortMultipleOptions::default().with_order_descending(true),
+        )
+        .collect()?;
+    Ok(candidates
+        .column("model_version")?
+        .str()?
+        .get(0)
+        .map(str::to_owned))
+}
