@@ -122,7 +122,7 @@ fn assert_same_column(mart: &[BTreeMap<String, String>], column: &str, gold: &[S
 async fn the_mart_equals_gold_row_for_row_and_a_rerun_changes_nothing() {
     let database = TestDatabase::create("rows").await;
     let summary = load_fixture_days(&database, "2026-01-01", "2026-01-08");
-    // Days new to the mart are inserted as staged, with nothing to update or delete.
+    // Days new to the mart are copied straight in, with nothing to update or delete.
     for load in summary["details"]["loads"].as_array().unwrap() {
         assert!(load["rows_staged"].as_u64().unwrap() > 0, "{load}");
         assert_eq!(load["rows_inserted"], load["rows_staged"], "{load}");
@@ -202,7 +202,8 @@ async fn the_mart_equals_gold_row_for_row_and_a_rerun_changes_nothing() {
         .unwrap();
     assert_eq!(logged, 5, "one load_log row per mart table: {summary}");
 
-    // A rerun stages everything again and changes no row, not even updated_at.
+    // A rerun stages everything again and changes no row, not even updated_at: the values
+    // copied straight into the mart's types equal what the staging path's casts give.
     let fingerprint = "SELECT md5(string_agg(p::text, '|' ORDER BY p::text))
                        FROM mart.player_analytics_daily p";
     let before: String = sqlx::query_scalar(fingerprint)
@@ -281,6 +282,57 @@ async fn the_mart_equals_gold_row_for_row_and_a_rerun_changes_nothing() {
     for (table, days) in changed["details"]["plan"].as_object().unwrap() {
         assert_eq!(days, 0, "{table}");
     }
+}
+
+/// Doubles copied straight into NUMERIC(12,4) and INTEGER columns are stored as PostgreSQL's
+/// own casts from a double store them, including halves and values whose 15 significant
+/// digits differ from their exact binary value.
+#[tokio::test(flavor = "multi_thread")]
+async fn copying_into_mart_types_stores_what_postgres_casts_would() {
+    use ltv_lakehouse::jobs::load_mart::pgcopy::{TargetType, encode_as};
+    let database = TestDatabase::create("pgcopy").await;
+    let mut connection = database.connect().await;
+    sqlx::query("CREATE TABLE typed (n NUMERIC(12,4), i INTEGER, x DOUBLE PRECISION)")
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    let mut values = vec![
+        0.12345,
+        0.00005,
+        -0.00005,
+        2.5,
+        3.5,
+        -2.5,
+        1234.56785,
+        99_999_999.999_94,
+        1e-9,
+        0.1 + 0.2,
+        7.0 / 3.0,
+        -1.0 / 3.0,
+        12.345_65 - 1e-14,
+        0.0,
+    ];
+    values.extend((0..5000).map(|i| (f64::from(i) * 0.7391).sin() * 10f64.powi(i % 9 - 4)));
+    let frame = df!("n" => &values, "i" => &values, "x" => &values).unwrap();
+    let data = encode_as(
+        &frame,
+        &[TargetType::Numeric, TargetType::Integer, TargetType::Double],
+    )
+    .unwrap();
+    let mut copy = connection
+        .copy_in_raw("COPY typed (n, i, x) FROM STDIN (FORMAT binary)")
+        .await
+        .unwrap();
+    copy.send(data).await.unwrap();
+    assert_eq!(copy.finish().await.unwrap(), values.len() as u64);
+    let different: Vec<(String, String, f64)> = sqlx::query_as(
+        "SELECT n::text, i::text, x FROM typed \
+         WHERE n IS DISTINCT FROM x::numeric(12,4) OR i IS DISTINCT FROM x::integer",
+    )
+    .fetch_all(&mut connection)
+    .await
+    .unwrap();
+    assert!(different.is_empty(), "{different:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,11 +4,12 @@
 //! `--from/--to` names Gold days by each table's own date (install day for players and
 //! campaigns, cohort day for cohorts, activity day for KPIs); `--changed` takes, per table, the
 //! days whose Gold files changed since the version the last load published. A run migrates
-//! the schema, creates the monthly partitions it needs, then stages each day with binary COPY
-//! and publishes every table in one transaction: a reader sees the old mart or the new one,
-//! and a rerun on unchanged Gold changes no row.
+//! the schema, creates the monthly partitions it needs, then, in one transaction, copies days
+//! the mart does not hold yet straight into their tables with binary COPY, and stages the
+//! others the same way to upsert them: a reader sees the old mart or the new one, and a rerun
+//! on unchanged Gold changes no row.
 
-mod pgcopy;
+pub mod pgcopy;
 mod postgres;
 pub mod tables;
 
@@ -174,8 +175,11 @@ async fn load(
     let mut transaction = mart.begin().await?;
     for part in plan {
         let table = part.table;
+        // Days the mart does not hold yet have nothing to match or delete: their rows are
+        // copied straight into the table. Others go through staging and the upsert.
+        let fresh = !transaction.holds_any(table, &part.days).await?;
         let mut columns: Option<Vec<String>> = None;
-        let mut staged = 0;
+        let mut sent = 0;
         for day in &part.days {
             let gold_rows = lake
                 .read_range(table.source, &DateRange::single(*day))
@@ -183,7 +187,11 @@ async fn load(
             let rows = anyhow::Context::with_context((table.shape)(gold_rows, &dims), || {
                 format!("shaping {} rows of {day}", table.name)
             })?;
-            staged += transaction.stage(table, &rows, columns.is_none()).await?;
+            sent += if fresh {
+                transaction.copy_fresh(table, &rows).await?
+            } else {
+                transaction.stage(table, &rows, columns.is_none()).await?
+            };
             columns.get_or_insert_with(|| {
                 rows.get_column_names()
                     .iter()
@@ -195,9 +203,13 @@ async fn load(
         let Some(columns) = columns else {
             continue;
         };
-        let loaded = transaction
-            .publish(table, &columns, &part.days, part.gold_version, staged)
-            .await?;
+        let loaded = if fresh {
+            transaction.record_fresh(table, &part.days, part.gold_version, sent)
+        } else {
+            transaction
+                .publish(table, &columns, &part.days, part.gold_version, sent)
+                .await?
+        };
         if let Some(version) = part.predictions_version {
             transaction.record_source(table, &gold::PLAYER_LTV_SCORES, &part.days, version);
         }

@@ -2,13 +2,15 @@
 //! load publishes in (binary COPY into staging, then delete-and-upsert into the mart, or a
 //! plain insert of days the mart does not hold yet).
 
+use std::collections::HashMap;
+
 use anyhow::Context as _;
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::DataFrame;
 use serde::Serialize;
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
 
-use super::pgcopy;
+use super::pgcopy::{self, TargetType};
 use super::tables::MartTable;
 use crate::lake::TableSpec;
 
@@ -142,6 +144,7 @@ impl Mart {
         Ok(MartLoad {
             transaction: self.connection.begin().await.context("BEGIN on the mart")?,
             loads: Vec::new(),
+            column_types: HashMap::new(),
         })
     }
 }
@@ -151,6 +154,8 @@ impl Mart {
 pub struct MartLoad<'c> {
     transaction: Transaction<'c, Postgres>,
     loads: Vec<TableLoad>,
+    /// Per mart table, its columns' types (`information_schema` names).
+    column_types: HashMap<&'static str, HashMap<String, String>>,
 }
 
 fn staging_name(table: &MartTable) -> String {
@@ -188,9 +193,103 @@ impl MartLoad<'_> {
             .with_context(|| format!("finishing COPY into {stage} for {}", table.name))
     }
 
-    /// Makes `table`'s rows of `days` exactly the staged rows: deletes rows of those days that
-    /// are not staged, inserts new ones, and updates only rows whose values changed, so a
-    /// rerun of the same Gold leaves every row (and its `updated_at`) as it was.
+    /// Whether the mart holds any row of `days` in `table`.
+    pub async fn holds_any(
+        &mut self,
+        table: &MartTable,
+        days: &[NaiveDate],
+    ) -> anyhow::Result<bool> {
+        sqlx::query_scalar(&holds_days_sql(table))
+            .bind(days)
+            .fetch_one(&mut *self.transaction)
+            .await
+            .with_context(|| format!("looking for the days in {}", table.name))
+    }
+
+    /// Copies `rows` (mart columns) straight into `table` in its own column types, for days
+    /// the mart does not hold: no staging, no second pass over the rows. The primary key still
+    /// refuses a concurrent load of the same days.
+    pub async fn copy_fresh(&mut self, table: &MartTable, rows: &DataFrame) -> anyhow::Result<u64> {
+        if rows.height() == 0 {
+            return Ok(0);
+        }
+        let targets = self.column_types(table, rows).await?;
+        let data = pgcopy::encode_as(rows, &targets)
+            .with_context(|| format!("encoding rows for {}", table.name))?;
+        let columns: Vec<&str> = rows.get_column_names().iter().map(|c| c.as_str()).collect();
+        let mut copy = self
+            .transaction
+            .copy_in_raw(&format!(
+                "COPY {} ({}) FROM STDIN (FORMAT binary)",
+                table.name,
+                columns.join(", ")
+            ))
+            .await
+            .with_context(|| format!("starting COPY into {}", table.name))?;
+        copy.send(data).await.context("sending COPY data")?;
+        copy.finish()
+            .await
+            .with_context(|| format!("finishing COPY into {}", table.name))
+    }
+
+    /// The mart's type of each column of `rows`, read once per table from the catalog.
+    async fn column_types(
+        &mut self,
+        table: &MartTable,
+        rows: &DataFrame,
+    ) -> anyhow::Result<Vec<TargetType>> {
+        if !self.column_types.contains_key(table.name) {
+            let (schema, name) = table.name.split_once('.').unwrap_or(("public", table.name));
+            let found: Vec<(String, String)> = sqlx::query_as(
+                "SELECT column_name::text, data_type::text FROM information_schema.columns \
+                 WHERE table_schema = $1 AND table_name = $2",
+            )
+            .bind(schema)
+            .bind(name)
+            .fetch_all(&mut *self.transaction)
+            .await
+            .with_context(|| format!("reading the columns of {}", table.name))?;
+            self.column_types
+                .insert(table.name, found.into_iter().collect());
+        }
+        let known = &self.column_types[table.name];
+        rows.get_column_names()
+            .iter()
+            .map(|column| {
+                let data_type = known.get(column.as_str()).with_context(|| {
+                    format!(
+                        "{} has no column {column}; run load-mart migrate",
+                        table.name
+                    )
+                })?;
+                TargetType::from_information_schema(data_type).with_context(|| {
+                    format!(
+                        "{}.{column}: load-mart cannot write {data_type}",
+                        table.name
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Records a load whose rows went straight in with [`MartLoad::copy_fresh`].
+    pub fn record_fresh(
+        &mut self,
+        table: &MartTable,
+        days: &[NaiveDate],
+        gold_version: Option<u64>,
+        rows: u64,
+    ) -> TableLoad {
+        self.record(TableLoad {
+            rows_inserted: rows,
+            ..TableLoad::of(table, days, gold_version, rows)
+        })
+    }
+
+    /// Makes `table`'s rows of `days` (days the mart holds) exactly the staged rows: deletes
+    /// rows of those days that are not staged, inserts new ones, and updates only rows whose
+    /// values changed, so a rerun of the same Gold leaves every row (and its `updated_at`) as
+    /// it was.
     pub async fn publish(
         &mut self,
         table: &MartTable,
@@ -200,25 +299,6 @@ impl MartLoad<'_> {
         rows_staged: u64,
     ) -> anyhow::Result<TableLoad> {
         let stage = staging_name(table);
-        let held: bool = sqlx::query_scalar(&holds_days_sql(table))
-            .bind(days)
-            .fetch_one(&mut *self.transaction)
-            .await
-            .with_context(|| format!("looking for the days in {}", table.name))?;
-        if !held {
-            // New days (a first load or a backfill): nothing to delete or compare, so a plain
-            // insert spares the key lookups of the upsert. The primary key still refuses a
-            // concurrent load of the same days.
-            let inserted = sqlx::query(&insert_sql(table, &stage, columns))
-                .execute(&mut *self.transaction)
-                .await
-                .with_context(|| format!("inserting into {}", table.name))?
-                .rows_affected();
-            return Ok(self.record(TableLoad {
-                rows_inserted: inserted,
-                ..TableLoad::of(table, days, gold_version, rows_staged)
-            }));
-        }
         sqlx::query(&format!("ANALYZE {stage}"))
             .execute(&mut *self.transaction)
             .await?;
@@ -311,15 +391,6 @@ fn holds_days_sql(table: &MartTable) -> String {
         "SELECT EXISTS (SELECT 1 FROM {name} WHERE {date} = ANY($1))",
         name = table.name,
         date = table.date_column,
-    )
-}
-
-/// Inserts every staged row (the days are new to the mart).
-fn insert_sql(table: &MartTable, stage: &str, columns: &[String]) -> String {
-    let list = columns.join(", ");
-    format!(
-        "INSERT INTO {name} ({list}) SELECT {list} FROM {stage}",
-        name = table.name
     )
 }
 
