@@ -13,6 +13,8 @@ pub mod pgcopy;
 mod postgres;
 pub mod tables;
 
+use std::sync::Arc;
+
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use polars::prelude::*;
@@ -169,9 +171,14 @@ async fn load(
     for part in plan.iter().filter(|p| p.table.monthly_partitions) {
         mart.ensure_month_partitions(part.table, &part.days).await?;
     }
-    let dims = dimensions(lake).await?;
+    let dims = Arc::new(dimensions(lake).await?);
     let total_days: usize = plan.iter().map(|p| p.days.len()).sum();
     let progress = telemetry::progress_bar(total_days as u64, "mart days");
+    let work = plan
+        .iter()
+        .flat_map(|part| part.days.iter().map(move |day| (part.table, *day)))
+        .collect();
+    let mut gold_days = read_ahead(lake.clone(), dims, work);
     let mut transaction = mart.begin().await?;
     for part in plan {
         let table = part.table;
@@ -180,13 +187,11 @@ async fn load(
         let fresh = !transaction.holds_any(table, &part.days).await?;
         let mut columns: Option<Vec<String>> = None;
         let mut sent = 0;
-        for day in &part.days {
-            let gold_rows = lake
-                .read_range(table.source, &DateRange::single(*day))
-                .await?;
-            let rows = anyhow::Context::with_context((table.shape)(gold_rows, &dims), || {
-                format!("shaping {} rows of {day}", table.name)
-            })?;
+        for _ in &part.days {
+            let rows = gold_days
+                .recv()
+                .await
+                .ok_or_else(|| anyhow::anyhow!("the Gold reader of load-mart stopped early"))??;
             sent += if fresh {
                 transaction.copy_fresh(table, &rows).await?
             } else {
@@ -229,6 +234,38 @@ async fn load(
     } else {
         transaction.commit(&context.run_id).await
     }
+}
+
+/// Days a load reads and shapes ahead of the one it is sending.
+const READ_AHEAD_DAYS: usize = 2;
+
+/// Reads and shapes `work` (each table's Gold days, in load order) on a task of its own, a few
+/// days ahead of the COPY that sends them: reading Delta and shaping rows overlaps the
+/// server's work on the previous day, and memory holds at most a few days.
+fn read_ahead(
+    lake: Lake,
+    dims: Arc<Dimensions>,
+    work: Vec<(&'static MartTable, NaiveDate)>,
+) -> tokio::sync::mpsc::Receiver<anyhow::Result<DataFrame>> {
+    let (sender, receiver) = tokio::sync::mpsc::channel(READ_AHEAD_DAYS);
+    tokio::spawn(async move {
+        for (table, day) in work {
+            let rows = match lake.read_range(table.source, &DateRange::single(day)).await {
+                Ok(gold_rows) => {
+                    anyhow::Context::with_context((table.shape)(gold_rows, &dims), || {
+                        format!("shaping {} rows of {day}", table.name)
+                    })
+                }
+                Err(err) => Err(err.into()),
+            };
+            let failed = rows.is_err();
+            // A closed channel means the load gave up; a failure ends the reading.
+            if sender.send(rows).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    receiver
 }
 
 /// The player and campaign dimensions, one row per player and campaign, and each scored
