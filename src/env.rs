@@ -33,3 +33,20 @@ pub const STUDIO_CONFIG: &str = "STUDIO_CONFIG";
 /// PostgreSQL URL of the mart (`postgres://user:password@host:5432/db`), same as
 /// `--database-url`. A secret: never logged, and hidden in `--help`.
 pub const DATABASE_URL: &str = "DATABASE_URL";
+
+/// Slack incoming-webhook URL for the optimizer's alerts. A secret: never logged.
+pub const SLACK_WEBHOOK_URL: &str = "SLACK_WEBHOOK_URL";
+
+/// Ad-platform APIs of `optimize-campaigns --apply`: base URLs (defaults are the real APIs;
+/// tests point them at local servers) and credentials. Tokens are secrets: never logged.
+pub const META_API_URL: &str = "META_API_URL";
+pub const META_ACCESS_TOKEN: &str = "META_ACCESS_TOKEN";
+pub const GOOGLE_ADS_API_URL: &str = "GOOGLE_ADS_API_URL";
+pub const GOOGLE_ADS_ACCESS_TOKEN: &str = "GOOGLE_ADS_ACCESS_TOKEN";
+pub const GOOGLE_ADS_DEVELOPER_TOKEN: &str = "GOOGLE_ADS_DEVELOPER_TOKEN";
+pub const GOOGLE_ADS_CUSTOMER_ID: &str = "GOOGLE_ADS_CUSTOMER_ID";
+pub const TIKTOK_API_URL: &str = "TIKTOK_API_URL";
+pub const TIKTOK_ACCESS_TOKEN: &str = "TIKTOK_ACCESS_TOKEN";
+pub const TIKTOK_ADVERTISER_ID: &str = "TIKTOK_ADVERTISER_ID";
+pub const IRONSOURCE_API_URL: &str = "IRONSOURCE_API_URL";
+pub const IRONSOURCE_API_TOKEN: &str = "IRONSOURCE_API_TOKEN";

@@ -3,6 +3,8 @@
 //! Each stage is a binary in `src/bin/` that parses its flags and calls its job in
 //! `src/jobs/`; the modules below are what the stages share.
 
+pub mod ad_platforms;
+pub mod alerts;
 pub mod cli;
 pub mod contracts;
 pub mod date_range;

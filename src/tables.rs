@@ -618,10 +618,61 @@ pub mod gold {
         date_column: Some("score_date"),
         key: &["score_date", "game_id", "player_id"],
     };
+
+    /// The optimizer's action ledger: one row per campaign segment and decision day, with the
+    /// figures it was judged on, what was decided, and what the ad platform answered. The key
+    /// is the idempotency key, so a rerun of the day updates its proposals and never records
+    /// (or sends) an action twice.
+    pub const CAMPAIGN_ACTIONS: TableSpec = TableSpec {
+        name: TableName::new(Layer::Gold, "campaign_actions"),
+        columns: &[
+            C::required("decided_on", Date),
+            // Hash of the decision day and the segment.
+            C::required("idempotency_key", String),
+            C::required("run_id", String),
+            C::required("game_id", String),
+            // meta, google, tiktok, ironsource; other networks by their AppsFlyer id.
+            C::required("platform", String),
+            C::required("media_source", String),
+            C::required("campaign_id", String),
+            C::optional("campaign_name", String),
+            C::required("country_code", String),
+            C::required("device_platform", String),
+            // What the platform's API acts on: the campaign, or campaign:country:platform for
+            // one segment of a campaign that spans several (applied by hand).
+            C::required("object_id", String),
+            // scale, watch or pause: the rules' verdict.
+            C::required("recommendation", String),
+            // pause, scale_budget, set_bid or keep.
+            C::required("action", String),
+            C::optional("old_value", String),
+            C::optional("new_value", String),
+            C::required("reason", String),
+            C::required("spend_usd", Float64),
+            C::required("installs", Int64),
+            C::optional("cpi_usd", Float64),
+            C::optional("predicted_roas_d30", Float64),
+            C::optional("predicted_roas_d30_low", Float64),
+            C::optional("predicted_roas_d30_high", Float64),
+            C::optional("predicted_roas_d180", Float64),
+            C::optional("actual_roas_to_date", Float64),
+            C::optional("payback_days", Int32),
+            // proposed (not sent), applying (sent, answer not recorded yet), applied, failed,
+            // deferred (a platform limit; a later run sends it), manual (no API for it),
+            // no_change.
+            C::required("status", String),
+            C::optional("response", String),
+            C::required("attempts", Int32),
+            C::required("updated_at", Timestamp),
+        ],
+        partition_by: &["decided_on"],
+        date_column: Some("decided_on"),
+        key: &["decided_on", "idempotency_key"],
+    };
 }
 
 /// Every table of the lake, for the jobs that act on all of them (erasure, maintenance).
-pub const CATALOG: [TableSpec; 21] = [
+pub const CATALOG: [TableSpec; 22] = [
     bronze::GAME_EVENTS,
     bronze::ATTRIBUTION,
     bronze::AD_SPEND,
@@ -643,6 +694,7 @@ pub const CATALOG: [TableSpec; 21] = [
     gold::DIM_CAMPAIGN,
     gold::LTV_MODELS,
     gold::PLAYER_LTV_SCORES,
+    gold::CAMPAIGN_ACTIONS,
 ];
 
 /// Joins two column lists at compile time (`N + M == T`).

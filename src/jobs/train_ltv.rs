@@ -18,11 +18,9 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::exit_codes::UsageError;
-use crate::lake::{Lake, column_at_most, column_before_day};
+use crate::lake::{Lake, column_at_most, column_before_day, float_column};
 use crate::ltv::evaluation::{CohortCurve, Evaluation, Heuristic};
-use crate::ltv::features::{
-    self, CHURN_WINDOW_DAYS, HORIZONS, OBSERVATION_DAYS, Vocabulary, float_column,
-};
+use crate::ltv::features::{self, CHURN_WINDOW_DAYS, HORIZONS, OBSERVATION_DAYS, Vocabulary};
 use crate::ltv::metrics;
 use crate::ltv::model::{Features, Model, Objective, Settings};
 use crate::run::{JobContext, JobReport};

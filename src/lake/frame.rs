@@ -12,7 +12,9 @@ use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType as ArrowDataType, Field, Schema, SchemaRef};
 use deltalake::arrow::error::ArrowError;
 use deltalake::arrow::ffi::{FFI_ArrowArray, FFI_ArrowSchema, from_ffi, to_ffi};
-use polars::prelude::{Column, CompatLevel, DataFrame, PlSmallStr, PolarsError, Series};
+use polars::prelude::{
+    Column, CompatLevel, DataFrame, DataType, PlSmallStr, PolarsError, PolarsResult, Series,
+};
 use polars_arrow::ffi as polars_ffi;
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +86,27 @@ pub fn batches_to_frame(schema: &Schema, batches: &[RecordBatch]) -> Result<Data
         columns.push(Column::from(series));
     }
     Ok(DataFrame::new_infer_height(columns)?)
+}
+
+/// A numeric column of `frame` as f64, nulls as 0.
+pub fn float_column(frame: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
+    Ok(frame
+        .column(name)?
+        .cast(&DataType::Float64)?
+        .f64()?
+        .iter()
+        .map(|v| v.unwrap_or(0.0))
+        .collect())
+}
+
+/// A string column of `frame`, row by row.
+pub fn string_column(frame: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
+    Ok(frame
+        .column(name)?
+        .str()?
+        .iter()
+        .map(|v| v.map(str::to_owned))
+        .collect())
 }
 
 /// The distinct non-null values of a string column, sorted: the keys a stage reads by.

@@ -35,7 +35,7 @@ use url::Url;
 
 use crate::date_range::DateRange;
 pub use deltalake::datafusion::prelude::Expr;
-pub use frame::FrameError;
+pub use frame::{FrameError, float_column, string_column};
 pub use rows::{column_at_most, column_before_day, column_in_range, column_on_day, rows_to_batch};
 pub use table::{ColumnSpec, ColumnType, Layer, TableName, TableSpec};
 pub use uri::LakeUri;
@@ -125,6 +125,18 @@ pub struct DeleteOutcome {
     pub version: Option<u64>,
     /// `None` when delta-rs dropped whole files without counting their rows.
     pub rows_deleted: Option<u64>,
+}
+
+/// What [`Lake::maintain`] did to a table.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Maintenance {
+    pub table: TableName,
+    pub version: Option<u64>,
+    /// Small files replaced by compaction, and the files that replaced them.
+    pub files_compacted: u64,
+    pub files_written: u64,
+    /// Files older than the retention that no live version needed, deleted.
+    pub files_deleted: u64,
 }
 
 /// Rows to write: a polars frame, or Arrow record batches built directly (ingest).
@@ -502,6 +514,42 @@ impl Lake {
             rows_written,
             skipped: false,
         })
+    }
+
+    /// Compacts the table's small files into larger ones (one commit, same rows) and then
+    /// deletes the files no version younger than `retention` still needs: the nightly
+    /// maintenance. Time travel reaches back `retention`, no further. A table that does not
+    /// exist has nothing to maintain.
+    pub async fn maintain(
+        &self,
+        spec: &TableSpec,
+        retention: chrono::Duration,
+    ) -> Result<Option<Maintenance>, LakeError> {
+        let table = match self.open(&spec.name).await {
+            Ok(table) => table,
+            Err(LakeError::TableNotFound { .. }) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let (table, compacted) = table
+            .optimize()
+            .with_commit_properties(self.commit_properties(json!({"maintenance": "optimize"})))
+            .await
+            .map_err(|source| delta(&spec.name, "optimize", source))?;
+        let (table, vacuumed) = table
+            .vacuum()
+            .with_retention_period(retention)
+            .with_commit_properties(self.commit_properties(
+                json!({"maintenance": "vacuum", "retention_hours": retention.num_hours()}),
+            ))
+            .await
+            .map_err(|source| delta(&spec.name, "vacuum", source))?;
+        Ok(Some(Maintenance {
+            table: spec.name,
+            version: table.version(),
+            files_compacted: compacted.num_files_removed,
+            files_written: compacted.num_files_added,
+            files_deleted: vacuumed.files_deleted.len() as u64,
+        }))
     }
 
     /// Deletes the rows matching `predicate` (SQL over the table's columns) in one commit and

@@ -221,20 +221,11 @@ pub fn matrix(frame: &DataFrame, vocabulary: &Vocabulary) -> PolarsResult<Vec<f3
     Ok(values)
 }
 
-/// A float column of `frame` as f64, nulls as 0.
-pub fn float_column(frame: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
-    Ok(frame
-        .column(name)?
-        .cast(&DataType::Float64)?
-        .f64()?
-        .iter()
-        .map(|v| v.unwrap_or(0.0))
-        .collect())
-}
-
 #[cfg(test)]
 mod tests {
     use chrono::NaiveDate;
+
+    use crate::lake::float_column;
 
     use super::*;
 

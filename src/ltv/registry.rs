@@ -83,6 +83,19 @@ impl ModelVersion {
     }
 }
 
+/// Whether `err` from [`load`] only says no model has been promoted (or trained) yet.
+pub fn has_no_model(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref(),
+            Some(RegistryError::NothingPromoted(_))
+        ) || matches!(
+            cause.downcast_ref(),
+            Some(crate::lake::LakeError::TableNotFound { .. })
+        )
+    })
+}
+
 /// The version `requested`, or the newest one trained on data up to `day` with at least one
 /// promoted model. With `requested`, every model of the version counts as promoted: an
 /// explicit choice overrides the holdout's verdict (and the caller logs it).
@@ -115,15 +128,13 @@ pub async fn load(
         .i32()?
         .get(0)
         .and_then(crate::date_range::from_days_since_epoch)
-        .ok_or_else(|| RegistryError::UnknownVersion(version.clone()))?;
-    let text = |name: &str| -> PolarsResult<Vec<Option<String>>> {
-        Ok(rows
-            .column(name)?
-            .str()?
-            .iter()
-            .map(|v| v.map(str::to_owned))
-            .collect())
-    };
+        .ok_or_else(|| RegistryError::Corrupt {
+            version: version.clone(),
+            target: "(every target)".into(),
+            observation_days: 0,
+            detail: "as_of is not a date".into(),
+        })?;
+    let text = |name: &str| crate::lake::string_column(&rows, name);
     let targets = text("target")?;
     let methods = text("method")?;
     let boosters = text("booster_json")?;

@@ -68,6 +68,41 @@ pub fn run_stage_with(binary: &str, args: &[&str], env: &[(&str, &str)]) -> Valu
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
+/// Generates a studio of `installs_per_day` from 2026-01-01 through `last_day` into `out`.
+pub fn gen_studio(out: &Path, last_day: &str, installs_per_day: &str, seed: &str) -> Value {
+    run_stage(
+        env!("CARGO_BIN_EXE_gen-fixtures"),
+        &[
+            "--from",
+            "2026-01-01",
+            "--to",
+            last_day,
+            "--installs-per-day",
+            installs_per_day,
+            "--seed",
+            seed,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )
+}
+
+/// The shipped `config/optimizer.yaml` with `replacements` applied, written into `folder`.
+pub fn optimizer_config(folder: &Path, replacements: &[(&str, &str)]) -> std::path::PathBuf {
+    let mut text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/optimizer.yaml"
+    ))
+    .unwrap();
+    for (from, to) in replacements {
+        assert!(text.contains(from), "the optimizer config has no `{from}`");
+        text = text.replace(from, to);
+    }
+    let path = folder.join("optimizer.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// Replays files (a file or a folder) into the Bronze tables of `lake` on `ingest_date`.
 pub fn ingest_files(lake: &Path, source: &Path, ingest_date: &str) -> Value {
     run_stage(

@@ -103,6 +103,9 @@ async fn range_plan(lake: &Lake, range: &DateRange) -> anyhow::Result<Vec<TableP
     let mut plan = Vec::new();
     for table in MART_TABLES {
         let gold_version = lake.version(&table.source.name).await?;
+        if gold_version.is_none() && table.optional {
+            continue;
+        }
         if gold_version.is_none() {
             anyhow::bail!(
                 "{} does not exist in {}: run silver-to-gold for these days first",
@@ -127,6 +130,9 @@ async fn range_plan(lake: &Lake, range: &DateRange) -> anyhow::Result<Vec<TableP
 async fn changed_plan(lake: &Lake, mart: &mut Mart) -> anyhow::Result<Vec<TablePlan>> {
     let mut plan = Vec::new();
     for table in MART_TABLES {
+        if table.optional && lake.version(&table.source.name).await?.is_none() {
+            continue;
+        }
         let since = mart.last_loaded_version(table, table.source).await?;
         let (gold_version, mut days) = lake.changed_dates(table.source, since).await?;
         let mut predictions_version = None;

@@ -33,6 +33,9 @@ pub struct MartTable {
     /// Carries the newest predictions of `gold.player_ltv_scores`, and is republished when
     /// they change.
     pub predicted: bool,
+    /// Written by a stage a studio may not run yet (the optimizer): absent in the lake, it is
+    /// skipped rather than an error.
+    pub optional: bool,
     /// A Gold day's rows as mart rows (mart column names, mart order).
     pub shape: fn(DataFrame, &Dimensions) -> PolarsResult<DataFrame>,
 }
@@ -51,6 +54,7 @@ pub const PLAYER_ANALYTICS_DAILY: MartTable = MartTable {
     key: &["acquisition_date", "game_name", "player_id"],
     monthly_partitions: true,
     predicted: true,
+    optional: false,
     shape: player_rows,
 };
 
@@ -61,6 +65,7 @@ pub const CAMPAIGN_DAILY: MartTable = MartTable {
     key: &["install_date", "game_name", "campaign_id"],
     monthly_partitions: false,
     predicted: false,
+    optional: false,
     shape: campaign_rows,
 };
 
@@ -71,6 +76,7 @@ pub const COHORT_RETENTION: MartTable = MartTable {
     key: &["cohort_date", "game_name", "day_n"],
     monthly_partitions: false,
     predicted: false,
+    optional: false,
     shape: retention_rows,
 };
 
@@ -81,6 +87,7 @@ pub const COHORT_LTV: MartTable = MartTable {
     key: &["cohort_date", "game_name", "day_n"],
     monthly_partitions: false,
     predicted: false,
+    optional: false,
     shape: ltv_rows,
 };
 
@@ -91,16 +98,29 @@ pub const KPI_DAILY: MartTable = MartTable {
     key: &["activity_date", "game_name"],
     monthly_partitions: false,
     predicted: false,
+    optional: false,
     shape: kpi_rows,
 };
 
+pub const CAMPAIGN_ACTIONS: MartTable = MartTable {
+    name: "mart.campaign_actions",
+    source: &gold::CAMPAIGN_ACTIONS,
+    date_column: "decided_on",
+    key: &["idempotency_key"],
+    monthly_partitions: false,
+    predicted: false,
+    optional: true,
+    shape: action_rows,
+};
+
 /// Every table a load fills, in load order.
-pub const MART_TABLES: [&MartTable; 5] = [
+pub const MART_TABLES: [&MartTable; 6] = [
     &PLAYER_ANALYTICS_DAILY,
     &CAMPAIGN_DAILY,
     &COHORT_RETENTION,
     &COHORT_LTV,
     &KPI_DAILY,
+    &CAMPAIGN_ACTIONS,
 ];
 
 fn null_of(name: &str, dtype: DataType) -> Expr {
@@ -281,4 +301,19 @@ fn kpi_rows(kpis: DataFrame, _: &Dimensions) -> PolarsResult<DataFrame> {
         })
         .collect();
     kpis.lazy().select(columns).collect()
+}
+
+/// The ledger as the mart names it; the network's AppsFlyer id stays in the lake.
+fn action_rows(actions: DataFrame, _: &Dimensions) -> PolarsResult<DataFrame> {
+    let columns: Vec<Expr> = gold::CAMPAIGN_ACTIONS
+        .columns
+        .iter()
+        .filter(|c| c.name != "media_source")
+        .map(|c| match c.name {
+            "game_id" => col("game_id").alias("game_name"),
+            "country_code" => col("country_code").alias("country"),
+            name => col(name),
+        })
+        .collect();
+    actions.lazy().select(columns).collect()
 }
