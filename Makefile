@@ -11,6 +11,7 @@ FIXTURE_SEED := 42
 FIXTURE_INSTALLS := 150
 
 DEMO_OUT := out/demo
+DEMO_TO := 2026-03-01
 # The demo's mart: a database of its own on the machine's PostgreSQL, recreated by each demo.
 DEMO_POSTGRES ?= postgres://postgres@127.0.0.1:5432
 DEMO_DATABASE := ltv_demo
@@ -53,26 +54,29 @@ fixtures: build
 	$(BIN)/gen-fixtures --from $(FIXTURE_FROM) --to $(FIXTURE_TO) --seed $(FIXTURE_SEED) \
 		--installs-per-day $(FIXTURE_INSTALLS) --gzip --out fixtures/studio
 
-## Run what the pipeline has so far on a generated studio and print a short report.
+## The whole chain once on a generated studio of 60 days (enough history to train pLTV), then a
+## short report: installs, retention, pLTV D30 and ROAS by channel, campaigns paused/scaled.
 demo: build
 	rm -rf $(DEMO_OUT)
-	$(BIN)/gen-fixtures --from $(FIXTURE_FROM) --to $(FIXTURE_TO) --seed $(FIXTURE_SEED) \
-		--installs-per-day 400 --out $(DEMO_OUT)/studio --log-format text
+	$(BIN)/gen-fixtures --from $(FIXTURE_FROM) --to $(DEMO_TO) --seed $(FIXTURE_SEED) \
+		--installs-per-day 120 --out $(DEMO_OUT)/studio --log-format text
 	$(BIN)/check-contracts lint --log-format text
-	$(BIN)/ingest-drain --source file:$(DEMO_OUT)/studio --date $(FIXTURE_TO) \
+	$(BIN)/ingest-drain --source file:$(DEMO_OUT)/studio --date $(DEMO_TO) \
 		--lake $(DEMO_OUT)/lake --insecure-dev-key --log-format text
-	$(BIN)/bronze-to-silver --date $(FIXTURE_TO) --lake $(DEMO_OUT)/lake --log-format text
+	$(BIN)/bronze-to-silver --date $(DEMO_TO) --lake $(DEMO_OUT)/lake --log-format text
 	$(BIN)/silver-to-gold --changed --lake $(DEMO_OUT)/lake --log-format text
+	$(BIN)/train-ltv --as-of $(DEMO_TO) --lake $(DEMO_OUT)/lake --log-format text >/dev/null
+	$(BIN)/score-ltv --date $(DEMO_TO) --lake $(DEMO_OUT)/lake --log-format text >/dev/null
+	$(BIN)/optimize-campaigns --date $(DEMO_TO) --lake $(DEMO_OUT)/lake --log-format text >/dev/null
 	psql "$(DEMO_POSTGRES)/postgres" -qc "DROP DATABASE IF EXISTS $(DEMO_DATABASE) WITH (FORCE)" \
 		-c "CREATE DATABASE $(DEMO_DATABASE)"
 	DATABASE_URL="$(DEMO_POSTGRES)/$(DEMO_DATABASE)" $(BIN)/load-mart --changed \
-		--lake $(DEMO_OUT)/lake --log-format text
+		--lake $(DEMO_OUT)/lake --log-format text >/dev/null
 	@python3 scripts/studio_report.py $(DEMO_OUT)/studio
-	@cargo run -q --example gold_report -- $(DEMO_OUT)/lake
-	@psql "$(DEMO_POSTGRES)/$(DEMO_DATABASE)" -P footer=off \
-		-c "SELECT game_name, stage, players, round(share_of_previous::numeric, 3) AS share_of_previous, round(avg_actual_ltv_d30, 2) AS avg_actual_ltv_d30 FROM mart.v_god_overview ORDER BY game_name, stage_order"
-	@echo "  Delta tables: $(DEMO_OUT)/lake/{bronze,silver,gold}/"
+	@psql "$(DEMO_POSTGRES)/$(DEMO_DATABASE)" -P footer=off -f scripts/demo_report.sql
+	@echo "  Delta tables: $(DEMO_OUT)/lake/{bronze,silver,gold}/  (gold.campaign_actions: the optimizer's ledger)"
 	@echo "  Mart: psql $(DEMO_POSTGRES)/$(DEMO_DATABASE) -c '\\dv mart.*'  (the dashboard views)"
+	@echo "  Next: make train (the pLTV holdout report), airflow/dags/ (the DAGs), make bench"
 
 ## Retrain the pLTV models locally: 60 generated days through Bronze, Silver and Gold, then
 ## train-ltv with its holdout report (a table here, JSON in $(TRAIN_OUT)/ltv-report.json).

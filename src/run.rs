@@ -12,7 +12,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::cli::{self, CommonArgs};
+use crate::cli::CommonArgs;
 use crate::date_range::DateRange;
 use crate::domain::GameTitle;
 use crate::env;
@@ -75,6 +75,10 @@ pub struct JobReport {
     /// Seconds from the newest event processed to the end of the run, when the job knows it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub newest_event_lag_seconds: Option<f64>,
+    /// Share of sessions that fired each golden event, when the job measured it (contract
+    /// validation); exported as a metric so a drop can alert.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub golden_event_completeness: BTreeMap<String, f64>,
     /// Job-specific figures.
     #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
     pub details: serde_json::Map<String, serde_json::Value>,
@@ -208,6 +212,7 @@ where
             .map(|since| since.as_secs_f64())
             .unwrap_or_default(),
         newest_event_lag_seconds: report.newest_event_lag_seconds,
+        golden_event_completeness: report.golden_event_completeness.clone(),
     };
     publish_metrics(&runtime, job, common, &figures);
     status.into()
@@ -231,13 +236,4 @@ fn publish_metrics(
     {
         tracing::warn!(error = %err, "cannot push metrics to the Pushgateway");
     }
-}
-
-/// The `main` of a binary whose stage is not built yet: `--help` works and flags are checked
-/// like everywhere else, then it exits 2 saying so, writing nothing.
-pub fn not_implemented_main(job: &'static str, help: &'static str) -> ExitCode {
-    let args = cli::parse::<cli::NoOptions>(job, help);
-    run(job, &args.common, |context| async move {
-        Err(UsageError::new(format!("{} is not implemented yet", context.job)).into())
-    })
 }

@@ -60,7 +60,7 @@ pub fn progress_bar(len: u64, message: &str) -> ProgressBar {
 }
 
 /// The figures of one run that become metrics.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RunFigures {
     pub rows_in: u64,
     pub rows_out: u64,
@@ -71,6 +71,8 @@ pub struct RunFigures {
     pub finished_at_unix: f64,
     /// Seconds between the newest event seen and the end of the run, when the job knows it.
     pub newest_event_lag_seconds: Option<f64>,
+    /// Share of sessions with each golden event, by event name.
+    pub golden_event_completeness: std::collections::BTreeMap<String, f64>,
 }
 
 type JobLabel = Vec<(String, String)>;
@@ -137,6 +139,19 @@ pub fn render_metrics(job: &str, figures: &RunFigures) -> String {
             lag,
         );
     }
+    if !figures.golden_event_completeness.is_empty() {
+        let family = Family::<JobLabel, Gauge<f64, AtomicU64>>::default();
+        for (event, share) in &figures.golden_event_completeness {
+            let mut labels = label.clone();
+            labels.push(("event_name".to_string(), event.clone()));
+            family.get_or_create(&labels).set(*share);
+        }
+        registry.register(
+            "golden_event_completeness",
+            "Share of sessions that fired the golden event, in the validated range",
+            family,
+        );
+    }
 
     let mut text = String::new();
     encode(&mut text, &registry).expect("writing to a String cannot fail");
@@ -178,6 +193,7 @@ mod tests {
             succeeded: true,
             finished_at_unix: 1_767_225_600.0,
             newest_event_lag_seconds: None,
+            ..RunFigures::default()
         };
         let text = render_metrics("bronze-to-silver", &figures);
         assert!(
@@ -188,6 +204,52 @@ mod tests {
         assert!(text.contains("ltv_job_duration_seconds{job_name=\"bronze-to-silver\"} 1.5"));
         assert!(text.contains("ltv_job_last_success_timestamp_seconds"));
         assert!(!text.contains("newest_event_lag"));
+    }
+
+    #[test]
+    fn golden_event_completeness_is_a_gauge_per_event() {
+        let figures = RunFigures {
+            succeeded: true,
+            golden_event_completeness: [("tutorial_complete".to_string(), 0.625)].into(),
+            ..RunFigures::default()
+        };
+        let text = render_metrics("check-contracts", &figures);
+        assert!(
+            text.contains(
+                "ltv_golden_event_completeness{job_name=\"check-contracts\",event_name=\"tutorial_complete\"} 0.625"
+            ),
+            "{text}"
+        );
+    }
+
+    /// Every metric the alerting rules of `monitoring/alerts.yml` use is one a run writes.
+    #[test]
+    fn alert_rules_name_metrics_that_exist() {
+        let rules: serde_json::Value =
+            serde_yaml_ng::from_str(include_str!("../monitoring/alerts.yml")).unwrap();
+        let figures = RunFigures {
+            succeeded: true,
+            newest_event_lag_seconds: Some(1.0),
+            golden_event_completeness: [("level_complete".to_string(), 1.0)].into(),
+            ..RunFigures::default()
+        };
+        let text = render_metrics("ingest-drain", &figures);
+        let pattern = regex::Regex::new(r"ltv_[a-z_]+").unwrap();
+        let mut names = 0;
+        for rule in rules["groups"][0]["rules"].as_array().unwrap() {
+            let expr = rule["expr"].as_str().unwrap();
+            for name in pattern.find_iter(expr) {
+                names += 1;
+                assert!(
+                    text.contains(&format!("\n{} ", name.as_str()))
+                        || text.contains(&format!("\n{}{{", name.as_str())),
+                    "{} in alert {} is not a metric:\n{text}",
+                    name.as_str(),
+                    rule["alert"]
+                );
+            }
+        }
+        assert!(names >= 5);
     }
 
     #[test]

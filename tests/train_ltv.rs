@@ -201,32 +201,52 @@ async fn campaigns_are_judged_in_their_first_week(lake_path: &Path, studio: &Pat
         .unwrap()
         .into_no_null_iter()
         .collect();
-    let (mut losers, mut winners) = (0, 0);
-    for row in 0..ledger.height() {
+    // A campaign sees 20-60 installs in this week: enough to pause the ones that lose, not
+    // to be sure of the ones that win (the pROAS interval of a whale-driven week is wide, and
+    // scaling needs its low end above the floor), so winners must not be paused and must
+    // read above the floor.
+    let true_roas = |row: usize| {
         let (revenue, cost) = truth[&campaigns[row]];
-        let true_roas = revenue / cost;
+        revenue / cost
+    };
+    for row in 0..ledger.height() {
         eprintln!(
-            "{:28} installs {:3} true ROAS D30 {true_roas:5.2} pROAS D30 {:5.2} -> {}",
+            "{:28} installs {:3} true ROAS D30 {:5.2} pROAS D30 {:5.2} -> {}",
             campaigns[row],
             installs[row],
+            true_roas(row),
             predicted[row].unwrap_or(f64::NAN),
             verdicts[row]
         );
-        if installs[row] < 20 {
-            continue;
-        }
-        if true_roas < 0.3 {
+    }
+    let (mut losers, mut paused, mut winners) = (0, 0, 0);
+    for row in (0..ledger.height()).filter(|&row| installs[row] >= 20) {
+        let roas = predicted[row].unwrap();
+        if true_roas(row) < 0.3 {
             losers += 1;
-            assert_eq!(verdicts[row], "pause", "{} loses money", campaigns[row]);
+            paused += usize::from(verdicts[row] == "pause");
+            assert!(
+                roas < 0.8 && verdicts[row] != "scale",
+                "{} loses money",
+                campaigns[row]
+            );
         }
-        if true_roas > 1.5 {
+        if true_roas(row) > 1.5 {
             winners += 1;
-            assert_eq!(verdicts[row], "scale", "{} makes money", campaigns[row]);
+            assert!(
+                roas >= 0.8 && verdicts[row] != "pause",
+                "{} makes money",
+                campaigns[row]
+            );
         }
     }
     assert!(
-        losers >= 4 && winners >= 1,
+        losers >= 6 && winners >= 3,
         "{losers} losers, {winners} winners"
+    );
+    assert!(
+        paused * 4 >= losers * 3,
+        "{paused} of {losers} losers paused"
     );
 }
 

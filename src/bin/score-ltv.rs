@@ -13,7 +13,8 @@ a whale flag (top 1% of predicted D180 per game, never a minor), in gold.player_
 (partition score_date; a rerun replaces the day). Each player is scored by the promoted model
 of the longest window (1, 3 or 7 days) their age has completed; players installed that day
 wait a day. The model version is, per day, the newest trained on data up to that day with a
-promoted model; --model-version picks one. load-mart copies the newest scores to the mart.
+promoted model; --model-version picks one. Before any model is promoted a day is skipped
+with a warning (exit 0). load-mart copies the newest scores to the mart.
 Examples:
   score-ltv --date 2026-03-01
   score-ltv --from 2026-02-01 --to 2026-02-28 --model-version ltv-2026-02-28-s7";

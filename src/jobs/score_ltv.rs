@@ -23,8 +23,9 @@ use polars::prelude::*;
 use crate::date_range::{DateRange, days_since_epoch};
 use crate::exit_codes::UsageError;
 use crate::jobs::silver_to_gold::is_whale;
+use crate::lake::float_column;
 use crate::lake::{Lake, column_in_range};
-use crate::ltv::features::{self, HORIZONS, OBSERVATION_DAYS, float_column};
+use crate::ltv::features::{self, HORIZONS, OBSERVATION_DAYS};
 use crate::ltv::model::Features;
 use crate::ltv::registry::{self, Method, ModelVersion, RegisteredModel};
 use crate::money::money_sum;
@@ -61,8 +62,22 @@ pub async fn run(context: JobContext, options: ScoreOptions) -> anyhow::Result<J
     let mut report = JobReport::default();
     let mut versions = BTreeSet::new();
     let progress = crate::telemetry::progress_bar(range.days().count() as u64, "days scored");
+    let mut without_model = Vec::new();
     for day in range.days() {
-        let models = registry::load(lake, options.model_version.as_deref(), day, THREADS).await?;
+        let models = match registry::load(lake, options.model_version.as_deref(), day, THREADS)
+            .await
+        {
+            Ok(models) => models,
+            // A studio's first days, before the nightly has trained anything: the micro-batch
+            // goes on without predictions, and the summary says which days were not scored.
+            Err(err) if options.model_version.is_none() && registry::has_no_model(&err) => {
+                tracing::warn!(%day, error = format!("{err:#}"), "no promoted pLTV model yet; the day is not scored");
+                without_model.push(day);
+                progress.inc(1);
+                continue;
+            }
+            Err(err) => return Err(err),
+        };
         if options.model_version.is_some() && models.models.iter().any(|m| !m.promoted) {
             tracing::warn!(
                 version = models.version,
@@ -83,6 +98,9 @@ pub async fn run(context: JobContext, options: ScoreOptions) -> anyhow::Result<J
     }
     progress.finish_and_clear();
     report.detail("model_versions", versions);
+    if !without_model.is_empty() {
+        report.detail("days_without_model", without_model);
+    }
     Ok(report)
 }
 

@@ -299,6 +299,11 @@ pub async fn validate(
         ..JobReport::default()
     };
     job.rows_quarantined = report.rows_failing;
+    job.golden_event_completeness = report
+        .golden_completeness
+        .iter()
+        .map(|golden| (golden.event_name.clone(), golden.share))
+        .collect();
     job.detail("contracts_checked", report.contracts.len());
     job.detail("failed_contracts", &report.failed_contracts);
     if report.failed_contracts.is_empty() {
