@@ -643,6 +643,13 @@ async fn rules_pause_and_scale_by_hand_and_the_ledger_never_applies_twice() {
         &["--lake", lake_path.to_str().unwrap(), "--date", DECIDED_ON],
         &[("DATABASE_URL", &database.url)],
     );
+    // Again: the day is now upserted through staging, and the ledger's own updated_at rides
+    // along.
+    run_stage_with(
+        env!("CARGO_BIN_EXE_load-mart"),
+        &["--lake", lake_path.to_str().unwrap(), "--date", DECIDED_ON],
+        &[("DATABASE_URL", &database.url)],
+    );
     let mut connection = database.connect().await;
     let rows: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT campaign_id, status, recommendation FROM mart.campaign_actions ORDER BY campaign_id",

@@ -430,10 +430,14 @@ fn upsert_sql(table: &MartTable, stage: &str, columns: &[String]) -> String {
         .iter()
         .filter(|c| !table.key.contains(&c.as_str()))
         .collect();
+    // A row's `updated_at` is when the mart changed it, unless Gold carries its own (the
+    // action ledger says when an action's status last moved).
+    let stamp = (!columns.iter().any(|c| c == "updated_at"))
+        .then(|| "updated_at = CURRENT_TIMESTAMP".to_string());
     let set = values
         .iter()
         .map(|c| format!("{c} = EXCLUDED.{c}"))
-        .chain(["updated_at = CURRENT_TIMESTAMP".to_string()])
+        .chain(stamp)
         .collect::<Vec<_>>()
         .join(", ");
     let row = |alias: &str| {
@@ -466,6 +470,19 @@ mod tests {
         assert!(sql.contains("ON CONFLICT (activity_date, game_name) DO UPDATE SET dau = EXCLUDED.dau, updated_at = CURRENT_TIMESTAMP"), "{sql}");
         assert!(
             sql.contains("WHERE (t.dau) IS DISTINCT FROM (EXCLUDED.dau)"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn a_gold_updated_at_is_carried_not_stamped_twice() {
+        use crate::jobs::load_mart::tables::CAMPAIGN_ACTIONS;
+        let columns = ["idempotency_key", "status", "updated_at"].map(String::from);
+        let sql = upsert_sql(&CAMPAIGN_ACTIONS, "stage_campaign_actions", &columns);
+        assert!(
+            sql.contains(
+                "DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at WHERE"
+            ),
             "{sql}"
         );
     }
