@@ -99,6 +99,17 @@ pub fn float_column(frame: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
         .collect())
 }
 
+/// A count column of `frame` (any integer type) as u64, nulls as 0.
+pub fn count_column(frame: &DataFrame, name: &str) -> PolarsResult<Vec<u64>> {
+    Ok(frame
+        .column(name)?
+        .cast(&DataType::UInt64)?
+        .u64()?
+        .iter()
+        .map(|v| v.unwrap_or(0))
+        .collect())
+}
+
 /// A string column of `frame`, row by row.
 pub fn string_column(frame: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
     Ok(frame

@@ -345,12 +345,10 @@ pub fn recent_budget_changes(
 
 /// The Slack message of a day: paused and scaled segments and sharp pROAS drops.
 pub fn alert_text(plan: &Plan, rows: &[LedgerRow]) -> Option<String> {
-    let status_of = |key: &str| {
-        rows.iter()
-            .find(|r| r.idempotency_key == key)
-            .map(|r| r.status.as_str())
-            .unwrap_or("already recorded")
-    };
+    let status_by_key: BTreeMap<&str, &str> = rows
+        .iter()
+        .map(|r| (r.idempotency_key.as_str(), r.status.as_str()))
+        .collect();
     let mut lines = Vec::new();
     let (mut paused, mut scaled) = (0, 0);
     for decision in &plan.decisions {
@@ -387,7 +385,10 @@ pub fn alert_text(plan: &Plan, rows: &[LedgerRow]) -> Option<String> {
         let mut line = format!(
             "• {verb} {label}: {} [{}]",
             decision.judgement.reason,
-            status_of(&key)
+            status_by_key
+                .get(key.as_str())
+                .copied()
+                .unwrap_or("already recorded")
         );
         if let (Some(before), Some(now)) =
             (decision.dropped_from, decision.metrics.predicted_roas_d30)

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 
 use crate::date_range::from_days_since_epoch;
-use crate::lake::{float_column, string_column};
+use crate::lake::{count_column, float_column, string_column};
 
 /// z of a two-sided 90% interval.
 const Z_90: f64 = 1.645;
@@ -245,15 +245,7 @@ pub fn segment_days(
 
     let text = |name: &str| string_column(&joined, name);
     let float = |name: &str| float_column(&joined, name);
-    let count = |name: &str| -> PolarsResult<Vec<u64>> {
-        Ok(joined
-            .column(name)?
-            .cast(&DataType::UInt64)?
-            .u64()?
-            .iter()
-            .map(|v| v.unwrap_or(0))
-            .collect())
-    };
+    let count = |name: &str| count_column(&joined, name);
     let (games, campaigns, countries, platforms) = (
         text("game_id")?,
         text("campaign_id")?,

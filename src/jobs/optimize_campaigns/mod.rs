@@ -35,7 +35,7 @@ use crate::tables::{gold, silver};
 
 use config::OptimizerConfig;
 use decisions::{CampaignState, Decision, Plan};
-use ledger::{LedgerRow, Status};
+use ledger::{LedgerRow, Recorded, Status};
 use metrics::{Segment, SegmentMetrics};
 
 #[derive(Debug, Clone, Args)]
@@ -69,7 +69,17 @@ pub async fn run(context: JobContext, options: OptimizeOptions) -> anyhow::Resul
     let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut unconfirmed = Vec::new();
     for day in range.days() {
-        let plan = plan_day(&context.lake, day, &config, context.game.as_ref()).await?;
+        // The ledger of the lookback and of `day`, read once: the previous pROAS of each
+        // segment, what was applied already and the Meta budget changes of the last hour.
+        let recorded = ledger::recorded(&context.lake, &lookback(day, &config)?).await?;
+        let plan = plan_day(
+            &context.lake,
+            day,
+            &config,
+            context.game.as_ref(),
+            &recorded,
+        )
+        .await?;
         report.rows_in += plan.decisions.len() as u64;
         for decision in &plan.decisions {
             *counts
@@ -85,7 +95,7 @@ pub async fn run(context: JobContext, options: OptimizeOptions) -> anyhow::Resul
             }
             continue;
         }
-        let outcome = record_and_apply(&context, &plan, &config, &options).await?;
+        let outcome = record_and_apply(&context, &plan, &recorded, &config, &options).await?;
         for row in &outcome.rows {
             *counts.entry(row.status.as_str()).or_default() += 1;
         }
@@ -119,12 +129,10 @@ async fn plan_day(
     day: NaiveDate,
     config: &OptimizerConfig,
     game: Option<&GameTitle>,
+    recorded: &BTreeMap<String, Recorded>,
 ) -> anyhow::Result<Plan> {
     let yesterday = day.pred_opt().context("--date is too early")?;
-    let first = day
-        .checked_sub_days(Days::new(config.lookback_days as u64))
-        .context("--date is too early")?;
-    let window = DateRange::new(first, yesterday)?;
+    let window = DateRange::new(lookback(day, config)?.first(), yesterday)?;
 
     let scores = lake
         .read_or_empty(
@@ -224,7 +232,7 @@ async fn plan_day(
             )
         })
         .collect();
-    let previous = previous_roas(lake, day, config).await?;
+    let previous = previous_roas(recorded, day);
     Ok(decisions::plan(day, metrics, &campaigns, &previous, config))
 }
 
@@ -270,36 +278,35 @@ async fn campaign_states(lake: &Lake) -> anyhow::Result<BTreeMap<String, Campaig
     Ok(states)
 }
 
-/// Each segment's pROAS D30 at its newest decision before `day` (within the lookback).
-async fn previous_roas(
-    lake: &Lake,
-    day: NaiveDate,
-    config: &OptimizerConfig,
-) -> anyhow::Result<BTreeMap<Segment, f64>> {
-    let (Some(last), Some(first)) = (
-        day.pred_opt(),
-        day.checked_sub_days(Days::new(config.lookback_days as u64)),
-    ) else {
-        return Ok(BTreeMap::new());
-    };
-    let mut newest: BTreeMap<Segment, (i32, f64)> = BTreeMap::new();
-    for row in ledger::recorded(lake, &DateRange::new(first, last)?)
-        .await?
-        .into_values()
-    {
+/// The days `day` looks back over, `day` included.
+fn lookback(day: NaiveDate, config: &OptimizerConfig) -> anyhow::Result<DateRange> {
+    let first = day
+        .checked_sub_days(Days::new(config.lookback_days as u64))
+        .context("--date is too early")?;
+    Ok(DateRange::new(first, day)?)
+}
+
+/// Each segment's pROAS D30 at its newest decision before `day`.
+fn previous_roas(recorded: &BTreeMap<String, Recorded>, day: NaiveDate) -> BTreeMap<Segment, f64> {
+    let before_day = ledger::ledger_day(day);
+    let mut newest: BTreeMap<&Segment, (i32, f64)> = BTreeMap::new();
+    for row in recorded.values().filter(|row| row.decided_on < before_day) {
         let Some(roas) = row.predicted_roas_d30 else {
             continue;
         };
-        let entry = newest.entry(row.segment).or_insert((row.decided_on, roas));
+        let entry = newest.entry(&row.segment).or_insert((row.decided_on, roas));
         if row.decided_on > entry.0 {
             *entry = (row.decided_on, roas);
         }
     }
-    Ok(newest.into_iter().map(|(s, (_, roas))| (s, roas)).collect())
+    newest
+        .into_iter()
+        .map(|(segment, (_, roas))| (segment.clone(), roas))
+        .collect()
 }
 
 /// What one day's recording and sending left in the ledger.
-struct Recorded {
+struct DayOutcome {
     rows: Vec<LedgerRow>,
     version: Option<u64>,
     /// Keys of rows an earlier run left `applying`, not sent again.
@@ -312,20 +319,16 @@ struct Recorded {
 async fn record_and_apply(
     context: &JobContext,
     plan: &Plan,
+    before: &BTreeMap<String, Recorded>,
     config: &OptimizerConfig,
     options: &OptimizeOptions,
-) -> anyhow::Result<Recorded> {
+) -> anyhow::Result<DayOutcome> {
     let lake = &context.lake;
     let now = Utc::now();
-    let before = ledger::recorded(
-        lake,
-        &DateRange::new(plan.day.pred_opt().unwrap_or(plan.day), plan.day)?,
-    )
-    .await?;
     let mut rows = Vec::new();
     let mut unconfirmed = Vec::new();
     let mut to_send: Vec<(usize, &Decision)> = Vec::new();
-    let mut budget_changes_last_hour = decisions::recent_budget_changes(&before, now);
+    let mut budget_changes_last_hour = decisions::recent_budget_changes(before, now);
     for decision in &plan.decisions {
         let mut row = decision.ledger_row(plan.day, &context.run_id, now);
         if let Some(earlier) = before.get(&row.idempotency_key) {
@@ -391,7 +394,7 @@ async fn record_and_apply(
             .and_then(|o| o.version)
             .or(version);
     }
-    Ok(Recorded {
+    Ok(DayOutcome {
         rows,
         version,
         unconfirmed,
