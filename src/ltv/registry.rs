@@ -229,9 +229,36 @@ fn newest_promoted(registry: &DataFrame, day: NaiveDate) -> PolarsResult<Option<
             SortMultipleOptions::default().with_order_descending(true),
         )
         .collect()?;
-    Ok(candidates
-        .column("model_version")?
-        .str()?
-        .get(0)
-        .map(str::to_owned))
+    // `get(0)` would panic on an empty column: no candidate is an answer, not an error.
+    let newest = candidates.column("model_version")?.str()?.iter().next();
+    Ok(newest.flatten().map(str::to_owned))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_newest_promoted_version_is_one_trained_before_the_day_or_none() {
+        let as_of = |text: &str| crate::date_range::days_since_epoch(day(text));
+        let registry = df!(
+            "model_version" => ["old", "new", "rejected"],
+            "promoted" => [true, true, false],
+            "as_of" => [as_of("2026-02-01"), as_of("2026-03-01"), as_of("2026-03-02")],
+        )
+        .unwrap()
+        .lazy()
+        .with_column(col("as_of").cast(DataType::Date))
+        .collect()
+        .unwrap();
+        let newest = |text: &str| newest_promoted(&registry, day(text)).unwrap();
+        assert_eq!(newest("2026-03-05").as_deref(), Some("new"));
+        assert_eq!(newest("2026-02-15").as_deref(), Some("old"));
+        // A backfill of a day before any model: nothing to score with, and no panic.
+        assert_eq!(newest("2026-01-08"), None);
+    }
 }
