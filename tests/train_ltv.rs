@@ -137,15 +137,39 @@ async fn models_beat_the_heuristic_on_later_cohorts_and_a_rerun_gives_the_same_m
 
     scores_follow_the_rules_and_reach_the_mart(&lake_path).await;
     scores_against_the_ground_truth(&lake_path, &folder.path().join("studio")).await;
-    campaigns_are_judged_in_their_first_week(&lake_path, &folder.path().join("studio")).await;
+    campaigns_are_judged_in_their_first_week(&lake_path, folder.path()).await;
 }
 
-/// optimize-campaigns on the studio's first week, scored with the trained version: the
-/// campaigns the generator built to lose money are paused and those built to win are scaled,
-/// judged by what their installs really earn by D30 (the ground truth). The version saw these
-/// players in training; what is tested here is the optimizer's reading of the scores.
-async fn campaigns_are_judged_in_their_first_week(lake_path: &Path, studio: &Path) {
+/// Installs per day of the launch week the optimizer judges: a studio buying real volume,
+/// so that each campaign segment sees a few hundred installs in its first week.
+const LAUNCH_INSTALLS_PER_DAY: &str = "1000";
+
+/// optimize-campaigns on the first week of a busier launch, scored with the version trained on
+/// the 60-day studio (players it never saw), with the shipped thresholds: the campaigns the
+/// generator built to lose money are paused and those built to win are never paused, judged
+/// by what their installs really earn by D30 (the ground truth).
+///
+/// Winners are not scaled yet, and this does not assert it: from a player's first 1-7 days the
+/// models under-predict the best campaigns' D30 by 40-65% (pROAS 1.3-1.4 for a true 2.3-2.7,
+/// 0.9 for 2.7), and the pROAS interval, which carries the models' decile error, stays
+/// about ±85% wide however many installs a campaign has.
+async fn campaigns_are_judged_in_their_first_week(trained_lake: &Path, folder: &Path) {
     let week_end = "2026-01-08";
+    let studio = folder.join("launch");
+    common::gen_studio(&studio, week_end, LAUNCH_INSTALLS_PER_DAY, "12");
+    let lake_path = folder.join("launch-lake");
+    ingest_files(&lake_path, &studio, week_end);
+    bronze_to_silver(&lake_path, week_end, &[]);
+    silver_to_gold(&lake_path, &["--changed"]);
+    // The launch lake's registry holds the trained version, as a studio would ship it.
+    let registry = lake(trained_lake)
+        .read(&gold::LTV_MODELS, None)
+        .await
+        .unwrap();
+    lake(&lake_path)
+        .merge(&gold::LTV_MODELS, &registry)
+        .await
+        .unwrap();
     let lake_arg = lake_path.to_str().unwrap();
     run_stage(
         env!("CARGO_BIN_EXE_score-ltv"),
@@ -158,21 +182,9 @@ async fn campaigns_are_judged_in_their_first_week(lake_path: &Path, studio: &Pat
             "ltv-2026-03-01-s7",
         ],
     );
-    // This studio installs ~120 players a day across two games: a campaign sees a few a day.
-    let config = common::optimizer_config(
-        lake_path.parent().unwrap(),
-        &[("min_installs: 100", "min_installs: 20")],
-    );
     run_stage(
         env!("CARGO_BIN_EXE_optimize-campaigns"),
-        &[
-            "--lake",
-            lake_arg,
-            "--date",
-            week_end,
-            "--config",
-            config.to_str().unwrap(),
-        ],
+        &["--lake", lake_arg, "--date", week_end],
     );
 
     // What each campaign's first-week installs really earn by D30, per dollar.
@@ -190,7 +202,7 @@ async fn campaigns_are_judged_in_their_first_week(lake_path: &Path, studio: &Pat
         entry.0 += row.revenue_d30;
         entry.1 += cost;
     }
-    let ledger = sorted(lake_path, &gold::CAMPAIGN_ACTIONS).await;
+    let ledger = sorted(&lake_path, &gold::CAMPAIGN_ACTIONS).await;
     let campaigns = common::strings(&ledger, "campaign_id");
     let verdicts = common::strings(&ledger, "recommendation");
     let predicted = floats(&ledger, "predicted_roas_d30");
@@ -201,17 +213,13 @@ async fn campaigns_are_judged_in_their_first_week(lake_path: &Path, studio: &Pat
         .unwrap()
         .into_no_null_iter()
         .collect();
-    // A campaign sees 20-60 installs in this week: enough to pause the ones that lose, not
-    // to be sure of the ones that win (the pROAS interval of a whale-driven week is wide, and
-    // scaling needs its low end above the floor), so winners must not be paused and must
-    // read above the floor.
     let true_roas = |row: usize| {
         let (revenue, cost) = truth[&campaigns[row]];
         revenue / cost
     };
     for row in 0..ledger.height() {
         eprintln!(
-            "{:28} installs {:3} true ROAS D30 {:5.2} pROAS D30 {:5.2} -> {}",
+            "{:28} installs {:4} true ROAS D30 {:5.2} pROAS D30 {:5.2} -> {}",
             campaigns[row],
             installs[row],
             true_roas(row),
@@ -220,9 +228,9 @@ async fn campaigns_are_judged_in_their_first_week(lake_path: &Path, studio: &Pat
         );
     }
     let (mut losers, mut paused, mut winners) = (0, 0, 0);
-    for row in (0..ledger.height()).filter(|&row| installs[row] >= 20) {
+    for row in (0..ledger.height()).filter(|&row| installs[row] >= 100) {
         let roas = predicted[row].unwrap();
-        if true_roas(row) < 0.3 {
+        if true_roas(row) < 0.5 {
             losers += 1;
             paused += usize::from(verdicts[row] == "pause");
             assert!(
