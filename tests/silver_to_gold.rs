@@ -204,6 +204,22 @@ async fn cohorts_and_campaigns_equal_the_ground_truth_and_a_rerun_changes_nothin
         close(one_f64(&row, "roas_d7"), revenue_d7 / spent, campaign);
     }
 
+    // The generator loses no event, so every session of every day has its golden events whole
+    // (the few the contracts reject aside).
+    let kpis = sorted(folder.path(), &gold::KPI_DAILY).await;
+    let golden = kpis
+        .column("golden_event_completeness")
+        .unwrap()
+        .f64()
+        .unwrap();
+    assert_eq!(golden.null_count(), 0, "{kpis}");
+    assert!(
+        golden
+            .into_no_null_iter()
+            .all(|share| (0.99..=1.0).contains(&share)),
+        "{golden:?}"
+    );
+
     // Rerunning the range leaves every Gold table as it was.
     let mut before = Vec::new();
     for spec in GOLD_TABLES {

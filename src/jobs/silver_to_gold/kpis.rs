@@ -50,6 +50,7 @@ pub fn kpi_rows(events: &DataFrame, retention: LazyFrame) -> PolarsResult<DataFr
     let events = events.clone().lazy();
     let key = [col("game_id"), col("event_date")];
     let whales = whale_revenue(events.clone())?;
+    let golden = golden_complete_sessions(events.clone());
     events
         .with_column(
             ((col("ingest_ts").cast(DataType::Int64)
@@ -106,6 +107,12 @@ pub fn kpi_rows(events: &DataFrame, retention: LazyFrame) -> PolarsResult<DataFr
             [col("game_id"), col("activity_date")],
             JoinArgs::new(JoinType::Left),
         )
+        .join(
+            golden,
+            [col("game_id"), col("activity_date")],
+            [col("game_id"), col("activity_date")],
+            JoinArgs::new(JoinType::Left),
+        )
         .with_columns([
             ratio(col("tutorials_completed"), col("first_launches"))
                 .alias("tutorial_completion_rate"),
@@ -121,15 +128,47 @@ pub fn kpi_rows(events: &DataFrame, retention: LazyFrame) -> PolarsResult<DataFr
             ratio(col("rewards_granted"), col("rewards_requested")).alias("ad_view_through_rate"),
             (lit(1.0) - ratio(col("crashes"), col("sessions"))).alias("crash_free_sessions"),
             ratio(col("personalized_players"), col("dau")).alias("personalization_opt_in"),
-            // Needs a session-level definition of which golden events a session must fire;
-            // left empty rather than guessed.
-            lit(NULL)
-                .cast(DataType::Float64)
+            ratio(col("golden_complete_sessions"), col("golden_sessions"))
                 .alias("golden_event_completeness"),
         ])
         .select(columns_of(&gold::KPI_DAILY))
         .sort(["activity_date", "game_id"], SortMultipleOptions::default())
         .collect()
+}
+
+/// Per game and day, the sessions whose golden events are whole. No session fires all 15
+/// golden events (a purchase or a player report is not in every session), so "% of sessions
+/// firing all 15" is read as: a session fires every golden event its own events imply. It is
+/// opened by `game_launched` or `game_foreground`, every `level_start` has its `level_complete`
+/// or `level_fail`, and every `match_start` its `match_end`. A session missing one lost an
+/// event on its way here, which is what the KPI watches. Sessions are cut at midnight UTC like
+/// every daily KPI.
+fn golden_complete_sessions(events: LazyFrame) -> LazyFrame {
+    let count = |names: &[&str]| {
+        names
+            .iter()
+            .map(|name| is(name))
+            .reduce(Expr::or)
+            .unwrap_or(lit(false))
+            .sum()
+    };
+    events
+        .filter(col("session_id").is_not_null())
+        .group_by([col("game_id"), col("event_date"), col("session_id")])
+        .agg([count(&["game_launched", "game_foreground"])
+            .gt(lit(0))
+            .and(count(&["level_start"]).eq(count(&["level_complete", "level_fail"])))
+            .and(count(&["match_start"]).eq(count(&["match_end"])))
+            .alias("is_whole")])
+        .group_by([col("game_id"), col("event_date")])
+        .agg([
+            col("is_whole")
+                .sum()
+                .cast(DataType::Int64)
+                .alias("golden_complete_sessions"),
+            len().alias("golden_sessions"),
+        ])
+        .rename(["event_date"], ["activity_date"], true)
 }
 
 /// Revenue of the day's top 1% of adult spenders (at least one), per game and day. Minors are
@@ -148,4 +187,50 @@ fn whale_revenue(events: LazyFrame) -> PolarsResult<LazyFrame> {
         .group_by([col("game_id"), col("event_date")])
         .agg([money_sum("revenue_usd").alias("whale_revenue")])
         .rename(["event_date"], ["activity_date"], true))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+
+    #[test]
+    fn a_session_that_lost_a_golden_event_is_not_whole() {
+        let day = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let sessions = [
+            ("whole", "game_launched"),
+            ("whole", "level_start"),
+            ("whole", "level_complete"),
+            ("whole", "match_start"),
+            ("whole", "match_end"),
+            ("resumed", "game_foreground"),
+            ("resumed", "level_start"),
+            ("resumed", "level_fail"),
+            ("no_start", "level_start"),
+            ("no_start", "level_complete"),
+            ("no_outcome", "game_foreground"),
+            ("no_outcome", "level_start"),
+            ("no_match_end", "game_launched"),
+            ("no_match_end", "match_start"),
+        ];
+        let events = df!(
+            "game_id" => vec!["g"; sessions.len()],
+            "event_date" => vec![day; sessions.len()],
+            "session_id" => sessions.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            "event_type" => sessions.iter().map(|(_, e)| *e).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let golden = golden_complete_sessions(events.lazy()).collect().unwrap();
+        let count = |name: &str| {
+            golden
+                .column(name)
+                .unwrap()
+                .get(0)
+                .unwrap()
+                .extract::<i64>()
+        };
+        assert_eq!(count("golden_complete_sessions"), Some(2));
+        assert_eq!(count("golden_sessions"), Some(5));
+    }
 }
