@@ -11,7 +11,12 @@ pub const SESSION_STARTS: [&str; 3] = ["game_launched", "game_foreground", "dail
 
 /// Whether the event is one of [`SESSION_STARTS`].
 pub fn is_session_start() -> Expr {
-    SESSION_STARTS
+    is_event_in(&SESSION_STARTS)
+}
+
+/// Whether the event's type is one of `names`.
+pub fn is_event_in(names: &[&str]) -> Expr {
+    names
         .iter()
         .map(|name| col("event_type").eq(lit(*name)))
         .reduce(Expr::or)

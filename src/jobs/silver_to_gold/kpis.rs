@@ -2,7 +2,7 @@
 
 use polars::prelude::*;
 
-use super::facts::{columns_of, is_session_start, ratio};
+use super::facts::{columns_of, is_event_in, is_session_start, ratio};
 use crate::money::money_sum;
 use crate::tables::gold;
 
@@ -144,14 +144,7 @@ pub fn kpi_rows(events: &DataFrame, retention: LazyFrame) -> PolarsResult<DataFr
 /// event on its way here, which is what the KPI watches. Sessions are cut at midnight UTC like
 /// every daily KPI.
 fn golden_complete_sessions(events: LazyFrame) -> LazyFrame {
-    let count = |names: &[&str]| {
-        names
-            .iter()
-            .map(|name| is(name))
-            .reduce(Expr::or)
-            .unwrap_or(lit(false))
-            .sum()
-    };
+    let count = |names: &[&str]| is_event_in(names).sum();
     events
         .filter(col("session_id").is_not_null())
         .group_by([col("game_id"), col("event_date"), col("session_id")])
