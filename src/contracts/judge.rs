@@ -12,18 +12,19 @@ pub const INSTALL_SOURCE: &str = "appsflyer_install";
 pub const AD_SPEND_SOURCE: &str = "ad_spend_daily";
 pub const CAMPAIGN_SOURCE: &str = "campaign";
 
-/// Where a Bronze row came from, as the rejects table keeps it.
+/// Where a Bronze row came from, as the rejects table keeps it. It borrows the row's text from
+/// its frame: a day's raw JSON is the bulk of its memory and is not copied to be judged.
 #[derive(Debug, Clone)]
-pub struct BronzeRecord {
-    pub raw_json: String,
+pub struct BronzeRecord<'a> {
+    pub raw_json: &'a str,
     pub ingest_ts_us: i64,
     pub ingest_date: i32,
-    pub source: String,
+    pub source: &'a str,
     pub source_partition: Option<i32>,
     pub source_offset: i64,
 }
 
-impl BronzeRecord {
+impl BronzeRecord<'_> {
     /// Whether the row came from a CSV file, whose cells are all text.
     pub fn is_csv(&self) -> bool {
         self.source.ends_with(".csv") || self.source.ends_with(".csv.gz")
@@ -31,7 +32,7 @@ impl BronzeRecord {
 
     /// The raw row as a JSON object, or the violation saying it is not one.
     pub fn object(&self) -> Result<Map<String, Value>, Violation> {
-        match serde_json::from_str(&self.raw_json) {
+        match serde_json::from_str(self.raw_json) {
             Ok(Value::Object(object)) => Ok(object),
             _ => Err(Violation {
                 field: String::new(),
@@ -43,7 +44,7 @@ impl BronzeRecord {
 }
 
 /// The provenance columns of every row of a Bronze frame, in order.
-pub fn records(frame: &DataFrame) -> PolarsResult<Vec<BronzeRecord>> {
+pub fn records(frame: &DataFrame) -> PolarsResult<Vec<BronzeRecord<'_>>> {
     let raw = frame.column("raw_json")?.str()?;
     let ingest_ts = frame.column("ingest_ts")?.cast(&DataType::Int64)?;
     let ingest_ts = ingest_ts.i64()?;
@@ -56,10 +57,10 @@ pub fn records(frame: &DataFrame) -> PolarsResult<Vec<BronzeRecord>> {
     let offset = offset.i64()?;
     Ok((0..frame.height())
         .map(|row| BronzeRecord {
-            raw_json: raw.get(row).unwrap_or_default().to_owned(),
+            raw_json: raw.get(row).unwrap_or_default(),
             ingest_ts_us: ingest_ts.get(row).unwrap_or_default(),
             ingest_date: ingest_date.get(row).unwrap_or_default(),
-            source: source.get(row).unwrap_or_default().to_owned(),
+            source: source.get(row).unwrap_or_default(),
             source_partition: partition.get(row),
             source_offset: offset.get(row).unwrap_or_default(),
         })
@@ -74,11 +75,13 @@ pub fn judge_event<'a>(
 ) -> (Option<Map<String, Value>>, Verdict<'a>) {
     match record.object() {
         Ok(object) => {
-            let verdict = contracts.check_event(
-                &Value::Object(object.clone()),
-                Some(record.ingest_ts_us / 1000),
-            );
-            (Some(object), verdict)
+            let event = Value::Object(object);
+            let verdict = contracts.check_event(&event, Some(record.ingest_ts_us / 1000));
+            let object = match event {
+                Value::Object(object) => Some(object),
+                _ => None,
+            };
+            (object, verdict)
         }
         Err(violation) => (
             None,

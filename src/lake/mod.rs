@@ -36,7 +36,10 @@ use url::Url;
 use crate::date_range::DateRange;
 pub use deltalake::datafusion::prelude::Expr;
 pub use frame::{FrameError, count_column, float_column, string_column};
-pub use rows::{column_at_most, column_before_day, column_in_range, column_on_day, rows_to_batch};
+pub use rows::{
+    column_at_most, column_before_day, column_in_range, column_in_span, column_on_day,
+    rows_to_batch,
+};
 pub use table::{ColumnSpec, ColumnType, Layer, TableName, TableSpec};
 pub use uri::LakeUri;
 
@@ -251,6 +254,17 @@ impl Lake {
             Err(LakeError::TableNotFound { .. }) => self.empty(spec),
             read => read,
         }
+    }
+
+    /// How many rows match `filter`; a table that was never written has none. Cheap: a
+    /// filter on partition columns alone is answered from file metadata.
+    pub async fn count(&self, spec: &TableSpec, filter: Option<Expr>) -> Result<u64, LakeError> {
+        let scan = match self.scan(spec, filter).await {
+            Err(LakeError::TableNotFound { .. }) => return Ok(0),
+            scan => scan?,
+        };
+        let rows = scan.count().await.map_err(|source| query(spec, source))?;
+        Ok(rows as u64)
     }
 
     /// The rows whose `column` is one of `values` (and that match `filter`): how a stage reads

@@ -53,3 +53,16 @@ pub fn column_in_range(column: &str, range: &crate::date_range::DateRange) -> Ex
 pub fn column_at_most(column: &str, value: i32) -> Expr {
     col(column).lt_eq(lit(value))
 }
+
+/// `lower <= column < upper` for a string column; an open end is unbounded, and the slice with
+/// no lower bound also holds the nulls, so slices that share their bounds cover every row once.
+pub fn column_in_span(column: &str, lower: Option<&str>, upper: Option<&str>) -> Expr {
+    let at_least = lower.map(|lower| col(column).gt_eq(lit(lower.to_owned())));
+    let below = upper.map(|upper| col(column).lt(lit(upper.to_owned())));
+    match (at_least, below) {
+        (Some(at_least), Some(below)) => at_least.and(below),
+        (Some(at_least), None) => at_least,
+        (None, Some(below)) => below.or(col(column).is_null()),
+        (None, None) => lit(true),
+    }
+}

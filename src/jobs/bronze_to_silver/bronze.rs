@@ -37,7 +37,7 @@ impl RejectRow {
         violations: &[Violation],
     ) -> Self {
         let first = violations.first();
-        let raw: Option<Map<String, Value>> = serde_json::from_str(&record.raw_json).ok();
+        let raw: Option<Map<String, Value>> = serde_json::from_str(record.raw_json).ok();
         let text = |key: &str| {
             raw.as_ref()
                 .and_then(|r| r.get(key))
@@ -54,10 +54,10 @@ impl RejectRow {
             rule: first.map(|v| v.rule.to_string()).unwrap_or_default(),
             message: first.map(|v| v.message.clone()).unwrap_or_default(),
             violations_json: serde_json::to_string(violations).unwrap_or_else(|_| "[]".into()),
-            raw_json: record.raw_json.clone(),
+            raw_json: record.raw_json.to_owned(),
             ingest_ts: record.ingest_ts_us,
             ingest_date: record.ingest_date,
-            source: record.source.clone(),
+            source: record.source.to_owned(),
             source_partition: record.source_partition,
             source_offset: record.source_offset,
         }

@@ -1,6 +1,7 @@
 //! Telemetry: judged against the contracts, consent applied, duplicates dropped, typed.
 
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 use super::bronze::{Judged, records};
@@ -17,7 +18,45 @@ pub struct EventFacts {
     pub duplicates: u64,
 }
 
-/// What the Bronze columns do not carry, read from each event's JSON.
+/// What the Bronze columns do not carry, read from one event's JSON.
+struct JsonFields {
+    app_version: Option<String>,
+    is_minor: bool,
+    consent_analytics: bool,
+    consent_personalization: bool,
+    properties_json: String,
+}
+
+impl JsonFields {
+    fn of(object: Option<Map<String, Value>>, global_fields: &[&str]) -> Self {
+        let flag = |key: &str| {
+            object
+                .as_ref()
+                .and_then(|o| o.get(key))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
+        let is_minor = flag("is_minor");
+        let consent_analytics = flag("consent_analytics");
+        let consent_personalization = flag("consent_personalization");
+        let app_version = object
+            .as_ref()
+            .and_then(|o| o.get("app_version"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let mut properties = object.unwrap_or_default();
+        properties.retain(|key, _| !global_fields.contains(&key.as_str()));
+        JsonFields {
+            app_version,
+            is_minor,
+            consent_analytics,
+            consent_personalization,
+            properties_json: Value::Object(properties).to_string(),
+        }
+    }
+}
+
+/// [`JsonFields`] of every row, as columns.
 #[derive(Default)]
 struct FromJson {
     app_version: Vec<Option<String>>,
@@ -28,33 +67,13 @@ struct FromJson {
 }
 
 impl FromJson {
-    fn push(&mut self, object: Option<&Map<String, Value>>, global_fields: &[&str]) {
-        let flag = |key: &str| {
-            object
-                .and_then(|o| o.get(key))
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-        };
-        self.app_version.push(
-            object
-                .and_then(|o| o.get("app_version"))
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-        );
-        self.is_minor.push(flag("is_minor"));
-        self.consent_analytics.push(flag("consent_analytics"));
+    fn push(&mut self, fields: JsonFields) {
+        self.app_version.push(fields.app_version);
+        self.is_minor.push(fields.is_minor);
+        self.consent_analytics.push(fields.consent_analytics);
         self.consent_personalization
-            .push(flag("consent_personalization"));
-        let properties: Map<String, Value> = object
-            .map(|o| {
-                o.iter()
-                    .filter(|(key, _)| !global_fields.contains(&key.as_str()))
-                    .map(|(key, value)| (key.clone(), value.clone()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        self.properties_json
-            .push(Value::Object(properties).to_string());
+            .push(fields.consent_personalization);
+        self.properties_json.push(fields.properties_json);
     }
 
     fn add_to(self, frame: &mut DataFrame) -> PolarsResult<()> {
@@ -81,13 +100,26 @@ pub fn refine(mut frame: DataFrame, contracts: &ContractSet) -> PolarsResult<Eve
         .global()
         .map(|global| global.fields.iter().map(|f| f.name.as_str()).collect())
         .unwrap_or_default();
+    // Parsing and judging the JSON is most of the work, and each row stands alone: every core
+    // takes a share, and the results come back in row order.
     let mut judged = Judged::default();
     let mut from_json = FromJson::default();
-    for record in records(&frame)? {
-        let (object, verdict) = judge_event(contracts, &record);
-        from_json.push(object.as_ref(), &global_fields);
-        judged.push(&bronze::GAME_EVENTS, &record, verdict);
+    {
+        let records = records(&frame)?;
+        let verdicts: Vec<_> = records
+            .par_iter()
+            .map(|record| {
+                let (object, verdict) = judge_event(contracts, record);
+                (verdict, JsonFields::of(object, &global_fields))
+            })
+            .collect();
+        for (record, (verdict, fields)) in records.iter().zip(verdicts) {
+            judged.push(&bronze::GAME_EVENTS, record, verdict);
+            from_json.push(fields);
+        }
     }
+    // Judged and read: the raw JSON (a day's bulk) is not needed any further.
+    let _ = frame.drop_in_place("raw_json")?;
     from_json.add_to(&mut frame)?;
 
     let passed = frame.filter(&judged.mask())?;

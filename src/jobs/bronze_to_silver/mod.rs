@@ -7,10 +7,14 @@
 //! left out, re-sent events keep their first arrival, and each event is enriched with its
 //! player's acquisition. Silver tables are MERGEd on their keys, so rerunning a day, or
 //! loading a late event or install, changes exactly the rows it should.
+//!
+//! A day's events are refined in slices of players (`--max-batch-events`), so a busy day needs
+//! the memory of one slice; installs, spend and campaigns are small and read whole.
 
 mod bronze;
 mod events;
 mod players;
+mod slices;
 mod sources;
 
 use std::collections::BTreeMap;
@@ -31,6 +35,7 @@ use crate::studio::{self, Studio};
 use crate::tables::{bronze as bronze_tables, silver};
 use crate::telemetry;
 use bronze::RejectRow;
+use slices::PlayerSlice;
 
 pub use players::ORGANIC;
 
@@ -42,6 +47,11 @@ pub struct SilverOptions {
 
     #[command(flatten)]
     pub contracts: ContractsArgs,
+
+    /// Refine a busy ingest day in slices of players of about this many events each, so
+    /// memory follows the slice, not the day (the result is the same either way)
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub max_batch_events: u64,
 }
 
 /// What a run did, summed over its days.
@@ -53,6 +63,7 @@ struct Tally {
     duplicates: u64,
     players_changed: u64,
     events_enriched_again: u64,
+    player_slices: u64,
     silver_rows: BTreeMap<&'static str, u64>,
 }
 
@@ -75,9 +86,17 @@ pub async fn run(context: JobContext, options: SilverOptions) -> anyhow::Result<
     let progress = telemetry::progress_bar(range.len_days(), "ingest days");
     for day in range.days() {
         let day = DateRange::single(day);
-        refine_day(&context, &contracts, &studio, &day, &mut tally, &mut report)
-            .await
-            .with_context(|| format!("refining Bronze ingest day {}", day.first()))?;
+        refine_day(
+            &context,
+            &contracts,
+            &studio,
+            &options,
+            &day,
+            &mut tally,
+            &mut report,
+        )
+        .await
+        .with_context(|| format!("refining Bronze ingest day {}", day.first()))?;
         progress.inc(1);
     }
     progress.finish_and_clear();
@@ -89,6 +108,7 @@ pub async fn run(context: JobContext, options: SilverOptions) -> anyhow::Result<
     report.detail("duplicates_dropped", tally.duplicates);
     report.detail("players_changed", tally.players_changed);
     report.detail("events_enriched_again", tally.events_enriched_again);
+    report.detail("player_slices", tally.player_slices);
     report.detail("silver_rows", &tally.silver_rows);
     if context.dry_run {
         report.detail("dry_run", "nothing was written");
@@ -100,56 +120,48 @@ async fn refine_day(
     context: &JobContext,
     contracts: &ContractSet,
     studio: &Studio,
+    options: &SilverOptions,
     day: &DateRange,
     tally: &mut Tally,
     report: &mut JobReport,
 ) -> anyhow::Result<()> {
     let lake = &context.lake;
-    let read_day = |spec: &'static TableSpec| async move {
-        lake.read_or_empty(spec, Some(Lake::range_filter(spec, day)?))
-            .await
-    };
-    let event_rows = read_day(&bronze_tables::GAME_EVENTS).await?;
-    let install_rows = read_day(&bronze_tables::ATTRIBUTION).await?;
-    let spend_rows = read_day(&bronze_tables::AD_SPEND).await?;
-    let campaign_rows = read_day(&bronze_tables::CAMPAIGNS).await?;
-    tally.bronze_rows += [&event_rows, &install_rows, &spend_rows, &campaign_rows]
+    let day_filter = |spec: &'static TableSpec| Lake::range_filter(spec, day);
+    // Installs, spend and campaigns are a few rows per player at most: read whole.
+    let install_rows = lake
+        .read_or_empty(
+            &bronze_tables::ATTRIBUTION,
+            Some(day_filter(&bronze_tables::ATTRIBUTION)?),
+        )
+        .await?;
+    let spend_rows = lake
+        .read_or_empty(
+            &bronze_tables::AD_SPEND,
+            Some(day_filter(&bronze_tables::AD_SPEND)?),
+        )
+        .await?;
+    let campaign_rows = lake
+        .read_or_empty(
+            &bronze_tables::CAMPAIGNS,
+            Some(day_filter(&bronze_tables::CAMPAIGNS)?),
+        )
+        .await?;
+    tally.bronze_rows += [&install_rows, &spend_rows, &campaign_rows]
         .iter()
         .map(|frame| frame.height() as u64)
         .sum::<u64>();
-
-    let events = events::refine(event_rows, contracts)?;
     let installs = sources::installs(install_rows, contracts, studio)?;
     let spend = sources::ad_spend(spend_rows, contracts)?;
     let campaigns = sources::campaigns(campaign_rows, contracts)?;
-    tally.without_consent += events.without_consent;
-    tally.duplicates += events.duplicates;
-
-    let rejects: Vec<RejectRow> = [
-        events.judged.rejects,
+    let mut rejects: Vec<RejectRow> = [
         installs.judged.rejects,
         spend.judged.rejects,
         campaigns.judged.rejects,
     ]
     .concat();
-    for reject in &rejects {
-        *tally
-            .rejects_by_rule
-            .entry(reject.rule.clone())
-            .or_default() += 1;
-    }
 
     let write = !context.dry_run;
     if write {
-        // Replaced even when empty: a day that now passes must not keep its old rejects.
-        let outcome = lake
-            .replace_range(
-                &silver::REJECTS,
-                vec![rows_to_batch(&silver::REJECTS, &rejects)?],
-                day,
-            )
-            .await?;
-        report.record_table(&outcome.table, outcome.version);
         merge(
             lake,
             &silver::ATTRIBUTION_INSTALLS,
@@ -162,18 +174,60 @@ async fn refine_day(
         merge(lake, &silver::CAMPAIGNS, &campaigns.rows, tally, report).await?;
     }
 
-    let Some((enriched, changed)) =
-        enrich_with_players(lake, &events.rows, &installs.rows, write, tally).await?
-    else {
-        return Ok(());
-    };
+    let events_filter = day_filter(&bronze_tables::GAME_EVENTS)?;
+    let day_events = lake
+        .count(&bronze_tables::GAME_EVENTS, Some(events_filter.clone()))
+        .await?;
+    let slices = PlayerSlice::split(day_events, options.max_batch_events);
+    tally.player_slices += slices.len() as u64;
+    for slice in &slices {
+        if slices.len() > 1 {
+            tracing::info!(day = %day.first(), %slice, "refining a slice of the day's players");
+        }
+        let event_rows = lake
+            .read_or_empty(
+                &bronze_tables::GAME_EVENTS,
+                Some(events_filter.clone().and(slice.filter())),
+            )
+            .await?;
+        tally.bronze_rows += event_rows.height() as u64;
+        let events = events::refine(event_rows, contracts)?;
+        tally.without_consent += events.without_consent;
+        tally.duplicates += events.duplicates;
+        rejects.extend(events.judged.rejects);
+
+        let slice_installs = slice.of(&installs.rows)?;
+        let Some((enriched, changed)) =
+            enrich_with_players(lake, &events.rows, &slice_installs, write, tally).await?
+        else {
+            continue;
+        };
+        if write {
+            // Events before players: a run cut off between the two finds the profile
+            // unchanged on its rerun only once the events carry it.
+            merge(lake, &silver::PLAYER_EVENTS, &enriched, tally, report).await?;
+            merge(lake, &silver::PLAYERS, &changed, tally, report).await?;
+        } else {
+            *tally.silver_rows.entry("player_events").or_default() += enriched.height() as u64;
+        }
+    }
+
+    for reject in &rejects {
+        *tally
+            .rejects_by_rule
+            .entry(reject.rule.clone())
+            .or_default() += 1;
+    }
     if write {
-        // Events before players: a run cut off between the two finds the profile unchanged
-        // on its rerun only once the events carry it.
-        merge(lake, &silver::PLAYER_EVENTS, &enriched, tally, report).await?;
-        merge(lake, &silver::PLAYERS, &changed, tally, report).await?;
-    } else {
-        *tally.silver_rows.entry("player_events").or_default() += enriched.height() as u64;
+        // Replaced even when empty: a day that now passes must not keep its old rejects.
+        let outcome = lake
+            .replace_range(
+                &silver::REJECTS,
+                vec![rows_to_batch(&silver::REJECTS, &rejects)?],
+                day,
+            )
+            .await?;
+        report.record_table(&outcome.table, outcome.version);
     }
     Ok(())
 }
