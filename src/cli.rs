@@ -92,6 +92,15 @@ pub struct ContractsArgs {
     pub contracts: PathBuf,
 }
 
+/// `--max-batch-events N`, for the stages that go through a Bronze day's events.
+#[derive(Debug, Clone, Args)]
+pub struct BatchArgs {
+    /// Go through a busy ingest day in slices of players of about this many events each, so
+    /// memory follows the slice, not the day (the result is the same either way)
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub max_batch_events: u64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,

@@ -68,17 +68,21 @@ fn inject_bad_events(events: &mut [Value]) -> BTreeMap<String, &'static str> {
     expected
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn injected_bad_events_are_rejected_with_their_rule_and_the_rest_reach_silver() {
-    let mut events = day_one_events();
-    let expected = inject_bad_events(&mut events);
-    // One event sent twice: it must count once.
+/// Sends one (valid, consented) ad impression twice: it must count once.
+fn resend_an_ad_impression(events: &mut Vec<Value>) {
     let resent = events
         .iter()
         .find(|e| e["event_name"] == "ad_impression" && e["consent_analytics"] == true)
         .cloned()
         .unwrap();
     events.push(resent);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn injected_bad_events_are_rejected_with_their_rule_and_the_rest_reach_silver() {
+    let mut events = day_one_events();
+    let expected = inject_bad_events(&mut events);
+    resend_an_ad_impression(&mut events);
     let input = tempfile::tempdir().unwrap();
     write_ndjson(input.path(), "2026-01-01.ndjson", &events);
     let lake_dir = tempfile::tempdir().unwrap();
@@ -369,12 +373,7 @@ async fn a_day_refined_in_player_slices_gives_the_same_silver_as_refined_whole()
     std::fs::remove_file(input.path().join("telemetry/2026-01-01.ndjson.gz")).unwrap();
     let mut events = day_one_events();
     let expected_rejects = inject_bad_events(&mut events);
-    let resent = events
-        .iter()
-        .find(|e| e["event_name"] == "ad_impression" && e["consent_analytics"] == true)
-        .cloned()
-        .unwrap();
-    events.push(resent);
+    resend_an_ad_impression(&mut events);
     write_ndjson(input.path(), "2026-01-01.ndjson", &events);
     let whole = tempfile::tempdir().unwrap();
     ingest_files(whole.path(), input.path(), "2026-01-08");

@@ -221,3 +221,55 @@ fn validate_reports_each_broken_rule_with_its_samples_and_fails_the_run() {
         "{xml}"
     );
 }
+
+/// A day gone through in slices of players is reported as the same day read whole.
+#[test]
+fn validate_in_player_slices_reports_what_validate_of_the_whole_day_reports() {
+    let (lake, _) = lake_with_broken_events();
+    let out = tempfile::tempdir().unwrap();
+    let report = |name: &str, extra: &[&str]| -> serde_json::Value {
+        let path = out.path().join(name);
+        let output = Command::new(env!("CARGO_BIN_EXE_check-contracts"))
+            .args(["validate", "--date", "2026-01-02", "--format", "json"])
+            .args(extra)
+            .arg("--output")
+            .arg(&path)
+            .args(["--lake", lake.path().to_str().unwrap()])
+            .args(["--contracts", common::CONTRACTS])
+            .env("LOG_FORMAT", "json")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "the broken events fail it");
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    };
+    let whole = report("whole.json", &[]);
+    let sliced = report("sliced.json", &["--max-batch-events", "500"]);
+    assert_eq!(whole["rows_checked"], sliced["rows_checked"]);
+    // Day one of the fixture studio: about 3,100 events, so 7 slices of about 500.
+    assert!(whole["rows_checked"].as_u64().unwrap() > 3_000);
+    for field in [
+        "rows_failing",
+        "failed_contracts",
+        "golden_completeness",
+        "volume",
+    ] {
+        assert_eq!(whole[field], sliced[field], "{field}");
+    }
+    let counts = |report: &serde_json::Value| -> Vec<(String, u64, u64)> {
+        let mut counts: Vec<_> = report["contracts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["contract_id"].as_str().unwrap().to_owned(),
+                    c["rows_checked"].as_u64().unwrap(),
+                    c["rows_failing"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        counts.sort();
+        counts
+    };
+    assert_eq!(counts(&whole), counts(&sliced));
+}

@@ -10,6 +10,7 @@
 
 pub mod frame;
 mod rows;
+mod slices;
 mod table;
 mod uri;
 
@@ -40,6 +41,7 @@ pub use rows::{
     column_at_most, column_before_day, column_in_range, column_in_span, column_on_day,
     rows_to_batch,
 };
+pub use slices::PlayerSlice;
 pub use table::{ColumnSpec, ColumnType, Layer, TableName, TableSpec};
 pub use uri::LakeUri;
 
@@ -229,6 +231,27 @@ impl Lake {
         })
     }
 
+    /// Only `columns` of the rows that match `filter`: for counting over days too big to read
+    /// whole.
+    pub async fn read_columns(
+        &self,
+        spec: &TableSpec,
+        columns: &[&str],
+        filter: Option<Expr>,
+    ) -> Result<DataFrame, LakeError> {
+        let scan = self
+            .scan(spec, filter)
+            .await?
+            .select_columns(columns)
+            .map_err(|source| query(spec, source))?;
+        let schema = scan.schema().inner().clone();
+        let batches = scan.collect().await.map_err(|source| query(spec, source))?;
+        frame::batches_to_frame(&schema, &batches).map_err(|source| LakeError::Frame {
+            table: spec.name,
+            source,
+        })
+    }
+
     /// A DataFusion scan of the table with `filter` applied, not yet run.
     async fn scan(
         &self,
@@ -265,6 +288,18 @@ impl Lake {
         };
         let rows = scan.count().await.map_err(|source| query(spec, source))?;
         Ok(rows as u64)
+    }
+
+    /// Slices of players of about `max_rows` rows of the table each, for reading the rows that
+    /// match `filter` (a busy ingest day) one slice at a time.
+    pub async fn player_slices(
+        &self,
+        spec: &TableSpec,
+        filter: Expr,
+        max_rows: u64,
+    ) -> Result<Vec<PlayerSlice>, LakeError> {
+        let rows = self.count(spec, Some(filter)).await?;
+        Ok(PlayerSlice::split(rows, max_rows))
     }
 
     /// The rows whose `column` is one of `values` (and that match `filter`): how a stage reads

@@ -14,7 +14,6 @@
 mod bronze;
 mod events;
 mod players;
-mod slices;
 mod sources;
 
 use std::collections::BTreeMap;
@@ -24,7 +23,7 @@ use anyhow::Context as _;
 use clap::Args;
 use polars::prelude::*;
 
-use crate::cli::ContractsArgs;
+use crate::cli::{BatchArgs, ContractsArgs};
 use crate::contracts::ContractSet;
 use crate::date_range::DateRange;
 use crate::exit_codes::UsageError;
@@ -35,7 +34,6 @@ use crate::studio::{self, Studio};
 use crate::tables::{bronze as bronze_tables, silver};
 use crate::telemetry;
 use bronze::RejectRow;
-use slices::PlayerSlice;
 
 pub use players::ORGANIC;
 
@@ -48,10 +46,8 @@ pub struct SilverOptions {
     #[command(flatten)]
     pub contracts: ContractsArgs,
 
-    /// Refine a busy ingest day in slices of players of about this many events each, so
-    /// memory follows the slice, not the day (the result is the same either way)
-    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
-    pub max_batch_events: u64,
+    #[command(flatten)]
+    pub batch: BatchArgs,
 }
 
 /// What a run did, summed over its days.
@@ -175,10 +171,13 @@ async fn refine_day(
     }
 
     let events_filter = day_filter(&bronze_tables::GAME_EVENTS)?;
-    let day_events = lake
-        .count(&bronze_tables::GAME_EVENTS, Some(events_filter.clone()))
+    let slices = lake
+        .player_slices(
+            &bronze_tables::GAME_EVENTS,
+            events_filter.clone(),
+            options.batch.max_batch_events,
+        )
         .await?;
-    let slices = PlayerSlice::split(day_events, options.max_batch_events);
     tally.player_slices += slices.len() as u64;
     for slice in &slices {
         if slices.len() > 1 {

@@ -16,6 +16,7 @@ use polars::prelude::*;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::cli::BatchArgs;
 use crate::contracts::judge::{
     AD_SPEND_SOURCE, BronzeRecord, CAMPAIGN_SOURCE, INSTALL_SOURCE, judge_event, judge_source,
     records,
@@ -56,6 +57,9 @@ pub struct ValidateOptions {
     /// Fail (exit 1) when a contract's share of failing rows is above this percentage
     #[arg(long, value_name = "PERCENT", default_value_t = 0.0)]
     pub max_failure_pct: f64,
+
+    #[command(flatten)]
+    pub batch: BatchArgs,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -240,14 +244,28 @@ pub async fn validate(
     lake.open(&bronze::GAME_EVENTS.name).await?;
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
 
-    let events = lake
-        .read(
+    let mut totals = Totals::default();
+    let mut sessions = SessionTally::default();
+    let mut rows_by_event: BTreeMap<String, i64> = BTreeMap::new();
+    let events_filter = Lake::range_filter(&bronze::GAME_EVENTS, &range)?;
+    let slices = lake
+        .player_slices(
             &bronze::GAME_EVENTS,
-            Some(Lake::range_filter(&bronze::GAME_EVENTS, &range)?),
+            events_filter.clone(),
+            options.batch.max_batch_events,
         )
         .await?;
-    let mut totals = Totals::default();
-    let golden = tally_events(&events, contracts, &mut tallies, &mut totals)?;
+    for slice in &slices {
+        let events = lake
+            .read(
+                &bronze::GAME_EVENTS,
+                Some(events_filter.clone().and(slice.filter())),
+            )
+            .await?;
+        tally_events(&events, contracts, &mut tallies, &mut totals, &mut sessions)?;
+        count_by_event(&events, &mut rows_by_event)?;
+    }
+    let golden = sessions.golden_checks(contracts);
     for (spec, source) in [
         (&bronze::ATTRIBUTION, INSTALL_SOURCE),
         (&bronze::AD_SPEND, AD_SPEND_SOURCE),
@@ -263,7 +281,7 @@ pub async fn validate(
         range: range.to_string(),
         rows_checked: totals.rows,
         rows_failing: totals.failing,
-        volume: volume(lake, &events, &range).await?,
+        volume: volume(lake, rows_by_event, &range).await?,
         golden_completeness: golden,
         ..Report::default()
     };
@@ -322,18 +340,64 @@ pub async fn validate(
 }
 
 /// Counts the telemetry rows per contract; returns the golden-event completeness.
+/// The sessions of the events tallied so far, and those each golden event was fired in. A
+/// session is one player's, so it never spans two slices of players.
+#[derive(Debug, Default)]
+struct SessionTally {
+    sessions: BTreeSet<String>,
+    sessions_by_event: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl SessionTally {
+    /// Each golden event's share of sessions.
+    fn golden_checks(self, contracts: &ContractSet) -> Vec<GoldenCheck> {
+        let total = self.sessions.len() as u64;
+        let mut golden: Vec<GoldenCheck> = contracts
+            .contracts()
+            .filter(|c| c.golden)
+            .filter_map(|c| match &c.key {
+                crate::contracts::ContractKey::Event { event, .. } => Some(event.clone()),
+                _ => None,
+            })
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .map(|event_name| {
+                let with = self
+                    .sessions_by_event
+                    .get(&event_name)
+                    .map_or(0, |s| s.len() as u64);
+                GoldenCheck {
+                    share: if total == 0 {
+                        0.0
+                    } else {
+                        with as f64 / total as f64
+                    },
+                    sessions_with_event: with,
+                    sessions: total,
+                    event_name,
+                }
+            })
+            .collect();
+        golden.sort_by(|a, b| a.event_name.cmp(&b.event_name));
+        golden
+    }
+}
+
 fn tally_events(
     events: &DataFrame,
     contracts: &ContractSet,
     tallies: &mut BTreeMap<String, Tally>,
     totals: &mut Totals,
-) -> anyhow::Result<Vec<GoldenCheck>> {
+    session_tally: &mut SessionTally,
+) -> anyhow::Result<()> {
     let global = contracts.global();
     let global_names: BTreeSet<&str> = global
         .map(|g| g.fields.iter().map(|f| f.name.as_str()).collect())
         .unwrap_or_default();
-    let mut sessions: BTreeSet<String> = BTreeSet::new();
-    let mut sessions_by_event: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let SessionTally {
+        sessions,
+        sessions_by_event,
+    } = session_tally;
     for record in records(events)? {
         let (object, verdict) = judge_event(contracts, &record);
         let row = row_reference(object.as_ref(), &record, "event_id");
@@ -378,34 +442,7 @@ fn tally_events(
             }
         }
     }
-    let total = sessions.len() as u64;
-    let mut golden: Vec<GoldenCheck> = contracts
-        .contracts()
-        .filter(|c| c.golden)
-        .filter_map(|c| match &c.key {
-            crate::contracts::ContractKey::Event { event, .. } => Some(event.clone()),
-            _ => None,
-        })
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .map(|event_name| {
-            let with = sessions_by_event
-                .get(&event_name)
-                .map_or(0, |s| s.len() as u64);
-            GoldenCheck {
-                share: if total == 0 {
-                    0.0
-                } else {
-                    with as f64 / total as f64
-                },
-                sessions_with_event: with,
-                sessions: total,
-                event_name,
-            }
-        })
-        .collect();
-    golden.sort_by(|a, b| a.event_name.cmp(&b.event_name));
-    Ok(golden)
+    Ok(())
 }
 
 fn tally_source(
@@ -461,9 +498,27 @@ fn row_reference(object: Option<&Map<String, Value>>, record: &BronzeRecord, id:
 }
 
 /// Rows per event name in the range against the median of the days before it.
+/// Adds the rows of `events` per event type to `rows`.
+fn count_by_event(events: &DataFrame, rows: &mut BTreeMap<String, i64>) -> PolarsResult<()> {
+    let counts = events
+        .clone()
+        .lazy()
+        .group_by([col("event_type")])
+        .agg([len().cast(DataType::Int64).alias("rows")])
+        .collect()?;
+    let names = counts.column("event_type")?.str()?;
+    let counts = counts.column("rows")?.i64()?;
+    for (name, count) in names.iter().zip(counts.iter()) {
+        if let (Some(name), Some(count)) = (name, count) {
+            *rows.entry(name.to_owned()).or_default() += count;
+        }
+    }
+    Ok(())
+}
+
 async fn volume(
     lake: &Lake,
-    events: &DataFrame,
+    rows_by_event: BTreeMap<String, i64>,
     range: &DateRange,
 ) -> anyhow::Result<Vec<VolumeCheck>> {
     let spec: &TableSpec = &bronze::GAME_EVENTS;
@@ -471,23 +526,18 @@ async fn volume(
         range.first() - Duration::days(VOLUME_HISTORY_DAYS),
         range.first() - Duration::days(1),
     )?;
+    // Only the two columns counted: a week of busy days would not fit in memory whole.
     let history = lake
-        .read(spec, Some(Lake::range_filter(spec, &history_days)?))
-        .await?;
-    let per_day = |frame: DataFrame| -> PolarsResult<DataFrame> {
-        frame
-            .lazy()
-            .group_by([col("event_type"), col("ingest_date")])
-            .agg([len().cast(DataType::Int64).alias("rows")])
-            .collect()
-    };
-    let today = events
-        .clone()
+        .read_columns(
+            spec,
+            &["event_type", "ingest_date"],
+            Some(Lake::range_filter(spec, &history_days)?),
+        )
+        .await?
         .lazy()
-        .group_by([col("event_type")])
+        .group_by([col("event_type"), col("ingest_date")])
         .agg([len().cast(DataType::Int64).alias("rows")])
         .collect()?;
-    let history = per_day(history)?;
     let mut by_event: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     let names = history.column("event_type")?.str()?;
     let counts = history.column("rows")?.i64()?;
@@ -498,13 +548,8 @@ async fn volume(
     }
     let days_in_range = range.len_days() as f64;
     let mut checks = Vec::new();
-    let names = today.column("event_type")?.str()?;
-    let counts = today.column("rows")?.i64()?;
-    for (name, count) in names.iter().zip(counts.iter()) {
-        let (Some(name), Some(count)) = (name, count) else {
-            continue;
-        };
-        let Some(mut past) = by_event.remove(name) else {
+    for (name, count) in rows_by_event {
+        let Some(mut past) = by_event.remove(&name) else {
             continue;
         };
         // Days without the event count as zero.
@@ -518,7 +563,7 @@ async fn volume(
             f64::INFINITY
         };
         checks.push(VolumeCheck {
-            event_name: name.to_owned(),
+            event_name: name,
             rows: count as u64,
             trailing_median: median,
             ratio,

@@ -1,14 +1,15 @@
-//! A busy ingest day is refined in slices of players, so memory follows the slice, not the day.
+//! A busy ingest day is read in slices of players, so a stage's memory follows the slice, not
+//! the day.
 //!
-//! Everything bronze-to-silver does to an event depends only on its own player's rows (the
-//! duplicate key, the profile, the enrichment), so refining the players of a day slice by slice
-//! gives exactly the rows refining them together would. Player ids are keyed hashes in hex, so
-//! slicing by ranges of their leading hex digits gives slices of even size; any other id still
-//! falls in exactly one slice, only the sizes are then uneven.
+//! What bronze-to-silver does to an event depends only on its own player's rows (the duplicate
+//! key, the profile, the enrichment), and what check-contracts validate counts per session is
+//! one player's too, so going through a day slice by slice gives exactly what reading it whole
+//! would. Player ids are keyed hashes in hex, so ranges of their leading hex digits give slices
+//! of even size; any other id still falls in exactly one slice, only the sizes are then uneven.
 
 use polars::prelude::{DataFrame, IntoLazy, PolarsResult, col, lit};
 
-use crate::lake::{Expr, column_in_span};
+use super::{Expr, column_in_span};
 
 /// The column slices are cut on.
 const PLAYER_ID: &str = "player_id";
