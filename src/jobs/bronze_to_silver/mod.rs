@@ -122,26 +122,14 @@ async fn refine_day(
     report: &mut JobReport,
 ) -> anyhow::Result<()> {
     let lake = &context.lake;
-    let day_filter = |spec: &'static TableSpec| Lake::range_filter(spec, day);
+    let read_day = |spec: &'static TableSpec| async move {
+        lake.read_or_empty(spec, Some(Lake::range_filter(spec, day)?))
+            .await
+    };
     // Installs, spend and campaigns are a few rows per player at most: read whole.
-    let install_rows = lake
-        .read_or_empty(
-            &bronze_tables::ATTRIBUTION,
-            Some(day_filter(&bronze_tables::ATTRIBUTION)?),
-        )
-        .await?;
-    let spend_rows = lake
-        .read_or_empty(
-            &bronze_tables::AD_SPEND,
-            Some(day_filter(&bronze_tables::AD_SPEND)?),
-        )
-        .await?;
-    let campaign_rows = lake
-        .read_or_empty(
-            &bronze_tables::CAMPAIGNS,
-            Some(day_filter(&bronze_tables::CAMPAIGNS)?),
-        )
-        .await?;
+    let install_rows = read_day(&bronze_tables::ATTRIBUTION).await?;
+    let spend_rows = read_day(&bronze_tables::AD_SPEND).await?;
+    let campaign_rows = read_day(&bronze_tables::CAMPAIGNS).await?;
     tally.bronze_rows += [&install_rows, &spend_rows, &campaign_rows]
         .iter()
         .map(|frame| frame.height() as u64)
@@ -170,7 +158,7 @@ async fn refine_day(
         merge(lake, &silver::CAMPAIGNS, &campaigns.rows, tally, report).await?;
     }
 
-    let events_filter = day_filter(&bronze_tables::GAME_EVENTS)?;
+    let events_filter = Lake::range_filter(&bronze_tables::GAME_EVENTS, day)?;
     let slices = lake
         .player_slices(
             &bronze_tables::GAME_EVENTS,
