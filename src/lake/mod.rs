@@ -37,10 +37,7 @@ use url::Url;
 use crate::date_range::DateRange;
 pub use deltalake::datafusion::prelude::Expr;
 pub use frame::{FrameError, count_column, float_column, string_column};
-pub use rows::{
-    column_at_most, column_before_day, column_in_range, column_in_span, column_on_day,
-    rows_to_batch,
-};
+pub use rows::{column_at_most, column_before_day, column_in_range, column_on_day, rows_to_batch};
 pub use slices::PlayerSlice;
 pub use table::{ColumnSpec, ColumnType, Layer, TableName, TableSpec};
 pub use uri::LakeUri;
@@ -222,13 +219,7 @@ impl Lake {
         spec: &TableSpec,
         filter: Option<Expr>,
     ) -> Result<DataFrame, LakeError> {
-        let scan = self.scan(spec, filter).await?;
-        let schema = scan.schema().inner().clone();
-        let batches = scan.collect().await.map_err(|source| query(spec, source))?;
-        frame::batches_to_frame(&schema, &batches).map_err(|source| LakeError::Frame {
-            table: spec.name,
-            source,
-        })
+        collect_frame(spec, self.scan(spec, filter).await?).await
     }
 
     /// Only `columns` of the rows that match `filter`: for counting over days too big to read
@@ -244,12 +235,7 @@ impl Lake {
             .await?
             .select_columns(columns)
             .map_err(|source| query(spec, source))?;
-        let schema = scan.schema().inner().clone();
-        let batches = scan.collect().await.map_err(|source| query(spec, source))?;
-        frame::batches_to_frame(&schema, &batches).map_err(|source| LakeError::Frame {
-            table: spec.name,
-            source,
-        })
+        collect_frame(spec, scan).await
     }
 
     /// A DataFusion scan of the table with `filter` applied, not yet run.
@@ -290,8 +276,20 @@ impl Lake {
         Ok(rows as u64)
     }
 
+    /// The rows that match `filter` and belong to `slice`'s players; a table that was never
+    /// written reads as no rows.
+    pub async fn read_slice(
+        &self,
+        spec: &TableSpec,
+        filter: &Expr,
+        slice: &PlayerSlice,
+    ) -> Result<DataFrame, LakeError> {
+        self.read_or_empty(spec, Some(filter.clone().and(slice.filter())))
+            .await
+    }
+
     /// Slices of players of about `max_rows` rows of the table each, for reading the rows that
-    /// match `filter` (a busy ingest day) one slice at a time.
+    /// match `filter` (a busy ingest day) one slice at a time with [`Lake::read_slice`].
     pub async fn player_slices(
         &self,
         spec: &TableSpec,
@@ -335,16 +333,10 @@ impl Lake {
         let keys = SessionContext::new()
             .read_batch(keys)
             .map_err(|source| query(spec, source))?;
-        let batches = scan
+        let matching = scan
             .join(keys, JoinType::LeftSemi, &[column], &[MATCH_KEY], None)
-            .map_err(|source| query(spec, source))?
-            .collect()
-            .await
             .map_err(|source| query(spec, source))?;
-        frame::batches_to_frame(&schema, &batches).map_err(|source| LakeError::Frame {
-            table: spec.name,
-            source,
-        })
+        collect_frame(spec, matching).await
     }
 
     /// Like [`Lake::read_matching`], but a table that was never written reads as no rows.
@@ -856,6 +848,22 @@ fn range_predicate(spec: &TableSpec, range: &DateRange) -> Result<Expr, LakeErro
         .date_column
         .ok_or(LakeError::NotDated { table: spec.name })?;
     Ok(column_in_range(column, range))
+}
+
+/// Runs a query over the table and gathers its rows into one polars frame.
+async fn collect_frame(
+    spec: &TableSpec,
+    query_frame: deltalake::datafusion::dataframe::DataFrame,
+) -> Result<DataFrame, LakeError> {
+    let schema = query_frame.schema().inner().clone();
+    let batches = query_frame
+        .collect()
+        .await
+        .map_err(|source| query(spec, source))?;
+    frame::batches_to_frame(&schema, &batches).map_err(|source| LakeError::Frame {
+        table: spec.name,
+        source,
+    })
 }
 
 /// A DataFusion scan of the table's current snapshot, its object store registered.

@@ -56,7 +56,7 @@ pub fn column_at_most(column: &str, value: i32) -> Expr {
 
 /// `lower <= column < upper` for a string column; an open end is unbounded, and the slice with
 /// no lower bound also holds the nulls, so slices that share their bounds cover every row once.
-pub fn column_in_span(column: &str, lower: Option<&str>, upper: Option<&str>) -> Expr {
+pub(super) fn column_in_span(column: &str, lower: Option<&str>, upper: Option<&str>) -> Expr {
     let at_least = lower.map(|lower| col(column).gt_eq(lit(lower.to_owned())));
     let below = upper.map(|upper| col(column).lt(lit(upper.to_owned())));
     match (at_least, below) {

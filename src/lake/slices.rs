@@ -9,7 +9,8 @@
 
 use polars::prelude::{DataFrame, IntoLazy, PolarsResult, col, lit};
 
-use super::{Expr, column_in_span};
+use super::Expr;
+use super::rows::column_in_span;
 
 /// The column slices are cut on.
 const PLAYER_ID: &str = "player_id";

@@ -172,10 +172,7 @@ async fn refine_day(
             tracing::info!(day = %day.first(), %slice, "refining a slice of the day's players");
         }
         let event_rows = lake
-            .read_or_empty(
-                &bronze_tables::GAME_EVENTS,
-                Some(events_filter.clone().and(slice.filter())),
-            )
+            .read_slice(&bronze_tables::GAME_EVENTS, &events_filter, slice)
             .await?;
         tally.bronze_rows += event_rows.height() as u64;
         let events = events::refine(event_rows, contracts)?;

@@ -257,10 +257,7 @@ pub async fn validate(
         .await?;
     for slice in &slices {
         let events = lake
-            .read(
-                &bronze::GAME_EVENTS,
-                Some(events_filter.clone().and(slice.filter())),
-            )
+            .read_slice(&bronze::GAME_EVENTS, &events_filter, slice)
             .await?;
         tally_events(&events, contracts, &mut tallies, &mut totals, &mut sessions)?;
         count_by_event(&events, &mut rows_by_event)?;
@@ -339,7 +336,6 @@ pub async fn validate(
     .into())
 }
 
-/// Counts the telemetry rows per contract; returns the golden-event completeness.
 /// The sessions of the events tallied so far, and those each golden event was fired in. A
 /// session is one player's, so it never spans two slices of players.
 #[derive(Debug, Default)]
@@ -383,6 +379,7 @@ impl SessionTally {
     }
 }
 
+/// Counts the telemetry rows per contract and the sessions each golden event was fired in.
 fn tally_events(
     events: &DataFrame,
     contracts: &ContractSet,
@@ -497,7 +494,6 @@ fn row_reference(object: Option<&Map<String, Value>>, record: &BronzeRecord, id:
         .unwrap_or_else(|| format!("{}@{}", record.source, record.source_offset))
 }
 
-/// Rows per event name in the range against the median of the days before it.
 /// Adds the rows of `events` per event type to `rows`.
 fn count_by_event(events: &DataFrame, rows: &mut BTreeMap<String, i64>) -> PolarsResult<()> {
     let counts = events
@@ -516,6 +512,7 @@ fn count_by_event(events: &DataFrame, rows: &mut BTreeMap<String, i64>) -> Polar
     Ok(())
 }
 
+/// Rows per event name in the range against the median of the days before it.
 async fn volume(
     lake: &Lake,
     rows_by_event: BTreeMap<String, i64>,
