@@ -7,8 +7,11 @@
 
 use std::sync::Arc;
 
-use deltalake::arrow::array::{Array as _, ArrayRef, RecordBatch, make_array};
+use deltalake::arrow::array::{
+    Array as _, ArrayRef, AsArray as _, GenericByteViewArray, RecordBatch, make_array,
+};
 use deltalake::arrow::compute::cast;
+use deltalake::arrow::datatypes::ByteViewType;
 use deltalake::arrow::datatypes::{DataType as ArrowDataType, Field, Schema, SchemaRef};
 use deltalake::arrow::error::ArrowError;
 use deltalake::arrow::ffi::{FFI_ArrowArray, FFI_ArrowSchema, from_ffi, to_ffi};
@@ -53,6 +56,44 @@ pub fn frame_to_batches(frame: &DataFrame) -> Result<(SchemaRef, Vec<RecordBatch
     // polars yields one (possibly empty) chunk for any frame with columns.
     let schema = schema.unwrap_or_else(|| Arc::new(Schema::empty()));
     Ok((schema, batches))
+}
+
+/// `batch` with each string or binary view column that holds far more bytes than its rows
+/// point to copied into buffers of its own.
+///
+/// DataFusion reads Parquet text as views into the decoded pages, and a filter keeps the
+/// views, not the bytes: the rows of one player slice would hold on to every page of the
+/// day they were read from, the whole day's raw JSON. Compacting costs a copy of the rows
+/// kept, so a column that is mostly its own rows is left as it is.
+pub fn compact_views(batch: RecordBatch) -> Result<RecordBatch, FrameError> {
+    fn wasteful<T: ByteViewType + ?Sized>(array: &GenericByteViewArray<T>) -> bool {
+        let held: usize = array.data_buffers().iter().map(|buffer| buffer.len()).sum();
+        held > 2 * array.total_buffer_bytes_used()
+    }
+    if !batch.columns().iter().any(|column| {
+        matches!(
+            column.data_type(),
+            ArrowDataType::Utf8View | ArrowDataType::BinaryView
+        )
+    }) {
+        return Ok(batch);
+    }
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|column| -> ArrayRef {
+            match column.data_type() {
+                ArrowDataType::Utf8View if wasteful(column.as_string_view()) => {
+                    Arc::new(column.as_string_view().gc())
+                }
+                ArrowDataType::BinaryView if wasteful(column.as_binary_view()) => {
+                    Arc::new(column.as_binary_view().gc())
+                }
+                _ => column.clone(),
+            }
+        })
+        .collect();
+    Ok(RecordBatch::try_new(batch.schema(), columns)?)
 }
 
 /// A polars frame holding the rows of the batches. Dictionary-encoded columns (delta-rs may
@@ -182,6 +223,50 @@ mod tests {
     use super::*;
     use chrono::NaiveDate;
     use polars::prelude::df;
+
+    #[test]
+    fn a_filtered_view_column_lets_go_of_the_rows_it_dropped() {
+        use deltalake::arrow::array::{BooleanArray, Int64Array, StringViewArray};
+        use deltalake::arrow::compute::filter_record_batch;
+
+        let text: Vec<String> = (0..1000)
+            .map(|i| format!("{{\"event\": {i}, \"padding\": \"{}\"}}", "x".repeat(40)))
+            .collect();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("raw_json", ArrowDataType::Utf8View, false),
+            Field::new("offset", ArrowDataType::Int64, false),
+        ]));
+        let day = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringViewArray::from_iter_values(&text)),
+                Arc::new(Int64Array::from_iter_values(0..1000)),
+            ],
+        )
+        .unwrap();
+        let held = |batch: &RecordBatch| -> usize {
+            let views = batch.column(0).as_string_view();
+            views.data_buffers().iter().map(|b| b.len()).sum()
+        };
+        let every_tenth = BooleanArray::from_iter((0..1000).map(|i| Some(i % 10 == 0)));
+        let slice = filter_record_batch(&day, &every_tenth).unwrap();
+        // The filter keeps 100 rows but all 1,000 rows' text.
+        assert_eq!(held(&slice), held(&day));
+
+        let compacted = compact_views(slice.clone()).unwrap();
+        assert!(held(&compacted) * 5 < held(&day), "{}", held(&compacted));
+        assert_eq!(compacted, slice, "the same rows");
+        let frame = batches_to_frame(&compacted.schema(), &[compacted]).unwrap();
+        assert_eq!(frame.height(), 100);
+        assert_eq!(
+            frame.column("raw_json").unwrap().str().unwrap().get(1),
+            Some(text[10].as_str())
+        );
+
+        // A column that is mostly its own rows is not copied.
+        let whole = compact_views(day.clone()).unwrap();
+        assert!(whole.column(0).to_data().ptr_eq(&day.column(0).to_data()));
+    }
 
     fn sample() -> DataFrame {
         let day = NaiveDate::from_ymd_opt(2026, 1, 2).unwrap();

@@ -30,6 +30,7 @@ use deltalake::kernel::Transaction;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::protocol::SaveMode;
 use deltalake::{DeltaTable, DeltaTableError};
+use futures::StreamExt as _;
 use polars::prelude::DataFrame;
 use serde_json::json;
 use url::Url;
@@ -856,10 +857,22 @@ async fn collect_frame(
     query_frame: deltalake::datafusion::dataframe::DataFrame,
 ) -> Result<DataFrame, LakeError> {
     let schema = query_frame.schema().inner().clone();
-    let batches = query_frame
-        .collect()
+    let mut stream = query_frame
+        .execute_stream()
         .await
         .map_err(|source| query(spec, source))?;
+    // Each batch is compacted as it arrives, so that the rows a filter dropped are freed
+    // while the scan goes on (see `frame::compact_views`).
+    let mut batches = Vec::new();
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(|source| query(spec, source))?;
+        batches.push(
+            frame::compact_views(batch).map_err(|source| LakeError::Frame {
+                table: spec.name,
+                source,
+            })?,
+        );
+    }
     frame::batches_to_frame(&schema, &batches).map_err(|source| LakeError::Frame {
         table: spec.name,
         source,
