@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::exit_codes::UsageError;
 use crate::lake::{Lake, column_at_most, column_before_day, float_column};
-use crate::ltv::evaluation::{CohortCurve, Evaluation, Heuristic};
+use crate::ltv::evaluation::{CohortCurve, Evaluation, Heuristic, HoldoutGroups};
 use crate::ltv::features::{self, CHURN_WINDOW_DAYS, HORIZONS, OBSERVATION_DAYS, Vocabulary};
 use crate::ltv::metrics;
 use crate::ltv::model::{Features, Model, Objective, Settings};
@@ -312,14 +312,17 @@ fn fit(
         .collect();
     let (evaluation, promoted) = match target {
         Target::Ltv(_) => {
-            let groups = |frame: &DataFrame| channel_keys(frame, false);
+            let groups = |frame: &DataFrame| group_keys(frame, CHANNEL_KEY);
             let heuristic = Heuristic::fit(&groups(&train)?, &earned_train, &train_y);
             let baseline = heuristic.predict(&groups(&holdout)?, &earned_holdout);
             let evaluation = Evaluation::of(
                 &actual,
                 &predicted,
                 &baseline,
-                &channel_keys(&holdout, true)?,
+                HoldoutGroups {
+                    cohorts: &group_keys(&holdout, COHORT_KEY)?,
+                    segments: &group_keys(&holdout, SEGMENT_KEY)?,
+                },
             );
             let promoted = evaluation.beats_heuristic;
             (serde_json::to_value(evaluation)?, promoted)
@@ -417,24 +420,29 @@ fn churned(frame: &DataFrame) -> PolarsResult<Vec<f64>> {
         .collect())
 }
 
-/// Game × channel of each player, with the install day in front when `with_day` (the cohorts
-/// of the cohort MAPE).
-fn channel_keys(frame: &DataFrame, with_day: bool) -> PolarsResult<Vec<String>> {
-    let day = if with_day {
-        col("acquisition_date").cast(DataType::String)
-    } else {
-        lit("")
-    };
+/// The heuristic's groups: its multipliers are per game × channel.
+const CHANNEL_KEY: &[&str] = &["game_id", "media_source"];
+/// The cohorts of the cohort MAPE.
+const COHORT_KEY: &[&str] = &["acquisition_date", "game_id", "media_source"];
+/// What optimize-campaigns judges (a campaign buys one channel, country and platform).
+const SEGMENT_KEY: &[&str] = &["game_id", "media_source", "country_code", "platform"];
+
+/// Each player's group: the values of `columns`, joined by spaces.
+fn group_keys(frame: &DataFrame, columns: &[&str]) -> PolarsResult<Vec<String>> {
+    let parts: Vec<Expr> = columns
+        .iter()
+        .map(|name| col(*name).cast(DataType::String))
+        .collect();
     let keys = frame
         .clone()
         .lazy()
-        .select([concat_str([day, col("game_id"), col("media_source")], " ", true).alias("key")])
+        .select([concat_str(parts, " ", true).alias("key")])
         .collect()?;
     Ok(keys
         .column("key")?
         .str()?
         .iter()
-        .map(|k| k.unwrap_or_default().trim().to_string())
+        .map(|k| k.unwrap_or_default().to_string())
         .collect())
 }
 
@@ -495,7 +503,7 @@ impl TrainingReport {
     fn table(&self) -> String {
         use std::fmt::Write as _;
         let mut out = format!(
-            "model {} (data to {})\n{:<10} {:>2} {:<13} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>8}\n",
+            "model {} (data to {})\n{:<10} {:>2} {:<13} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}\n",
             self.model_version,
             self.as_of,
             "target",
@@ -508,6 +516,7 @@ impl TrainingReport {
             "heur.dec",
             "cohort",
             "heur.coh",
+            "segment",
             "promoted"
         );
         let number = |value: &serde_json::Value, path: &[&str]| {
@@ -520,12 +529,13 @@ impl TrainingReport {
         };
         for m in &self.models {
             let e = &m.evaluation;
-            let (gini, decile, heuristic_decile, cohort, heuristic_cohort) =
+            let (gini, decile, heuristic_decile, cohort, heuristic_cohort, segment) =
                 if m.target.starts_with("churn") {
                     (
                         format!("auc {}", number(e, &["model", "auc"])),
                         "-".into(),
                         format!("auc {}", number(e, &["heuristic", "auc"])),
+                        "-".into(),
                         "-".into(),
                         "-".into(),
                     )
@@ -536,11 +546,12 @@ impl TrainingReport {
                         number(e, &["heuristic", "decile_mape", "mape"]),
                         number(e, &["model", "cohort_mape", "mape"]),
                         number(e, &["heuristic", "cohort_mape", "mape"]),
+                        number(e, &["model", "segment_mape", "mape"]),
                     )
                 };
             let _ = writeln!(
                 out,
-                "{:<10} {:>2} {:<13} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>8}",
+                "{:<10} {:>2} {:<13} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
                 m.target,
                 m.observation_days,
                 m.method,
@@ -551,6 +562,7 @@ impl TrainingReport {
                 heuristic_decile,
                 cohort,
                 heuristic_cohort,
+                segment,
                 if m.promoted { "yes" } else { "no" }
             );
         }
