@@ -307,6 +307,9 @@ const CAMPAIGNS: [(&str, &str, &str, &str, f64); 5] = [
 const DECIDED_ON: &str = "2026-01-08";
 const INSTALLS_PER_DAY: usize = 20;
 const SPEND_PER_DAY: f64 = 100.0;
+/// The scoring model's holdout error over acquisition segments: a mean absolute error of 7.98%
+/// is a 10% standard deviation of a segment's sum.
+const SEGMENT_MAPE: f64 = 0.1 / 1.253_314;
 
 fn day(text: &str) -> NaiveDate {
     text.parse().unwrap()
@@ -326,11 +329,24 @@ async fn write(lake_path: &Path, spec: &TableSpec, rows: Vec<Value>) {
     }
 }
 
-/// Seven install days of the five campaigns in Gold and Silver, scored on the decision day.
+/// Seven install days of the five campaigns in Gold and Silver, scored on the decision day
+/// by a registered model whose segment error is [`SEGMENT_MAPE`]. Each player was scored at the
+/// end of their model's window, so all their D30 still to come carries that error.
 async fn build_week(lake_path: &Path) {
     let (mut players, mut scores, mut spend) = (Vec::new(), Vec::new(), Vec::new());
     let (mut campaigns, mut dims) = (Vec::new(), Vec::new());
     let decided = day(DECIDED_ON);
+    let metrics = json!({"model": {"segment_mape": {"mape": SEGMENT_MAPE}}}).to_string();
+    let registry = (1..=7)
+        .map(|n| {
+            row(
+                &gold::LTV_MODELS,
+                json!({"model_version": "test", "target": "ltv_d30", "observation_days": n,
+                       "as_of": days_since_epoch(decided), "method": "cohort_curve",
+                       "multiplier": 1.0, "metrics_json": metrics, "promoted": true}),
+            )
+        })
+        .collect();
     for (id, source, country, platform, roas) in CAMPAIGNS {
         campaigns.push(row(
             &silver::CAMPAIGNS,
@@ -365,7 +381,8 @@ async fn build_week(lake_path: &Path) {
                     &gold::PLAYER_LTV_SCORES,
                     json!({"score_date": days_since_epoch(decided), "game_id": "fq",
                            "player_id": player, "acquisition_date": install_day,
-                           "age_days": offset, "predicted_ltv_d7": per_player / 2.0,
+                           "age_days": offset, "observation_days": offset,
+                           "predicted_ltv_d7": per_player / 2.0,
                            "predicted_ltv_d30": per_player, "predicted_ltv_d180": per_player * 2.5,
                            "ltv_confidence": 0.9, "model_version": "test"}),
                 ));
@@ -377,6 +394,7 @@ async fn build_week(lake_path: &Path) {
     write(lake_path, &silver::AD_SPEND_DAILY, spend).await;
     write(lake_path, &gold::PLAYER_LIFECYCLE, players).await;
     write(lake_path, &gold::PLAYER_LTV_SCORES, scores).await;
+    write(lake_path, &gold::LTV_MODELS, registry).await;
 }
 
 /// The ledger's rows of the decision day by campaign: (status, action, new value, reason,
@@ -511,7 +529,7 @@ async fn rules_pause_and_scale_by_hand_and_the_ledger_never_applies_twice() {
 
     let proposed = ledger(&lake_path).await;
     assert_eq!(proposed.len(), 5);
-    // pROAS 0.40 with a 90% interval of ±1.645 × 10% model doubt × 0.40.
+    // pROAS 0.40 with a 90% interval of ±1.645 × 10% segment error × 0.40.
     let meta = &proposed["fq_meta_br_android"];
     assert_eq!((meta.0.as_str(), meta.1.as_str()), ("proposed", "pause"));
     assert_eq!(

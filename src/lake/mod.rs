@@ -354,7 +354,8 @@ impl Lake {
         }
     }
 
-    fn empty(&self, spec: &TableSpec) -> Result<DataFrame, LakeError> {
+    /// No rows, with the table's columns: what a table that was never written reads as.
+    pub fn empty(&self, spec: &TableSpec) -> Result<DataFrame, LakeError> {
         frame::batches_to_frame(&spec.arrow_schema(), &[]).map_err(|source| LakeError::Frame {
             table: spec.name,
             source,

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::features::Vocabulary;
 use super::model::{Model, ModelError};
-use crate::lake::Lake;
+use crate::lake::{Lake, LakeError};
 use crate::tables::gold;
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +63,75 @@ pub struct RegisteredModel {
     pub promoted: bool,
     /// Decile MAPE of the model on its holdout, when it had one.
     pub decile_mape: Option<f64>,
+}
+
+/// How far a model's predictions were off on its holdout, as train-ltv recorded it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct HoldoutError {
+    /// Mean absolute error of the mean prediction per predicted decile, relative: how far one
+    /// player's figure can be trusted.
+    pub decile_mape: Option<f64>,
+    /// Mean absolute error of the summed prediction per install day × channel cohort,
+    /// relative: how far a cohort's figure can be trusted.
+    pub cohort_mape: Option<f64>,
+    /// The same per acquisition segment over the holdout's install days: how far the figure
+    /// optimize-campaigns judges can be trusted.
+    pub segment_mape: Option<f64>,
+}
+
+impl HoldoutError {
+    /// From a `metrics_json` of `gold.ltv_models`; a model without a holdout has neither.
+    fn of_metrics_json(json: Option<&str>) -> Self {
+        let Some(metrics) = json.and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok())
+        else {
+            return HoldoutError::default();
+        };
+        let mape = |name: &str| metrics["model"][name]["mape"].as_f64();
+        HoldoutError {
+            decile_mape: mape("decile_mape"),
+            cohort_mape: mape("cohort_mape"),
+            segment_mape: mape("segment_mape"),
+        }
+    }
+}
+
+/// The holdout errors of every registered model for `target`: one row per `model_version` and
+/// `observation_days`, with `decile_mape`, `cohort_mape` and `segment_mape` (null where the
+/// holdout had none).
+pub async fn holdout_errors(lake: &Lake, target: &str) -> anyhow::Result<DataFrame> {
+    let columns = [
+        "model_version",
+        "target",
+        "observation_days",
+        "metrics_json",
+    ];
+    // Scores brought from another lake without its registry: no measured error, full doubt.
+    let rows = match lake.read_columns(&gold::LTV_MODELS, &columns, None).await {
+        Err(LakeError::TableNotFound { .. }) => lake.empty(&gold::LTV_MODELS)?,
+        read => read?,
+    };
+    let rows = rows
+        .lazy()
+        .filter(col("target").eq(lit(target)))
+        .collect()?;
+    let errors: Vec<HoldoutError> = crate::lake::string_column(&rows, "metrics_json")?
+        .iter()
+        .map(|json| HoldoutError::of_metrics_json(json.as_deref()))
+        .collect();
+    let mut frame = rows.select(["model_version", "observation_days"])?;
+    frame.with_column(Column::new(
+        "decile_mape".into(),
+        errors.iter().map(|e| e.decile_mape).collect::<Vec<_>>(),
+    ))?;
+    frame.with_column(Column::new(
+        "cohort_mape".into(),
+        errors.iter().map(|e| e.cohort_mape).collect::<Vec<_>>(),
+    ))?;
+    frame.with_column(Column::new(
+        "segment_mape".into(),
+        errors.iter().map(|e| e.segment_mape).collect::<Vec<_>>(),
+    ))?;
+    Ok(frame)
 }
 
 /// The models of one version.
@@ -187,16 +256,12 @@ pub async fn load(
             },
             other => return Err(corrupt(&format!("unknown method {other:?}")).into()),
         };
-        let decile_mape = metrics[row]
-            .as_deref()
-            .and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok())
-            .and_then(|m| m["model"]["decile_mape"]["mape"].as_f64());
         models.push(RegisteredModel {
             target,
             observation_days,
             method,
             promoted: requested.is_some() || promoted[row].unwrap_or(false),
-            decile_mape,
+            decile_mape: HoldoutError::of_metrics_json(metrics[row].as_deref()).decile_mape,
         });
     }
     Ok(ModelVersion {
@@ -240,6 +305,34 @@ mod tests {
 
     fn day(text: &str) -> NaiveDate {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn holdout_errors_come_from_the_models_side_of_the_report() {
+        let json = r#"{"holdout_players": 900,
+            "model": {"decile_mape": {"mape": 0.31, "groups": 10},
+                      "cohort_mape": {"mape": 0.12, "groups": 23},
+                      "segment_mape": {"mape": 0.09, "groups": 14}},
+            "heuristic": {"decile_mape": {"mape": 0.5}, "cohort_mape": {"mape": 0.4}}}"#;
+        assert_eq!(
+            HoldoutError::of_metrics_json(Some(json)),
+            HoldoutError {
+                decile_mape: Some(0.31),
+                cohort_mape: Some(0.12),
+                segment_mape: Some(0.09),
+            }
+        );
+        let no_cohort =
+            r#"{"model": {"decile_mape": {"mape": 0.31}, "cohort_mape": {"mape": null}}}"#;
+        assert_eq!(
+            HoldoutError::of_metrics_json(Some(no_cohort)).cohort_mape,
+            None
+        );
+        assert_eq!(HoldoutError::of_metrics_json(None), HoldoutError::default());
+        assert_eq!(
+            HoldoutError::of_metrics_json(Some("not json")),
+            HoldoutError::default()
+        );
     }
 
     #[test]

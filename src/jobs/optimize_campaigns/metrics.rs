@@ -12,6 +12,10 @@ use crate::lake::{count_column, float_column, string_column};
 
 /// z of a two-sided 90% interval.
 const Z_90: f64 = 1.645;
+/// sqrt(pi/2): the standard deviation of a normal error whose mean absolute value is 1.
+const MEAN_ABSOLUTE_TO_SD: f64 = 1.253_314;
+/// The horizon the decisions read.
+pub const HORIZON_DAYS: i32 = 30;
 
 /// The unit decisions are made for: what the ad platforms report spend by.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -44,7 +48,8 @@ pub struct SegmentDay {
     pub predicted: [f64; 3],
     /// Σ (predicted D30)², for the spread of player values.
     pub predicted_d30_squares: f64,
-    /// Σ predicted D30 × (1 − ltv_confidence): how much of the D30 sum is the model's guess.
+    /// Σ [`model_doubt_d30`] over the players: one standard deviation of the D30 sum that
+    /// comes from the model rather than from which players happened to install.
     pub model_uncertainty_d30: f64,
     /// Players with no score (no promoted model covered them): counted at revenue to date.
     pub unscored: u64,
@@ -151,7 +156,7 @@ impl SegmentMetrics {
 
 /// Half the 90% interval of the cohort's D30 revenue: the spread of this many players'
 /// values (another cohort of the same size would earn differently) together with the
-/// model's own doubt (the unconfirmed part of each prediction).
+/// model's own doubt (see [`model_doubt_d30`]).
 fn predicted_interval(window: &SegmentDay) -> f64 {
     let n = window.installs as f64;
     if n == 0.0 {
@@ -183,9 +188,36 @@ fn payback_day(spend: f64, predicted: [f64; 3]) -> Option<u32> {
     })
 }
 
+/// One player's share of a segment's model doubt: one standard deviation, in dollars, of
+/// what their predicted D30 may be off by.
+///
+/// - The error is the one train-ltv measured for the D30 model that scored the player, on its
+///   holdout of later installs: the mean absolute error of the summed prediction of an
+///   acquisition segment (game × channel × country × platform, several install days), which
+///   is what a pROAS is. A model that misreads a campaign misreads all its installs alike, so
+///   the players' shares add up as one shared error, not as independent ones.
+/// - Where the holdout had no segment large enough, the install day × channel cohort error
+///   stands in, then the decile error (a player-level figure, wider).
+/// - It applies to the revenue still to come: measured at the model's window N, it shrinks
+///   with the days observed since and is gone at day 30.
+/// - An unscored player, counted at revenue to date, is all doubt.
+///
+/// Reads `predicted_ltv_d30`, `revenue_to_date`, `age_days` and `observation_days` (from the
+/// scores) and the errors of [`crate::ltv::registry::holdout_errors`].
+pub fn model_doubt_d30() -> Expr {
+    let horizon = lit(f64::from(HORIZON_DAYS));
+    let to_come = ((horizon.clone() - col("age_days").cast(DataType::Float64))
+        / (horizon - col("observation_days").cast(DataType::Float64)))
+    .clip(lit(0.0), lit(1.0));
+    let measured = coalesce(&[col("segment_mape"), col("cohort_mape"), col("decile_mape")]);
+    let predicted = coalesce(&[col("predicted_ltv_d30"), col("revenue_to_date")]);
+    predicted * (to_come * measured * lit(MEAN_ABSOLUTE_TO_SD)).fill_null(lit(1.0))
+}
+
 /// Install-day sums per segment, from the judged players (with their scores joined) and the
 /// spend of the same days. `players`: `game_id`, `campaign_id`, `country_code`, `platform`,
-/// `acquisition_date`, `revenue_to_date`, `predicted_ltv_d7/d30/d180`, `ltv_confidence`.
+/// `acquisition_date`, `revenue_to_date`, `predicted_ltv_d7/d30/d180`, and the columns
+/// [`model_doubt_d30`] reads.
 /// `spend`: `game_id`, `campaign_id`, `country_code`, `platform`, `spend_date`, `spend_usd`.
 pub fn segment_days(
     players: DataFrame,
@@ -219,9 +251,7 @@ pub fn segment_days(
             (predicted("d30") * predicted("d30"))
                 .sum()
                 .alias("predicted_d30_squares"),
-            (predicted("d30") * (lit(1.0) - col("ltv_confidence").fill_null(lit(0.0))))
-                .sum()
-                .alias("model_uncertainty_d30"),
+            model_doubt_d30().sum().alias("model_uncertainty_d30"),
             col("predicted_ltv_d30")
                 .is_null()
                 .cast(DataType::UInt64)
@@ -368,6 +398,44 @@ mod tests {
         assert!((d30.high - 1.0 - half).abs() < 1e-9, "{d30:?}");
         assert!((1.0 - d30.low - half).abs() < 1e-9, "{d30:?}");
         assert!((d30.sd() - 200f64.sqrt() / 100.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn model_doubt_is_the_measured_error_of_the_revenue_still_to_come() {
+        let players = df!(
+            "predicted_ltv_d30" => [Some(10.0), Some(10.0), Some(10.0), Some(10.0), Some(10.0), None],
+            "revenue_to_date" => [1.0, 1.0, 10.0, 1.0, 1.0, 2.0],
+            "age_days" => [Some(7), Some(18), Some(30), Some(7), Some(7), None],
+            "observation_days" => [Some(7), Some(7), Some(7), Some(7), Some(7), None],
+            "segment_mape" => [Some(0.1), Some(0.1), Some(0.1), None, None, None],
+            "cohort_mape" => [Some(0.2), Some(0.2), Some(0.2), Some(0.2), None, None],
+            "decile_mape" => [Some(0.5), Some(0.5), Some(0.5), Some(0.5), Some(0.5), None],
+        )
+        .unwrap();
+        let doubt = players
+            .lazy()
+            .select([model_doubt_d30().alias("doubt")])
+            .collect()
+            .unwrap();
+        let doubt = float_column(&doubt, "doubt").unwrap();
+        let sd = |mape: f64| mape * MEAN_ABSOLUTE_TO_SD;
+        let expected = [
+            // Scored at the end of its window: all of the rest is in doubt, by the segment
+            // error.
+            10.0 * sd(0.1),
+            // 12 of the 23 days still to come after day 7.
+            10.0 * sd(0.1) * 12.0 / 23.0,
+            // Day 30 reached: the prediction is the actual.
+            0.0,
+            // No segment on the model's holdout: the cohort error, then the decile error.
+            10.0 * sd(0.2),
+            10.0 * sd(0.5),
+            // Unscored: revenue to date, all doubt.
+            2.0,
+        ];
+        for (got, want) in doubt.iter().zip(expected) {
+            assert!((got - want).abs() < 1e-9, "{doubt:?} vs {expected:?}");
+        }
     }
 
     #[test]

@@ -30,6 +30,7 @@ use crate::domain::GameTitle;
 use crate::env;
 use crate::exit_codes::UsageError;
 use crate::lake::{Lake, column_on_day, string_column};
+use crate::ltv::registry;
 use crate::run::{JobContext, JobReport};
 use crate::tables::{gold, silver};
 
@@ -171,13 +172,24 @@ async fn plan_day(
         scores.lazy().select([
             col("game_id"),
             col("player_id"),
+            col("age_days"),
+            col("observation_days"),
+            col("model_version"),
             col("predicted_ltv_d7"),
             col("predicted_ltv_d30"),
             col("predicted_ltv_d180"),
-            col("ltv_confidence"),
         ]),
         [col("game_id"), col("player_id")],
         [col("game_id"), col("player_id")],
+        JoinArgs::new(JoinType::Left),
+    )
+    // How far the D30 model that scored each player was off on its holdout.
+    .join(
+        registry::holdout_errors(lake, &format!("ltv_d{}", metrics::HORIZON_DAYS))
+            .await?
+            .lazy(),
+        [col("model_version"), col("observation_days")],
+        [col("model_version"), col("observation_days")],
         JoinArgs::new(JoinType::Left),
     )
     .collect()?;
