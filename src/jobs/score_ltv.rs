@@ -23,6 +23,7 @@ use polars::prelude::*;
 use crate::date_range::{DateRange, days_since_epoch};
 use crate::exit_codes::UsageError;
 use crate::jobs::silver_to_gold::is_whale;
+use crate::jobs::train_ltv::Target;
 use crate::lake::float_column;
 use crate::lake::{Lake, column_in_range};
 use crate::ltv::features::{self, HORIZONS, OBSERVATION_DAYS};
@@ -194,7 +195,7 @@ impl<'a> Scorer<'a> {
         let mut accuracy_d30: PerPlayer = vec![None; rows];
         for horizon in HORIZONS {
             let earned = self.earned(horizon)?;
-            let target = format!("ltv_d{horizon}");
+            let target = Target::Ltv(horizon).name();
             let mut predicted: PerPlayer = vec![None; rows];
             for n in OBSERVATION_DAYS {
                 let Some(model) = self.model_at(&target, n) else {
@@ -245,7 +246,7 @@ impl<'a> Scorer<'a> {
         }
 
         let mut churn: PerPlayer = vec![None; rows];
-        let target = format!("churn_d{}", features::CHURN_WINDOW_DAYS);
+        let target = Target::Churn.name();
         for n in OBSERVATION_DAYS {
             let Some(model) = self.model_at(&target, n) else {
                 continue;

@@ -70,14 +70,6 @@ pub fn compact_views(batch: RecordBatch) -> Result<RecordBatch, FrameError> {
         let held: usize = array.data_buffers().iter().map(|buffer| buffer.len()).sum();
         held > 2 * array.total_buffer_bytes_used()
     }
-    if !batch.columns().iter().any(|column| {
-        matches!(
-            column.data_type(),
-            ArrowDataType::Utf8View | ArrowDataType::BinaryView
-        )
-    }) {
-        return Ok(batch);
-    }
     let columns = batch
         .columns()
         .iter()

@@ -132,7 +132,6 @@ mod tests {
             seen += slice.of(&frame)?.height();
         }
         assert_eq!(seen, ids.len());
-        // The hashed ids split by their leading digits.
         // Bounds 5555 and aaaa: hashed ids split by their leading digits, others by byte order.
         assert_eq!(slices[0].of(&frame)?.height(), 5); // 0000aa, 3fff, 4000, "", null
         assert_eq!(slices[1].of(&frame)?.height(), 2); // 8a1c9e, NOT-HEX ('5' < 'N' < 'a')

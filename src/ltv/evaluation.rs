@@ -215,7 +215,7 @@ mod tests {
         let good: Vec<f64> = actual.iter().map(|a| a * 1.05 + 0.01).collect();
         let flat = vec![actual.iter().sum::<f64>() / 200.0; 200];
         let cohorts = vec!["2026-01-01 meta".to_string(); 200];
-        // Two segments of 100 and one of a single player, too small to count.
+        // Segments of 99 and 100 players, and one of a single player, too small to count.
         let segments: Vec<String> = (0..200)
             .map(|i| match i {
                 0 => "fq meta BR android",

@@ -29,6 +29,7 @@ use crate::date_range::DateRange;
 use crate::domain::GameTitle;
 use crate::env;
 use crate::exit_codes::UsageError;
+use crate::jobs::train_ltv::Target;
 use crate::lake::{Lake, column_on_day, string_column};
 use crate::ltv::registry;
 use crate::run::{JobContext, JobReport};
@@ -185,7 +186,7 @@ async fn plan_day(
     )
     // How far the D30 model that scored each player was off on its holdout.
     .join(
-        registry::holdout_errors(lake, &format!("ltv_d{}", metrics::HORIZON_DAYS))
+        registry::holdout_errors(lake, &Target::Ltv(metrics::HORIZON_DAYS).name())
             .await?
             .lazy(),
         [col("model_version"), col("observation_days")],
