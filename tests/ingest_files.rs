@@ -59,6 +59,49 @@ fn fixture_records(root: &Path) -> (usize, usize) {
     (telemetry, others)
 }
 
+fn parquet_files(folder: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![folder.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(next).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() && !path.ends_with("_delta_log") {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// The `player_id` column of a Parquet file, in the order the file stores it.
+fn player_ids_in_file_order(file: &Path) -> Vec<String> {
+    use deltalake::arrow::array::{Array as _, AsArray as _};
+    use deltalake::parquet::arrow::ProjectionMask;
+    use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap()).unwrap();
+    let column = builder
+        .schema()
+        .index_of("player_id")
+        .expect("a player_id column");
+    let projection = ProjectionMask::roots(builder.parquet_schema(), [column]);
+    let mut ids = Vec::new();
+    for batch in builder.with_projection(projection).build().unwrap() {
+        let batch = batch.unwrap();
+        let text = deltalake::arrow::compute::cast(
+            batch.column(0),
+            &deltalake::arrow::datatypes::DataType::Utf8,
+        )
+        .unwrap();
+        let text = text.as_string::<i32>();
+        ids.extend((0..text.len()).map(|row| text.value(row).to_string()));
+    }
+    ids
+}
+
 #[tokio::test]
 async fn a_replay_loads_every_record_once() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/studio");
@@ -81,6 +124,24 @@ async fn a_replay_loads_every_record_once() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), telemetry, "every event once");
+    // Each Bronze file holds its events ordered by player, so a slice of players skips the
+    // pages of the others. The writer may hand a batch to its workers in parts (one per core)
+    // and write them in either order: a file is a few sorted runs. Unordered hashed ids would
+    // break order at about every other row.
+    let files = parquet_files(&folder.path().join("bronze/game_events"));
+    assert!(!files.is_empty());
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    for file in files {
+        let players = player_ids_in_file_order(&file);
+        assert!(players.len() > 100, "{}", file.display());
+        let runs = 1 + players.windows(2).filter(|w| w[1] < w[0]).count();
+        assert!(
+            runs <= cores,
+            "{} holds its {} events in {runs} runs of player order",
+            file.display(),
+            players.len()
+        );
+    }
 
     let again = ingest(folder.path(), &fixtures, &[]);
     assert_eq!(again["rows_out"], 0);
