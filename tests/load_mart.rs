@@ -121,6 +121,32 @@ fn assert_same_column(mart: &[BTreeMap<String, String>], column: &str, gold: &[S
 #[tokio::test(flavor = "multi_thread")]
 async fn the_mart_equals_gold_row_for_row_and_a_rerun_changes_nothing() {
     let database = TestDatabase::create("rows").await;
+    // A dry run builds January's partition inside its transaction and rolls it back.
+    let dry = load_mart(
+        &database,
+        &[
+            "--lake",
+            gold_lake().to_str().unwrap(),
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-08",
+            "--dry-run",
+        ],
+    );
+    assert!(
+        dry["details"]["loads"].as_array().unwrap().len() >= 5,
+        "{dry}"
+    );
+    let mut mart = database.connect().await;
+    let partitions = "SELECT count(*) FROM pg_inherits \
+                      WHERE inhparent = 'mart.player_analytics_daily'::regclass";
+    let left: i64 = sqlx::query_scalar(partitions)
+        .fetch_one(&mut mart)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "a dry run leaves no partition behind");
+
     let summary = load_fixture_days(&database, "2026-01-01", "2026-01-08");
     // Days new to the mart are copied straight in, with nothing to update or delete.
     for load in summary["details"]["loads"].as_array().unwrap() {
@@ -129,7 +155,6 @@ async fn the_mart_equals_gold_row_for_row_and_a_rerun_changes_nothing() {
         assert_eq!(load["rows_updated"], 0, "{load}");
         assert_eq!(load["rows_deleted"], 0, "{load}");
     }
-    let mut mart = database.connect().await;
 
     // Players: every gold.player_lifecycle row, with its numbers.
     let lifecycle = sorted(gold_lake(), &gold::PLAYER_LIFECYCLE).await;
@@ -152,14 +177,26 @@ async fn the_mart_equals_gold_row_for_row_and_a_rerun_changes_nothing() {
     ] {
         assert_same_column(&players, column, &column_texts(&lifecycle, gold_column));
     }
-    // Monthly partitions were created for the cohorts.
-    let partitions: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'mart.player_analytics_daily'::regclass",
+    // Monthly partitions were created for the cohorts, built and attached with the parent's
+    // primary key and indexes.
+    let created: i64 = sqlx::query_scalar(partitions)
+        .fetch_one(&mut mart)
+        .await
+        .unwrap();
+    assert_eq!(created, 1, "January 2026 only");
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = 'mart'
+           AND tablename = 'player_analytics_daily_y2026m01' ORDER BY indexdef",
     )
-    .fetch_one(&mut mart)
+    .fetch_all(&mut mart)
     .await
     .unwrap();
-    assert_eq!(partitions, 1, "January 2026 only");
+    assert_eq!(indexes.len(), 4, "{indexes:?}");
+    assert!(
+        indexes.iter().any(|i| i.starts_with("CREATE UNIQUE INDEX")
+            && i.ends_with("(acquisition_date, game_name, player_id)")),
+        "{indexes:?}"
+    );
 
     // Campaigns and KPIs: same keys and numbers as Gold.
     let campaigns = sorted(gold_lake(), &gold::CAMPAIGN_DAILY).await;
@@ -338,19 +375,44 @@ async fn copying_into_mart_types_stores_what_postgres_casts_would() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_concurrent_reader_sees_the_old_mart_or_the_new_never_half_a_day() {
     let database = TestDatabase::create("atomic").await;
-    load_fixture_days(&database, "2026-01-01", "2026-01-07");
+    load_mart(&database, &["migrate"]);
     let mut reader = database.connect().await;
-    let last_day = "SELECT (SELECT count(*) FROM mart.player_analytics_daily
-                            WHERE acquisition_date = '2026-01-08')
-                         + (SELECT count(*) FROM mart.kpi_daily WHERE activity_date = '2026-01-08')";
-    let before: i64 = sqlx::query_scalar(last_day)
-        .fetch_one(&mut reader)
+    // A read that waited on the load's locks would fail here instead of hanging the test.
+    sqlx::query("SET statement_timeout = '20s'")
+        .execute(&mut reader)
+        .await
+        .unwrap();
+    let rows_of = |from: &str, to: &str| {
+        format!(
+            "SELECT (SELECT count(*) FROM mart.player_analytics_daily
+                     WHERE acquisition_date BETWEEN '{from}' AND '{to}')
+                  + (SELECT count(*) FROM mart.kpi_daily WHERE activity_date BETWEEN '{from}' AND '{to}')"
+        )
+    };
+    // Into an empty mart: January's partition is built inside the load and attached at its
+    // end, so the reader must not see it before commit either.
+    let first_week = rows_of("2026-01-01", "2026-01-07");
+    hold_load_at_its_last_statement(&database, &mut reader, "2026-01-07", &first_week).await;
+    // Then a day of that month, copied into the partition that is now there.
+    let last_day = rows_of("2026-01-08", "2026-01-08");
+    hold_load_at_its_last_statement(&database, &mut reader, "2026-01-08", &last_day).await;
+}
+
+/// Runs a load of 2026-01-01 to `to`, holds it at its last statement (its load_log insert,
+/// after it has published every table inside its transaction), and checks that `reader` sees
+/// none of the rows `counted` counts until the load commits.
+async fn hold_load_at_its_last_statement(
+    database: &TestDatabase,
+    reader: &mut sqlx::PgConnection,
+    to: &str,
+    counted: &str,
+) {
+    let before: i64 = sqlx::query_scalar(counted)
+        .fetch_one(&mut *reader)
         .await
         .unwrap();
     assert_eq!(before, 0);
 
-    // Hold the load at its last statement (its load_log insert), after it has published every
-    // table inside its transaction.
     let mut blocker = database.connect().await;
     sqlx::query("BEGIN").execute(&mut blocker).await.unwrap();
     sqlx::query("LOCK TABLE mart.load_log IN SHARE MODE")
@@ -358,14 +420,14 @@ async fn a_concurrent_reader_sees_the_old_mart_or_the_new_never_half_a_day() {
         .await
         .unwrap();
     let load = load_mart_command(
-        &database,
+        database,
         &[
             "--lake",
             gold_lake().to_str().unwrap(),
             "--from",
             "2026-01-01",
             "--to",
-            "2026-01-08",
+            to,
         ],
     )
     .stdout(std::process::Stdio::piped())
@@ -379,7 +441,7 @@ async fn a_concurrent_reader_sees_the_old_mart_or_the_new_never_half_a_day() {
              WHERE datname = current_database() AND wait_event_type = 'Lock'
                AND query LIKE 'INSERT INTO mart.load_log%'",
         )
-        .fetch_one(&mut reader)
+        .fetch_one(&mut *reader)
         .await
         .unwrap();
         if waiting > 0 {
@@ -388,19 +450,19 @@ async fn a_concurrent_reader_sees_the_old_mart_or_the_new_never_half_a_day() {
         assert!(Instant::now() < deadline, "the load never reached load_log");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let during: i64 = sqlx::query_scalar(last_day)
-        .fetch_one(&mut reader)
+    let during: i64 = sqlx::query_scalar(counted)
+        .fetch_one(&mut *reader)
         .await
         .unwrap();
-    assert_eq!(during, 0, "the published day is invisible until commit");
+    assert_eq!(during, 0, "the published days are invisible until commit");
 
     sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
     succeeded(load.wait_with_output().unwrap());
-    let after: i64 = sqlx::query_scalar(last_day)
-        .fetch_one(&mut reader)
+    let after: i64 = sqlx::query_scalar(counted)
+        .fetch_one(&mut *reader)
         .await
         .unwrap();
-    assert!(after > 0, "the day is there after commit");
+    assert!(after > 0, "the days are there after commit");
 }
 
 /// A mart filled by hand (no Gold), so every view's numbers can be worked out on paper.

@@ -4,10 +4,11 @@
 //! `--from/--to` names Gold days by each table's own date (install day for players and
 //! campaigns, cohort day for cohorts, activity day for KPIs); `--changed` takes, per table, the
 //! days whose Gold files changed since the version the last load published. A run migrates
-//! the schema, creates the monthly partitions it needs, then, in one transaction, copies days
-//! the mart does not hold yet straight into their tables with binary COPY, and stages the
-//! others the same way to upsert them: a reader sees the old mart or the new one, and a rerun
-//! on unchanged Gold changes no row.
+//! the schema, then, in one transaction, copies days the mart does not hold yet straight into
+//! their tables with binary COPY (a month without a partition is filled first and attached
+//! after, so its indexes are built once instead of kept up row by row), and stages the others
+//! the same way to upsert them: a reader sees the old mart or the new one, and a rerun on
+//! unchanged Gold changes no row.
 
 pub mod pgcopy;
 mod postgres;
@@ -15,6 +16,7 @@ pub mod tables;
 
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use polars::prelude::*;
@@ -27,8 +29,10 @@ use crate::run::{JobContext, JobReport};
 use crate::tables::gold;
 use crate::telemetry;
 
+use pgcopy::EncodedRows;
 pub use postgres::{MIGRATOR, Mart, TableLoad};
-use tables::{Dimensions, MART_TABLES, MartTable};
+use postgres::{MartColumns, NewMonths};
+use tables::{ByInstallDay, Dimensions, MART_TABLES, MartTable};
 
 #[derive(Debug, Clone, Args)]
 pub struct MartOptions {
@@ -167,6 +171,34 @@ fn scored_install_days(day: NaiveDate) -> impl Iterator<Item = NaiveDate> {
         .filter_map(move |age| day.checked_sub_days(chrono::Days::new(age as u64)))
 }
 
+/// Where one table's days go in a load, decided before its rows are read so that they are
+/// encoded for it ahead of the COPY.
+struct Route {
+    /// Months the mart has no partition for yet, being built.
+    new_months: NewMonths,
+    /// The mart holds none of the days.
+    fresh: bool,
+    columns: MartColumns,
+}
+
+impl Route {
+    /// The relation `day`'s rows are copied straight into, or `None` when they are staged for
+    /// the upsert. Days the mart does not hold yet have nothing to match or delete.
+    fn copy_target<'r>(&'r self, table: &'r MartTable, day: NaiveDate) -> Option<&'r str> {
+        self.new_months
+            .relation_of(day)
+            .or(self.fresh.then_some(table.name))
+    }
+}
+
+/// One Gold day of one table to read, shape and encode: in the mart's column types when it is
+/// copied straight in, else in the staging table's plain types.
+struct DayWork {
+    table: &'static MartTable,
+    day: NaiveDate,
+    mart_types: Option<MartColumns>,
+}
+
 /// Stages each planned day and publishes every table in one transaction.
 async fn load(
     context: &JobContext,
@@ -174,53 +206,70 @@ async fn load(
     plan: &[TablePlan],
 ) -> anyhow::Result<Vec<TableLoad>> {
     let lake = &context.lake;
-    for part in plan.iter().filter(|p| p.table.monthly_partitions) {
-        mart.ensure_month_partitions(part.table, &part.days).await?;
-    }
     let dims = Arc::new(dimensions(lake).await?);
-    let total_days: usize = plan.iter().map(|p| p.days.len()).sum();
-    let progress = telemetry::progress_bar(total_days as u64, "mart days");
+    let mut transaction = mart.begin().await?;
+    let mut routes = Vec::with_capacity(plan.len());
+    for part in plan {
+        routes.push(Route {
+            new_months: transaction.start_new_months(part.table, &part.days).await?,
+            fresh: !transaction.holds_any(part.table, &part.days).await?,
+            columns: transaction.column_types(part.table).await?,
+        });
+    }
     let work = plan
         .iter()
-        .flat_map(|part| part.days.iter().map(move |day| (part.table, *day)))
+        .zip(&routes)
+        .flat_map(|(part, route)| {
+            part.days.iter().map(move |&day| DayWork {
+                table: part.table,
+                day,
+                mart_types: route
+                    .copy_target(part.table, day)
+                    .map(|_| route.columns.clone()),
+            })
+        })
         .collect();
     let mut gold_days = read_ahead(lake.clone(), dims, work);
-    let mut transaction = mart.begin().await?;
-    for part in plan {
+    let total_days: usize = plan.iter().map(|p| p.days.len()).sum();
+    let progress = telemetry::progress_bar(total_days as u64, "mart days");
+    for (part, route) in plan.iter().zip(routes) {
         let table = part.table;
-        // Days the mart does not hold yet have nothing to match or delete: their rows are
-        // copied straight into the table. Others go through staging and the upsert.
-        let fresh = !transaction.holds_any(table, &part.days).await?;
-        let mut columns: Option<Vec<String>> = None;
-        let mut sent = 0;
-        for _ in &part.days {
+        if part.days.is_empty() {
+            continue;
+        }
+        let mut copied = 0;
+        let mut staged: Option<(Vec<String>, u64)> = None;
+        for &day in &part.days {
             let rows = gold_days
                 .recv()
                 .await
                 .ok_or_else(|| anyhow::anyhow!("the Gold reader of load-mart stopped early"))??;
-            sent += if fresh {
-                transaction.copy_fresh(table, &rows).await?
-            } else {
-                transaction.stage(table, &rows, columns.is_none()).await?
-            };
-            columns.get_or_insert_with(|| {
-                rows.get_column_names()
-                    .iter()
-                    .map(|c| c.to_string())
-                    .collect()
-            });
+            match route.copy_target(table, day) {
+                Some(relation) => copied += transaction.copy_fresh(relation, rows).await?,
+                None => {
+                    let columns = rows.columns.clone();
+                    let sent = transaction.stage(table, rows, staged.is_none()).await?;
+                    staged.get_or_insert((columns, 0)).1 += sent;
+                }
+            }
             progress.inc(1);
         }
-        let Some(columns) = columns else {
-            continue;
+        let upserted = match staged {
+            Some((columns, rows_staged)) => {
+                transaction
+                    .publish(table, &columns, &part.days, rows_staged)
+                    .await?
+            }
+            None => TableLoad::of(table, &part.days, None, 0),
         };
-        let loaded = if fresh {
-            transaction.record_fresh(table, &part.days, part.gold_version, sent)
-        } else {
-            transaction
-                .publish(table, &columns, &part.days, part.gold_version, sent)
-                .await?
-        };
+        // After the upsert: its delete of unstaged rows must not see the new months.
+        transaction.attach(table, route.new_months).await?;
+        let loaded = transaction.record(TableLoad {
+            gold_version: part.gold_version,
+            rows_staged: upserted.rows_staged + copied,
+            rows_inserted: upserted.rows_inserted + copied,
+            ..upserted
+        });
         if let Some(version) = part.predictions_version {
             transaction.record_source(table, &gold::PLAYER_LTV_SCORES, &part.days, version);
         }
@@ -242,28 +291,21 @@ async fn load(
     }
 }
 
-/// Days a load reads and shapes ahead of the one it is sending.
+/// Days a load reads, shapes and encodes ahead of the one it is sending.
 const READ_AHEAD_DAYS: usize = 2;
 
-/// Reads and shapes `work` (each table's Gold days, in load order) on a task of its own, a few
-/// days ahead of the COPY that sends them: reading Delta and shaping rows overlaps the
-/// server's work on the previous day, and memory holds at most a few days.
+/// Reads, shapes and encodes `work` (each table's Gold days, in load order) on a task of its
+/// own, a few days ahead of the COPY that sends them: the client's work overlaps the server's
+/// on the previous day, and memory holds at most a few days.
 fn read_ahead(
     lake: Lake,
     dims: Arc<Dimensions>,
-    work: Vec<(&'static MartTable, NaiveDate)>,
-) -> tokio::sync::mpsc::Receiver<anyhow::Result<DataFrame>> {
+    work: Vec<DayWork>,
+) -> tokio::sync::mpsc::Receiver<anyhow::Result<EncodedRows>> {
     let (sender, receiver) = tokio::sync::mpsc::channel(READ_AHEAD_DAYS);
     tokio::spawn(async move {
-        for (table, day) in work {
-            let rows = match lake.read_range(table.source, &DateRange::single(day)).await {
-                Ok(gold_rows) => {
-                    anyhow::Context::with_context((table.shape)(gold_rows, &dims), || {
-                        format!("shaping {} rows of {day}", table.name)
-                    })
-                }
-                Err(err) => Err(err.into()),
-            };
+        for item in work {
+            let rows = read_day(&lake, &dims, &item).await;
             let failed = rows.is_err();
             // A closed channel means the load gave up; a failure ends the reading.
             if sender.send(rows).await.is_err() || failed {
@@ -272,6 +314,23 @@ fn read_ahead(
         }
     });
     receiver
+}
+
+async fn read_day(lake: &Lake, dims: &Dimensions, work: &DayWork) -> anyhow::Result<EncodedRows> {
+    let (table, day) = (work.table, work.day);
+    let gold_rows = lake
+        .read_range(table.source, &DateRange::single(day))
+        .await?;
+    // Both anyhow and polars name this method; the error becomes anyhow's.
+    let rows = anyhow::Context::with_context((table.shape)(gold_rows, dims), || {
+        format!("shaping {} rows of {day}", table.name)
+    })?;
+    let targets = match &work.mart_types {
+        Some(columns) => Some(columns.targets_of(&rows)?),
+        None => None,
+    };
+    EncodedRows::of(&rows, targets.as_deref())
+        .with_context(|| format!("encoding {} rows of {day}", table.name))
 }
 
 /// The player and campaign dimensions, one row per player and campaign, and each scored
@@ -284,6 +343,7 @@ async fn dimensions(lake: &Lake) -> anyhow::Result<Dimensions> {
         .select([
             col("game_id"),
             col("player_id"),
+            col("acquisition_date"),
             col("acquisition_channel"),
             col("lifetime_revenue"),
             col("is_whale"),
@@ -305,6 +365,7 @@ async fn dimensions(lake: &Lake) -> anyhow::Result<Dimensions> {
     .select([
         col("game_id"),
         col("player_id"),
+        col("acquisition_date"),
         col("predicted_ltv_d7"),
         col("predicted_ltv_d30"),
         col("predicted_ltv_d180"),
@@ -315,8 +376,8 @@ async fn dimensions(lake: &Lake) -> anyhow::Result<Dimensions> {
     ])
     .collect()?;
     Ok(Dimensions {
-        players,
+        players: ByInstallDay::split(players)?,
         campaigns,
-        predictions,
+        predictions: ByInstallDay::split(predictions)?,
     })
 }

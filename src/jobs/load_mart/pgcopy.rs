@@ -8,6 +8,8 @@
 //! column's scale then rounds on receipt) and INTEGER by rounding half to even, so both paths
 //! store the same values.
 
+use std::fmt::Write as _;
+
 use polars::prelude::*;
 use thiserror::Error;
 
@@ -52,17 +54,18 @@ pub fn pg_type(column: &str, dtype: &DataType) -> Result<&'static str, CopyError
     })
 }
 
-/// `CREATE TEMP TABLE` for a staging table holding `frame`'s columns; dropped at commit.
-pub fn staging_table_ddl(table: &str, frame: &DataFrame) -> Result<String, CopyError> {
-    let columns = frame
-        .columns()
+/// `CREATE TEMP TABLE` for a staging table holding the columns of `rows`; dropped at commit.
+pub fn staging_table_ddl(table: &str, rows: &EncodedRows) -> String {
+    let columns: Vec<String> = rows
+        .columns
         .iter()
-        .map(|c| Ok(format!("{} {}", c.name(), pg_type(c.name(), c.dtype())?)))
-        .collect::<Result<Vec<_>, CopyError>>()?;
-    Ok(format!(
+        .zip(&rows.plain_types)
+        .map(|(name, pg_type)| format!("{name} {pg_type}"))
+        .collect();
+    format!(
         "CREATE TEMP TABLE {table} ({}) ON COMMIT DROP",
         columns.join(", ")
-    ))
+    )
 }
 
 /// A mart column's type, as `information_schema.columns.data_type` names it.
@@ -280,39 +283,77 @@ fn numeric(out: &mut Vec<u8>, x: f64) {
     if x == 0.0 {
         return header(out, &[], 0, POSITIVE, 0);
     }
-    // "d.dddddddddddddde±x": 15 significant digits, correctly rounded, as C's %.14e.
-    let text = format!("{:.14e}", x.abs());
-    let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+    // "d.dddddddddddddde±x": 15 significant digits, correctly rounded, as C's %.14e. Written
+    // into a buffer on the stack: a load encodes millions of these, and an allocation each
+    // was a fifth of the client's time.
+    let mut text = DecimalText::default();
+    // Any f64 takes at most 22 bytes in this form.
+    let _ = write!(text, "{:.14e}", x.abs());
+    let text = text.as_str();
+    let (mantissa, exponent) = text.split_once('e').unwrap_or((text, "0"));
     let exponent: i32 = exponent.parse().unwrap_or(0);
-    let mut digits: Vec<i16> = mantissa
+    let mut digits = [0i16; 15];
+    let mut len = 0;
+    for digit in mantissa
         .bytes()
         .filter(u8::is_ascii_digit)
-        .map(|b| i16::from(b - b'0'))
-        .collect();
-    while digits.last() == Some(&0) {
-        digits.pop();
+        .take(digits.len())
+    {
+        digits[len] = i16::from(digit - b'0');
+        len += 1;
     }
+    while len > 0 && digits[len - 1] == 0 {
+        len -= 1;
+    }
+    let digits = &digits[..len];
     // Digit k stands for 10^(exponent - k); NUMERIC groups four decimal digits per base-10000
-    // digit, group g covering the powers 4g..4g+3, the first group being the weight.
+    // digit, group g covering the powers 4g..4g+3, the first group being the weight. Fifteen
+    // digits span at most five groups.
     let lowest_power = exponent - (digits.len() as i32 - 1);
     let weight = exponent.div_euclid(4);
-    let mut groups = vec![0i16; (weight - lowest_power.div_euclid(4) + 1) as usize];
+    let mut groups = [0i16; 5];
+    let mut used = (weight - lowest_power.div_euclid(4) + 1) as usize;
     for (k, digit) in digits.iter().enumerate() {
         let power = exponent - k as i32;
         groups[(weight - power.div_euclid(4)) as usize] +=
             digit * 10i16.pow(power.rem_euclid(4) as u32);
     }
-    while groups.last() == Some(&0) {
-        groups.pop();
+    while used > 0 && groups[used - 1] == 0 {
+        used -= 1;
     }
+    let groups = &groups[..used];
     let sign = if x < 0.0 { NEGATIVE } else { POSITIVE };
     header(
         out,
-        &groups,
+        groups,
         weight as i16,
         sign,
         (-lowest_power).max(0) as i16,
     );
+}
+
+/// A few bytes of formatted text on the stack.
+#[derive(Default)]
+struct DecimalText {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl DecimalText {
+    fn as_str(&self) -> &str {
+        // Only whole `&str`s are ever written in.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for DecimalText {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        let end = self.len + text.len();
+        let room = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        room.copy_from_slice(text.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 /// The whole of `frame` as one binary COPY stream of the nearest plain PostgreSQL types (the
@@ -335,6 +376,44 @@ pub fn encode_as(frame: &DataFrame, targets: &[TargetType]) -> Result<Vec<u8>, C
         .map(|(column, target)| Values::as_target(column, *target))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(stream(frame.height(), &columns))
+}
+
+/// A frame encoded for COPY, with what a COPY statement (or a staging table) needs to know of
+/// it. Encoding is most of a load's client work, so it is done where the rows are read, ahead
+/// of the COPY that sends them.
+#[derive(Debug)]
+pub struct EncodedRows {
+    /// The frame's columns, in the order the stream carries them.
+    pub columns: Vec<String>,
+    /// Each column's nearest plain PostgreSQL type, as a staging table declares it.
+    pub plain_types: Vec<&'static str>,
+    pub rows: u64,
+    pub data: Vec<u8>,
+}
+
+impl EncodedRows {
+    /// `frame` in the mart's column types (`targets`, in frame order) or, without them, in the
+    /// nearest plain types (a staging table's, see [`staging_table_ddl`]).
+    pub fn of(frame: &DataFrame, targets: Option<&[TargetType]>) -> Result<Self, CopyError> {
+        let data = match targets {
+            Some(targets) => encode_as(frame, targets)?,
+            None => encode(frame)?,
+        };
+        Ok(EncodedRows {
+            columns: frame
+                .get_column_names()
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+            plain_types: frame
+                .columns()
+                .iter()
+                .map(|c| pg_type(c.name(), c.dtype()))
+                .collect::<Result<_, _>>()?,
+            rows: frame.height() as u64,
+            data,
+        })
+    }
 }
 
 /// Signature, header, one tuple per row, trailer.

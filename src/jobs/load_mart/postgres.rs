@@ -1,6 +1,7 @@
 //! The Postgres side of load-mart: migrations, monthly partitions, and the one transaction a
 //! load publishes in (binary COPY into staging, then delete-and-upsert into the mart, or a
-//! plain insert of days the mart does not hold yet).
+//! plain insert of days the mart does not hold yet; a month the mart has no partition for is
+//! built as a table of its own and attached, indexes and all, at the end).
 
 use std::collections::HashMap;
 
@@ -10,7 +11,7 @@ use polars::prelude::DataFrame;
 use serde::Serialize;
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
 
-use super::pgcopy::{self, TargetType};
+use super::pgcopy::{self, EncodedRows, TargetType};
 use super::tables::MartTable;
 use crate::lake::TableSpec;
 
@@ -40,7 +41,7 @@ pub struct TableLoad {
 
 impl TableLoad {
     /// A load of `table`'s `days` with nothing published yet.
-    fn of(
+    pub fn of(
         table: &MartTable,
         days: &[NaiveDate],
         gold_version: Option<u64>,
@@ -97,35 +98,6 @@ impl Mart {
         Ok(version.and_then(|v| u64::try_from(v).ok()))
     }
 
-    /// Creates the monthly partitions `days` fall in. Each is its own short transaction: a
-    /// partition's creation locks the parent, and must not hold that lock for a whole load.
-    pub async fn ensure_month_partitions(
-        &mut self,
-        table: &MartTable,
-        days: &[NaiveDate],
-    ) -> anyhow::Result<()> {
-        let mut months: Vec<NaiveDate> = days.iter().filter_map(|d| d.with_day(1)).collect();
-        months.dedup();
-        for month in months {
-            let next = month
-                .checked_add_months(chrono::Months::new(1))
-                .context("a month past the calendar")?;
-            let statement = format!(
-                "CREATE TABLE IF NOT EXISTS {name}_y{year:04}m{month:02} PARTITION OF {name} \
-                 FOR VALUES FROM ('{month_start}') TO ('{next}')",
-                name = table.name,
-                year = month.year(),
-                month = month.month(),
-                month_start = month,
-            );
-            sqlx::query(&statement)
-                .execute(&mut self.connection)
-                .await
-                .with_context(|| format!("creating the {month} partition of {}", table.name))?;
-        }
-        Ok(())
-    }
-
     /// Deletes a player's rows (GDPR erasure); returns how many there were.
     pub async fn forget_player(&mut self, player_id: &str) -> anyhow::Result<u64> {
         self.migrate().await?;
@@ -144,7 +116,6 @@ impl Mart {
         Ok(MartLoad {
             transaction: self.connection.begin().await.context("BEGIN on the mart")?,
             loads: Vec::new(),
-            column_types: HashMap::new(),
         })
     }
 }
@@ -154,8 +125,36 @@ impl Mart {
 pub struct MartLoad<'c> {
     transaction: Transaction<'c, Postgres>,
     loads: Vec<TableLoad>,
-    /// Per mart table, its columns' types (`information_schema` names).
-    column_types: HashMap<&'static str, HashMap<String, String>>,
+}
+
+/// A mart table's columns and their types (`information_schema` names).
+#[derive(Debug, Clone)]
+pub struct MartColumns {
+    table: &'static str,
+    types: HashMap<String, String>,
+}
+
+impl MartColumns {
+    /// The mart's type of each column of `rows`, in frame order.
+    pub fn targets_of(&self, rows: &DataFrame) -> anyhow::Result<Vec<TargetType>> {
+        rows.get_column_names()
+            .iter()
+            .map(|column| {
+                let data_type = self.types.get(column.as_str()).with_context(|| {
+                    format!(
+                        "{} has no column {column}; run load-mart migrate",
+                        self.table
+                    )
+                })?;
+                TargetType::from_information_schema(data_type).with_context(|| {
+                    format!(
+                        "{}.{column}: load-mart cannot write {data_type}",
+                        self.table
+                    )
+                })
+            })
+            .collect()
+    }
 }
 
 fn staging_name(table: &MartTable) -> String {
@@ -163,34 +162,40 @@ fn staging_name(table: &MartTable) -> String {
 }
 
 impl MartLoad<'_> {
-    /// Copies `rows` (mart columns) into `table`'s staging table, creating it on first use.
+    /// Copies `rows` (mart columns in plain types) into `table`'s staging table, creating it
+    /// on first use.
     pub async fn stage(
         &mut self,
         table: &MartTable,
-        rows: &DataFrame,
+        rows: EncodedRows,
         first: bool,
     ) -> anyhow::Result<u64> {
         let stage = staging_name(table);
         if first {
-            let ddl = pgcopy::staging_table_ddl(&stage, rows)?;
-            sqlx::query(&ddl)
+            sqlx::query(&pgcopy::staging_table_ddl(&stage, &rows))
                 .execute(&mut *self.transaction)
                 .await
                 .with_context(|| format!("creating {stage}"))?;
         }
-        if rows.height() == 0 {
+        self.copy(&stage, rows).await
+    }
+
+    async fn copy(&mut self, relation: &str, rows: EncodedRows) -> anyhow::Result<u64> {
+        if rows.rows == 0 {
             return Ok(0);
         }
-        let data = pgcopy::encode(rows)?;
         let mut copy = self
             .transaction
-            .copy_in_raw(&format!("COPY {stage} FROM STDIN (FORMAT binary)"))
+            .copy_in_raw(&format!(
+                "COPY {relation} ({}) FROM STDIN (FORMAT binary)",
+                rows.columns.join(", ")
+            ))
             .await
-            .with_context(|| format!("starting COPY into {stage}"))?;
-        copy.send(data).await.context("sending COPY data")?;
+            .with_context(|| format!("starting COPY into {relation}"))?;
+        copy.send(rows.data).await.context("sending COPY data")?;
         copy.finish()
             .await
-            .with_context(|| format!("finishing COPY into {stage} for {}", table.name))
+            .with_context(|| format!("finishing COPY into {relation}"))
     }
 
     /// Whether the mart holds any row of `days` in `table`.
@@ -206,96 +211,97 @@ impl MartLoad<'_> {
             .with_context(|| format!("looking for the days in {}", table.name))
     }
 
-    /// Copies `rows` (mart columns) straight into `table` in its own column types, for days
-    /// the mart does not hold: no staging, no second pass over the rows. The primary key still
+    /// Copies `rows` (mart columns in the mart's types, see [`MartLoad::column_types`])
+    /// straight into `relation` (the table itself, or a month of it being built), for days the
+    /// mart does not hold: no staging, no second pass over the rows. The primary key still
     /// refuses a concurrent load of the same days.
-    pub async fn copy_fresh(&mut self, table: &MartTable, rows: &DataFrame) -> anyhow::Result<u64> {
-        if rows.height() == 0 {
-            return Ok(0);
-        }
-        let targets = self.column_types(table, rows).await?;
-        let data = pgcopy::encode_as(rows, &targets)
-            .with_context(|| format!("encoding rows for {}", table.name))?;
-        let columns: Vec<&str> = rows.get_column_names().iter().map(|c| c.as_str()).collect();
-        let mut copy = self
-            .transaction
-            .copy_in_raw(&format!(
-                "COPY {} ({}) FROM STDIN (FORMAT binary)",
-                table.name,
-                columns.join(", ")
-            ))
-            .await
-            .with_context(|| format!("starting COPY into {}", table.name))?;
-        copy.send(data).await.context("sending COPY data")?;
-        copy.finish()
-            .await
-            .with_context(|| format!("finishing COPY into {}", table.name))
+    pub async fn copy_fresh(&mut self, relation: &str, rows: EncodedRows) -> anyhow::Result<u64> {
+        self.copy(relation, rows).await
     }
 
-    /// The mart's type of each column of `rows`, read once per table from the catalog.
-    async fn column_types(
-        &mut self,
-        table: &MartTable,
-        rows: &DataFrame,
-    ) -> anyhow::Result<Vec<TargetType>> {
-        if !self.column_types.contains_key(table.name) {
-            let (schema, name) = table.name.split_once('.').unwrap_or(("public", table.name));
-            let found: Vec<(String, String)> = sqlx::query_as(
-                "SELECT column_name::text, data_type::text FROM information_schema.columns \
-                 WHERE table_schema = $1 AND table_name = $2",
-            )
-            .bind(schema)
-            .bind(name)
-            .fetch_all(&mut *self.transaction)
-            .await
-            .with_context(|| format!("reading the columns of {}", table.name))?;
-            self.column_types
-                .insert(table.name, found.into_iter().collect());
-        }
-        let known = &self.column_types[table.name];
-        rows.get_column_names()
-            .iter()
-            .map(|column| {
-                let data_type = known.get(column.as_str()).with_context(|| {
-                    format!(
-                        "{} has no column {column}; run load-mart migrate",
-                        table.name
-                    )
-                })?;
-                TargetType::from_information_schema(data_type).with_context(|| {
-                    format!(
-                        "{}.{column}: load-mart cannot write {data_type}",
-                        table.name
-                    )
-                })
-            })
-            .collect()
-    }
-
-    /// Records a load whose rows went straight in with [`MartLoad::copy_fresh`].
-    pub fn record_fresh(
+    /// Starts the monthly partitions of `table` that `days` need and the mart does not have,
+    /// each as a plain table with the parent's columns and constraints but no index yet.
+    /// Rows copied into it need no index upkeep; [`MartLoad::attach`] then builds each index
+    /// in one sorted pass, which on a million rows takes less than half the time of keeping
+    /// four indexes up to date row by row.
+    pub async fn start_new_months(
         &mut self,
         table: &MartTable,
         days: &[NaiveDate],
-        gold_version: Option<u64>,
-        rows: u64,
-    ) -> TableLoad {
-        self.record(TableLoad {
-            rows_inserted: rows,
-            ..TableLoad::of(table, days, gold_version, rows)
+    ) -> anyhow::Result<NewMonths> {
+        let mut new = NewMonths::default();
+        if !table.monthly_partitions {
+            return Ok(new);
+        }
+        let mut months: Vec<MonthPartition> = days
+            .iter()
+            .filter_map(|day| MonthPartition::of(table, *day))
+            .collect();
+        months.dedup();
+        for month in months {
+            let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+                .bind(&month.name)
+                .fetch_one(&mut *self.transaction)
+                .await
+                .with_context(|| format!("looking for {}", month.name))?;
+            if exists {
+                continue;
+            }
+            sqlx::query(&format!(
+                "CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)",
+                month.name, table.name
+            ))
+            .execute(&mut *self.transaction)
+            .await
+            .with_context(|| format!("creating {}", month.name))?;
+            new.months.push(month);
+        }
+        Ok(new)
+    }
+
+    /// Attaches the months built by [`MartLoad::start_new_months`] to their table. PostgreSQL
+    /// builds the parent's indexes on each; readers of the table are not blocked (ATTACH takes
+    /// a SHARE UPDATE EXCLUSIVE lock), and see the months at commit, with the rest of the load.
+    pub async fn attach(&mut self, table: &MartTable, new: NewMonths) -> anyhow::Result<()> {
+        for month in new.months {
+            sqlx::query(&format!(
+                "ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ('{}') TO ('{}')",
+                table.name, month.name, month.first_day, month.next_first_day
+            ))
+            .execute(&mut *self.transaction)
+            .await
+            .with_context(|| format!("attaching {} to {}", month.name, table.name))?;
+        }
+        Ok(())
+    }
+
+    /// The mart's type of each of `table`'s columns, by column name, from the catalog.
+    pub async fn column_types(&mut self, table: &MartTable) -> anyhow::Result<MartColumns> {
+        let (schema, name) = table.name.split_once('.').unwrap_or(("public", table.name));
+        let found: Vec<(String, String)> = sqlx::query_as(
+            "SELECT column_name::text, data_type::text FROM information_schema.columns \
+             WHERE table_schema = $1 AND table_name = $2",
+        )
+        .bind(schema)
+        .bind(name)
+        .fetch_all(&mut *self.transaction)
+        .await
+        .with_context(|| format!("reading the columns of {}", table.name))?;
+        Ok(MartColumns {
+            table: table.name,
+            types: found.into_iter().collect(),
         })
     }
 
     /// Makes `table`'s rows of `days` (days the mart holds) exactly the staged rows: deletes
     /// rows of those days that are not staged, inserts new ones, and updates only rows whose
     /// values changed, so a rerun of the same Gold leaves every row (and its `updated_at`) as
-    /// it was.
+    /// it was. Returns what changed, with `rows_staged` of the staged rows.
     pub async fn publish(
         &mut self,
         table: &MartTable,
         columns: &[String],
         days: &[NaiveDate],
-        gold_version: Option<u64>,
         rows_staged: u64,
     ) -> anyhow::Result<TableLoad> {
         let stage = staging_name(table);
@@ -320,12 +326,12 @@ impl MartLoad<'_> {
             .with_context(|| format!("upserting into {}", table.name))?
             .rows_affected();
         let inserted = rows_staged.saturating_sub(existing as u64);
-        Ok(self.record(TableLoad {
+        Ok(TableLoad {
             rows_inserted: inserted,
             rows_updated: written.saturating_sub(inserted),
             rows_deleted: deleted,
-            ..TableLoad::of(table, days, gold_version, rows_staged)
-        }))
+            ..TableLoad::of(table, days, None, rows_staged)
+        })
     }
 
     /// Records that the rows of `days` just published carry `source` (a second Gold table
@@ -343,7 +349,8 @@ impl MartLoad<'_> {
         });
     }
 
-    fn record(&mut self, load: TableLoad) -> TableLoad {
+    /// Adds `load` to what [`MartLoad::commit`] writes to `mart.load_log`.
+    pub fn record(&mut self, load: TableLoad) -> TableLoad {
         self.loads.push(load.clone());
         load
     }
@@ -382,6 +389,53 @@ impl MartLoad<'_> {
     pub async fn rollback(self) -> anyhow::Result<Vec<TableLoad>> {
         self.transaction.rollback().await.context("ROLLBACK")?;
         Ok(self.loads)
+    }
+}
+
+/// A monthly partition of a mart table: `{table}_yYYYYmMM`, holding the days from the first of
+/// the month to the first of the next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct MonthPartition {
+    name: String,
+    first_day: NaiveDate,
+    next_first_day: NaiveDate,
+}
+
+impl MonthPartition {
+    /// The partition `day` falls in (`None` only past the end of the calendar).
+    fn of(table: &MartTable, day: NaiveDate) -> Option<Self> {
+        let first_day = day.with_day(1)?;
+        let next_first_day = first_day.checked_add_months(chrono::Months::new(1))?;
+        Some(MonthPartition {
+            name: format!(
+                "{}_y{:04}m{:02}",
+                table.name,
+                first_day.year(),
+                first_day.month()
+            ),
+            first_day,
+            next_first_day,
+        })
+    }
+
+    fn holds(&self, day: NaiveDate) -> bool {
+        (self.first_day..self.next_first_day).contains(&day)
+    }
+}
+
+/// The months a load builds for a table, before they are attached to it.
+#[derive(Debug, Default)]
+pub struct NewMonths {
+    months: Vec<MonthPartition>,
+}
+
+impl NewMonths {
+    /// The table being built that holds `day`, if `day` falls in a new month.
+    pub fn relation_of(&self, day: NaiveDate) -> Option<&str> {
+        self.months
+            .iter()
+            .find(|month| month.holds(day))
+            .map(|month| month.name.as_str())
     }
 }
 
@@ -485,6 +539,28 @@ mod tests {
             ),
             "{sql}"
         );
+    }
+
+    #[test]
+    fn a_day_belongs_to_the_partition_of_its_calendar_month() {
+        use crate::jobs::load_mart::tables::PLAYER_ANALYTICS_DAILY;
+        let day = |d: &str| d.parse::<NaiveDate>().unwrap();
+        let january = MonthPartition::of(&PLAYER_ANALYTICS_DAILY, day("2026-01-31")).unwrap();
+        assert_eq!(january.name, "mart.player_analytics_daily_y2026m01");
+        assert_eq!(january.first_day, day("2026-01-01"));
+        assert_eq!(january.next_first_day, day("2026-02-01"));
+        let december = MonthPartition::of(&PLAYER_ANALYTICS_DAILY, day("2026-12-01")).unwrap();
+        assert_eq!(december.next_first_day, day("2027-01-01"));
+
+        let new = NewMonths {
+            months: vec![january],
+        };
+        assert_eq!(
+            new.relation_of(day("2026-01-01")),
+            Some("mart.player_analytics_daily_y2026m01")
+        );
+        assert_eq!(new.relation_of(day("2026-02-01")), None);
+        assert_eq!(new.relation_of(day("2025-12-31")), None);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The mart tables load-mart fills, each from one Gold table, and how a Gold day becomes mart
 //! rows. The DDL is in `sql/mart/`; the columns here are the mart's names, in its order.
 
+use std::collections::HashMap;
+
 use polars::prelude::*;
 
 use crate::jobs::silver_to_gold::ratio;
@@ -11,12 +13,57 @@ use crate::tables::gold;
 pub struct Dimensions {
     /// `game_id`, `player_id`, `acquisition_channel`, `lifetime_revenue`, `is_whale`,
     /// `last_active_date`: one row per player.
-    pub players: DataFrame,
+    pub players: ByInstallDay,
     /// `campaign_id`, `campaign_name`, `ad_network`.
     pub campaigns: DataFrame,
     /// The newest day of `gold.player_ltv_scores`: `game_id`, `player_id`, the predictions
     /// and `model_version`.
-    pub predictions: DataFrame,
+    pub predictions: ByInstallDay,
+}
+
+/// The column a per-player dimension is split on.
+const INSTALL_DAY: &str = "acquisition_date";
+
+/// Rows of a per-player dimension, split by the players' install day. A day of
+/// `gold.player_lifecycle` (one install day) is joined to that day's players only, not to all
+/// of them: a 31-day backfill of a million players would otherwise hash the whole dimension
+/// again for every day.
+pub struct ByInstallDay {
+    days: HashMap<i32, DataFrame>,
+    /// The columns, for a day without rows.
+    empty: DataFrame,
+}
+
+impl ByInstallDay {
+    /// Splits `rows` by their `acquisition_date`, which the parts no longer carry.
+    pub fn split(rows: DataFrame) -> PolarsResult<Self> {
+        let empty = rows.clear().drop(INSTALL_DAY)?;
+        let mut days = HashMap::new();
+        for part in rows.partition_by([INSTALL_DAY], true)? {
+            if let Some(day) = part.column(INSTALL_DAY)?.date()?.phys.get(0) {
+                days.insert(day, part.drop(INSTALL_DAY)?);
+            }
+        }
+        Ok(ByInstallDay { days, empty })
+    }
+
+    /// The rows of the players installed on the days that `rows` (with an `acquisition_date`)
+    /// hold.
+    fn of_days_in(&self, rows: &DataFrame) -> PolarsResult<DataFrame> {
+        let installed = rows.column(INSTALL_DAY)?.date()?.phys.unique()?;
+        let mut parts = installed
+            .iter()
+            .flatten()
+            .filter_map(|day| self.days.get(&day));
+        let Some(first) = parts.next() else {
+            return Ok(self.empty.clone());
+        };
+        let mut all = first.clone();
+        for part in parts {
+            all.vstack_mut(part)?;
+        }
+        Ok(all)
+    }
 }
 
 /// A mart table loaded from the partitions of one Gold table.
@@ -141,16 +188,18 @@ fn player_rows(lifecycle: DataFrame, dims: &Dimensions) -> PolarsResult<DataFram
         ])
         .alias(format!("predicted_ltv_d{horizon}"))
     };
+    let players = dims.players.of_days_in(&lifecycle)?;
+    let predictions = dims.predictions.of_days_in(&lifecycle)?;
     lifecycle
         .lazy()
         .join(
-            dims.players.clone().lazy(),
+            players.lazy(),
             player.clone(),
             player.clone(),
             JoinArgs::new(JoinType::Left),
         )
         .join(
-            dims.predictions.clone().lazy(),
+            predictions.lazy(),
             player.clone(),
             player,
             JoinArgs::new(JoinType::Left),
@@ -316,4 +365,49 @@ fn action_rows(actions: DataFrame, _: &Dimensions) -> PolarsResult<DataFrame> {
         })
         .collect();
     actions.lazy().select(columns).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dates(days: &[i32]) -> Column {
+        Column::new(INSTALL_DAY.into(), days.to_vec())
+            .cast(&DataType::Date)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_day_of_players_is_joined_to_that_days_dimension_rows_only() {
+        let mut players = df!(
+            "player_id" => ["a", "b", "c", "d"],
+            "is_whale" => [true, false, false, true],
+        )
+        .unwrap();
+        players.with_column(dates(&[1, 2, 2, 3])).unwrap();
+        let split = ByInstallDay::split(players).unwrap();
+
+        let mut day_two = df!("player_id" => ["b", "c"]).unwrap();
+        day_two.with_column(dates(&[2, 2])).unwrap();
+        let found = split.of_days_in(&day_two).unwrap();
+        assert_eq!(found.get_column_names(), ["player_id", "is_whale"]);
+        let ids: Vec<_> = found
+            .column("player_id")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(ids, [Some("b"), Some("c")]);
+
+        // Rows of two days find both days' players; a day without players finds none.
+        let mut two_days = df!("player_id" => ["a", "d"]).unwrap();
+        two_days.with_column(dates(&[1, 3])).unwrap();
+        assert_eq!(split.of_days_in(&two_days).unwrap().height(), 2);
+        let mut no_players = df!("player_id" => ["z"]).unwrap();
+        no_players.with_column(dates(&[9])).unwrap();
+        let none = split.of_days_in(&no_players).unwrap();
+        assert_eq!(none.height(), 0);
+        assert_eq!(none.get_column_names(), ["player_id", "is_whale"]);
+    }
 }
