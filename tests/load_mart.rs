@@ -398,6 +398,69 @@ async fn a_concurrent_reader_sees_the_old_mart_or_the_new_never_half_a_day() {
     hold_load_at_its_last_statement(&database, &mut reader, "2026-01-08", &last_day).await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_the_server_does_not_take_fails_the_load_after_the_stall_timeout() {
+    let database = TestDatabase::create("stall").await;
+    load_mart(&database, &["migrate"]);
+    let mut blocker = database.connect().await;
+    sqlx::query(
+        "CREATE TABLE mart.player_analytics_daily_y2026m01 PARTITION OF \
+         mart.player_analytics_daily FOR VALUES FROM ('2026-01-01') TO ('2026-02-01')",
+    )
+    .execute(&mut blocker)
+    .await
+    .unwrap();
+    // A session holding January against writers: the load's COPY into it cannot proceed.
+    sqlx::query("BEGIN").execute(&mut blocker).await.unwrap();
+    sqlx::query("LOCK TABLE mart.player_analytics_daily_y2026m01 IN SHARE MODE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let mut load = load_mart_command(
+        &database,
+        &[
+            "--lake",
+            gold_lake().to_str().unwrap(),
+            "--date",
+            "2026-01-02",
+            "--stall-timeout",
+            "2",
+        ],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    // A load that waited on the lock for good would hang the test: give it a minute.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while load.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            load.kill().unwrap();
+            panic!("the stalled load was still waiting after 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let output = load.wait_with_output().unwrap();
+    sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("COPY into mart.player_analytics_daily made no progress for 2 s"),
+        "{stderr}"
+    );
+    // Rolled back whole: not even the tables copied before the stalled one were published.
+    let published: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM mart.player_analytics_daily)
+              + (SELECT count(*) FROM mart.kpi_daily)
+              + (SELECT count(*) FROM mart.load_log)",
+    )
+    .fetch_one(&mut blocker)
+    .await
+    .unwrap();
+    assert_eq!(published, 0);
+}
+
 /// Runs a load of 2026-01-01 to `to`, holds it at its last statement (its load_log insert,
 /// after it has published every table inside its transaction), and checks that `reader` sees
 /// none of the rows `counted` counts until the load commits.

@@ -43,6 +43,11 @@ pub struct MartOptions {
     /// the last load recorded in mart.load_log (the DAGs' mode)
     #[arg(long)]
     pub changed: bool,
+
+    /// Fail the load (rolled back, exit 1) when a COPY goes this many seconds without the
+    /// server taking any data: a lock held by another session, or a lost connection
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub stall_timeout: u64,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -85,7 +90,8 @@ pub async fn run(context: JobContext, options: MartOptions) -> anyhow::Result<Jo
             .map(|p| (p.table.name, p.days.len()))
             .collect::<std::collections::BTreeMap<_, _>>(),
     );
-    let loads = load(&context, &mut mart, &plan).await?;
+    let stall_limit = std::time::Duration::from_secs(options.stall_timeout);
+    let loads = load(&context, &mut mart, &plan, stall_limit).await?;
     for load in &loads {
         report.rows_in += load.rows_staged;
         report.rows_out += load.rows_inserted + load.rows_updated + load.rows_deleted;
@@ -178,7 +184,9 @@ struct Route {
     new_months: NewMonths,
     /// The mart holds none of the days.
     fresh: bool,
-    columns: MartColumns,
+    /// The mart's column types, which rows copied straight in are encoded in; read only when
+    /// some day is.
+    columns: Option<Arc<MartColumns>>,
 }
 
 impl Route {
@@ -196,7 +204,7 @@ impl Route {
 struct DayWork {
     table: &'static MartTable,
     day: NaiveDate,
-    mart_types: Option<MartColumns>,
+    mart_types: Option<Arc<MartColumns>>,
 }
 
 /// Stages each planned day and publishes every table in one transaction.
@@ -204,16 +212,23 @@ async fn load(
     context: &JobContext,
     mart: &mut Mart,
     plan: &[TablePlan],
+    stall_limit: std::time::Duration,
 ) -> anyhow::Result<Vec<TableLoad>> {
     let lake = &context.lake;
     let dims = Arc::new(dimensions(lake).await?);
-    let mut transaction = mart.begin().await?;
+    let mut transaction = mart.begin(stall_limit).await?;
     let mut routes = Vec::with_capacity(plan.len());
     for part in plan {
+        let new_months = transaction.start_new_months(part.table, &part.days).await?;
+        let fresh = !transaction.holds_any(part.table, &part.days).await?;
+        let columns = match fresh || !new_months.is_empty() {
+            true => Some(Arc::new(transaction.column_types(part.table).await?)),
+            false => None,
+        };
         routes.push(Route {
-            new_months: transaction.start_new_months(part.table, &part.days).await?,
-            fresh: !transaction.holds_any(part.table, &part.days).await?,
-            columns: transaction.column_types(part.table).await?,
+            new_months,
+            fresh,
+            columns,
         });
     }
     let work = plan
@@ -225,7 +240,7 @@ async fn load(
                 day,
                 mart_types: route
                     .copy_target(part.table, day)
-                    .map(|_| route.columns.clone()),
+                    .and(route.columns.clone()),
             })
         })
         .collect();
@@ -245,7 +260,7 @@ async fn load(
                 .await
                 .ok_or_else(|| anyhow::anyhow!("the Gold reader of load-mart stopped early"))??;
             match route.copy_target(table, day) {
-                Some(relation) => copied += transaction.copy_fresh(relation, rows).await?,
+                Some(relation) => copied += transaction.copy_into(relation, rows).await?,
                 None => {
                     let columns = rows.columns.clone();
                     let sent = transaction.stage(table, rows, staged.is_none()).await?;
@@ -305,7 +320,7 @@ fn read_ahead(
     let (sender, receiver) = tokio::sync::mpsc::channel(READ_AHEAD_DAYS);
     tokio::spawn(async move {
         for item in work {
-            let rows = read_day(&lake, &dims, &item).await;
+            let rows = read_day(&lake, &dims, item).await;
             let failed = rows.is_err();
             // A closed channel means the load gave up; a failure ends the reading.
             if sender.send(rows).await.is_err() || failed {
@@ -316,11 +331,28 @@ fn read_ahead(
     receiver
 }
 
-async fn read_day(lake: &Lake, dims: &Dimensions, work: &DayWork) -> anyhow::Result<EncodedRows> {
-    let (table, day) = (work.table, work.day);
+/// One day of `work`, read from Gold, then shaped and encoded on a blocking thread: seconds
+/// of CPU per busy day that would otherwise hold a runtime worker the COPY needs.
+async fn read_day(
+    lake: &Lake,
+    dims: &Arc<Dimensions>,
+    work: DayWork,
+) -> anyhow::Result<EncodedRows> {
     let gold_rows = lake
-        .read_range(table.source, &DateRange::single(day))
+        .read_range(work.table.source, &DateRange::single(work.day))
         .await?;
+    let dims = Arc::clone(dims);
+    tokio::task::spawn_blocking(move || encode_day(gold_rows, &dims, &work))
+        .await
+        .context("the encoder of load-mart stopped")?
+}
+
+fn encode_day(
+    gold_rows: DataFrame,
+    dims: &Dimensions,
+    work: &DayWork,
+) -> anyhow::Result<EncodedRows> {
+    let (table, day) = (work.table, work.day);
     // Both anyhow and polars name this method; the error becomes anyhow's.
     let rows = anyhow::Context::with_context((table.shape)(gold_rows, dims), || {
         format!("shaping {} rows of {day}", table.name)

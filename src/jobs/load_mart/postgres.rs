@@ -4,6 +4,7 @@
 //! built as a table of its own and attached, indexes and all, at the end).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::{Datelike, NaiveDate};
@@ -14,6 +15,10 @@ use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use super::pgcopy::{self, EncodedRows, TargetType};
 use super::tables::MartTable;
 use crate::lake::TableSpec;
+
+/// Bytes per COPY data message: the stall limit applies to each, and the connection's write
+/// buffer holds one at a time instead of a whole day's copy of the rows.
+const COPY_CHUNK_BYTES: usize = 1 << 20;
 
 /// The migrations of `sql/mart`, compiled into the binary so a deployed load-mart carries the
 /// schema it expects.
@@ -111,11 +116,13 @@ impl Mart {
         )
     }
 
-    /// Opens the transaction a load publishes in.
-    pub async fn begin(&mut self) -> anyhow::Result<MartLoad<'_>> {
+    /// Opens the transaction a load publishes in. A COPY of the load that waits longer than
+    /// `stall_limit` for the server to take its next chunk fails the load.
+    pub async fn begin(&mut self, stall_limit: Duration) -> anyhow::Result<MartLoad<'_>> {
         Ok(MartLoad {
             transaction: self.connection.begin().await.context("BEGIN on the mart")?,
             loads: Vec::new(),
+            stall_limit,
         })
     }
 }
@@ -125,6 +132,7 @@ impl Mart {
 pub struct MartLoad<'c> {
     transaction: Transaction<'c, Postgres>,
     loads: Vec<TableLoad>,
+    stall_limit: Duration,
 }
 
 /// A mart table's columns and their types (`information_schema` names).
@@ -177,25 +185,7 @@ impl MartLoad<'_> {
                 .await
                 .with_context(|| format!("creating {stage}"))?;
         }
-        self.copy(&stage, rows).await
-    }
-
-    async fn copy(&mut self, relation: &str, rows: EncodedRows) -> anyhow::Result<u64> {
-        if rows.rows == 0 {
-            return Ok(0);
-        }
-        let mut copy = self
-            .transaction
-            .copy_in_raw(&format!(
-                "COPY {relation} ({}) FROM STDIN (FORMAT binary)",
-                rows.columns.join(", ")
-            ))
-            .await
-            .with_context(|| format!("starting COPY into {relation}"))?;
-        copy.send(rows.data).await.context("sending COPY data")?;
-        copy.finish()
-            .await
-            .with_context(|| format!("finishing COPY into {relation}"))
+        self.copy_into(&stage, rows).await
     }
 
     /// Whether the mart holds any row of `days` in `table`.
@@ -211,12 +201,43 @@ impl MartLoad<'_> {
             .with_context(|| format!("looking for the days in {}", table.name))
     }
 
-    /// Copies `rows` (mart columns in the mart's types, see [`MartLoad::column_types`])
-    /// straight into `relation` (the table itself, or a month of it being built), for days the
-    /// mart does not hold: no staging, no second pass over the rows. The primary key still
-    /// refuses a concurrent load of the same days.
-    pub async fn copy_fresh(&mut self, relation: &str, rows: EncodedRows) -> anyhow::Result<u64> {
-        self.copy(relation, rows).await
+    /// Copies `rows` into `relation` with binary COPY: a staging table (rows in plain types),
+    /// or, for days the mart does not hold, the table itself or a month of it being built
+    /// (rows in the mart's types, see [`MartLoad::column_types`]), with no second pass over
+    /// the rows. The primary key still refuses a concurrent load of the same days.
+    pub async fn copy_into(&mut self, relation: &str, rows: EncodedRows) -> anyhow::Result<u64> {
+        if rows.rows == 0 {
+            return Ok(0);
+        }
+        tracing::debug!(relation, rows = rows.rows, bytes = rows.data.len(), "COPY");
+        let limit = self.stall_limit;
+        let stalled = || {
+            anyhow::anyhow!(
+                "COPY into {relation} made no progress for {} s: the server took no data (a \
+                 lock held by another session, or a lost connection); the load is rolled back, \
+                 rerun it (--stall-timeout sets the limit)",
+                limit.as_secs()
+            )
+        };
+        let statement = format!(
+            "COPY {relation} ({}) FROM STDIN (FORMAT binary)",
+            rows.columns.join(", ")
+        );
+        let mut copy =
+            tokio::time::timeout(limit, nudged(self.transaction.copy_in_raw(&statement)))
+                .await
+                .map_err(|_| stalled())?
+                .with_context(|| format!("starting COPY into {relation}"))?;
+        for chunk in rows.data.chunks(COPY_CHUNK_BYTES) {
+            tokio::time::timeout(limit, nudged(copy.send(chunk)))
+                .await
+                .map_err(|_| stalled())?
+                .with_context(|| format!("sending COPY data into {relation}"))?;
+        }
+        tokio::time::timeout(limit, nudged(copy.finish()))
+            .await
+            .map_err(|_| stalled())?
+            .with_context(|| format!("finishing COPY into {relation}"))
     }
 
     /// Starts the monthly partitions of `table` that `days` need and the mart does not have,
@@ -392,6 +413,27 @@ impl MartLoad<'_> {
     }
 }
 
+/// How often a COPY step is polled again even when nothing woke it.
+const NUDGE_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Drives `step` (a COPY's start, a chunk, its end) as usual, and also polls it again every
+/// [`NUDGE_INTERVAL`]. sqlx 0.8's TLS socket can wait for the connection to become readable
+/// after a write that only needed it writable; in a COPY the server sends nothing until the
+/// data ends, so that wait never ends (sqlx issue 4248, fixed in sqlx 0.9 by PR 4251). Polled
+/// again, the socket retries its write and the COPY goes on. Seen here as a bench load that
+/// sat idle with the server in `ClientRead` and both socket queues empty, 3 runs in 14.
+async fn nudged<F: std::future::Future>(step: F) -> F::Output {
+    let mut step = std::pin::pin!(step);
+    let mut nudges = tokio::time::interval(NUDGE_INTERVAL);
+    nudges.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            output = &mut step => return output,
+            _ = nudges.tick() => {}
+        }
+    }
+}
+
 /// A monthly partition of a mart table: `{table}_yYYYYmMM`, holding the days from the first of
 /// the month to the first of the next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -430,6 +472,10 @@ pub struct NewMonths {
 }
 
 impl NewMonths {
+    pub fn is_empty(&self) -> bool {
+        self.months.is_empty()
+    }
+
     /// The table being built that holds `day`, if `day` falls in a new month.
     pub fn relation_of(&self, day: NaiveDate) -> Option<&str> {
         self.months
