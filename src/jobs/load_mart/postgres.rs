@@ -223,18 +223,17 @@ impl MartLoad<'_> {
             "COPY {relation} ({}) FROM STDIN (FORMAT binary)",
             rows.columns.join(", ")
         );
-        let mut copy =
-            tokio::time::timeout(limit, nudged(self.transaction.copy_in_raw(&statement)))
-                .await
-                .map_err(|_| stalled())?
-                .with_context(|| format!("starting COPY into {relation}"))?;
+        let mut copy = copy_step(limit, self.transaction.copy_in_raw(&statement))
+            .await
+            .map_err(|_| stalled())?
+            .with_context(|| format!("starting COPY into {relation}"))?;
         for chunk in rows.data.chunks(COPY_CHUNK_BYTES) {
-            tokio::time::timeout(limit, nudged(copy.send(chunk)))
+            copy_step(limit, copy.send(chunk))
                 .await
                 .map_err(|_| stalled())?
                 .with_context(|| format!("sending COPY data into {relation}"))?;
         }
-        tokio::time::timeout(limit, nudged(copy.finish()))
+        copy_step(limit, copy.finish())
             .await
             .map_err(|_| stalled())?
             .with_context(|| format!("finishing COPY into {relation}"))
@@ -416,22 +415,29 @@ impl MartLoad<'_> {
 /// How often a COPY step is polled again even when nothing woke it.
 const NUDGE_INTERVAL: Duration = Duration::from_millis(250);
 
-/// Drives `step` (a COPY's start, a chunk, its end) as usual, and also polls it again every
-/// [`NUDGE_INTERVAL`]. sqlx 0.8's TLS socket can wait for the connection to become readable
-/// after a write that only needed it writable; in a COPY the server sends nothing until the
-/// data ends, so that wait never ends (sqlx issue 4248, fixed in sqlx 0.9 by PR 4251). Polled
-/// again, the socket retries its write and the COPY goes on. Seen here as a bench load that
-/// sat idle with the server in `ClientRead` and both socket queues empty, 3 runs in 14.
-async fn nudged<F: std::future::Future>(step: F) -> F::Output {
-    let mut step = std::pin::pin!(step);
-    let mut nudges = tokio::time::interval(NUDGE_INTERVAL);
-    nudges.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            output = &mut step => return output,
-            _ = nudges.tick() => {}
+/// Drives `step` (a COPY's start, a chunk, its end) for at most `limit`, polling it again
+/// every [`NUDGE_INTERVAL`] as well as when it is woken. sqlx 0.8's TLS socket can wait for
+/// the connection to become readable after a write that only needed it writable; in a COPY
+/// the server sends nothing until the data ends, so that wait never ends (sqlx issue 4248,
+/// fixed in sqlx 0.9 by PR 4251). Polled again, the socket retries its write and the COPY
+/// goes on. Seen here as a bench load that sat idle with the server in `ClientRead` and both
+/// socket queues empty, 3 runs in 14.
+async fn copy_step<F: std::future::Future>(
+    limit: Duration,
+    step: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    let nudged = async {
+        let mut step = std::pin::pin!(step);
+        let mut nudges = tokio::time::interval(NUDGE_INTERVAL);
+        nudges.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                output = &mut step => return output,
+                _ = nudges.tick() => {}
+            }
         }
-    }
+    };
+    tokio::time::timeout(limit, nudged).await
 }
 
 /// A monthly partition of a mart table: `{table}_yYYYYmMM`, holding the days from the first of
