@@ -74,7 +74,7 @@ async fn mart_contents(database: &TestDatabase) -> Vec<(String, i64, String)> {
             "SELECT count(*), coalesce(md5(string_agg(r::text, '|' ORDER BY r::text)), '') \
              FROM (SELECT to_jsonb(t) - 'updated_at' AS r FROM mart.{table} t) s"
         );
-        let (rows, digest): (i64, String) = sqlx::query_as(&query)
+        let (rows, digest): (i64, String) = sqlx::query_as(sqlx::AssertSqlSafe(query))
             .fetch_one(&mut connection)
             .await
             .unwrap();

@@ -73,7 +73,7 @@ fn load_fixture_days(database: &TestDatabase, from: &str, to: &str) -> Value {
 /// Rows of a query, each as column → text, for exact comparisons.
 async fn texts(connection: &mut sqlx::PgConnection, query: &str) -> Vec<BTreeMap<String, String>> {
     let wrapped = format!("SELECT to_jsonb(q)::text AS row FROM ({query}) AS q");
-    sqlx::query(&wrapped)
+    sqlx::query(sqlx::AssertSqlSafe(wrapped))
         .fetch_all(connection)
         .await
         .unwrap()
@@ -227,10 +227,11 @@ async fn the_mart_equals_gold_row_for_row_and_a_rerun_changes_nothing() {
     assert_eq!(dau, column_texts(&kpis, "dau"));
     let cohorts = sorted(gold_lake(), &gold::LTV_COHORTS).await.height() as i64;
     for table in ["mart.cohort_retention", "mart.cohort_ltv"] {
-        let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
-            .fetch_one(&mut mart)
-            .await
-            .unwrap();
+        let rows: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                .fetch_one(&mut mart)
+                .await
+                .unwrap();
         assert_eq!(rows, cohorts, "{table}");
     }
     let logged: i64 = sqlx::query_scalar("SELECT count(*) FROM mart.load_log")
@@ -470,7 +471,7 @@ async fn hold_load_at_its_last_statement(
     to: &str,
     counted: &str,
 ) {
-    let before: i64 = sqlx::query_scalar(counted)
+    let before: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(counted))
         .fetch_one(&mut *reader)
         .await
         .unwrap();
@@ -513,7 +514,7 @@ async fn hold_load_at_its_last_statement(
         assert!(Instant::now() < deadline, "the load never reached load_log");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let during: i64 = sqlx::query_scalar(counted)
+    let during: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(counted))
         .fetch_one(&mut *reader)
         .await
         .unwrap();
@@ -521,7 +522,7 @@ async fn hold_load_at_its_last_statement(
 
     sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
     succeeded(load.wait_with_output().unwrap());
-    let after: i64 = sqlx::query_scalar(counted)
+    let after: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(counted))
         .fetch_one(&mut *reader)
         .await
         .unwrap();

@@ -160,7 +160,7 @@ impl TestDatabase {
         let mut admin = sqlx::PgConnection::connect(&admin_url())
             .await
             .expect("PostgreSQL on 127.0.0.1:5432 (see README: tests use the machine's server)");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut admin)
             .await
             .unwrap();
@@ -192,9 +192,11 @@ impl Drop for TestDatabase {
                 .unwrap();
             runtime.block_on(async {
                 if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url()).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&mut admin)
-                        .await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut admin)
+                    .await;
                 }
             });
         })

@@ -2,6 +2,9 @@
 //! load publishes in (binary COPY into staging, then delete-and-upsert into the mart, or a
 //! plain insert of days the mart does not hold yet; a month the mart has no partition for is
 //! built as a table of its own and attached, indexes and all, at the end).
+//!
+//! Statements built with `format!` hold only the names of the mart's own tables and
+//! partitions and dates, never input, which is why they are passed as `AssertSqlSafe`.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -10,7 +13,7 @@ use anyhow::Context as _;
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::DataFrame;
 use serde::Serialize;
-use sqlx::{Connection, PgConnection, Postgres, Transaction};
+use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Transaction};
 
 use super::pgcopy::{self, EncodedRows, TargetType};
 use super::tables::MartTable;
@@ -180,7 +183,7 @@ impl MartLoad<'_> {
     ) -> anyhow::Result<u64> {
         let stage = staging_name(table);
         if first {
-            sqlx::query(&pgcopy::staging_table_ddl(&stage, &rows))
+            sqlx::query(AssertSqlSafe(pgcopy::staging_table_ddl(&stage, &rows)))
                 .execute(&mut *self.transaction)
                 .await
                 .with_context(|| format!("creating {stage}"))?;
@@ -194,7 +197,7 @@ impl MartLoad<'_> {
         table: &MartTable,
         days: &[NaiveDate],
     ) -> anyhow::Result<bool> {
-        sqlx::query_scalar(&holds_days_sql(table))
+        sqlx::query_scalar(AssertSqlSafe(holds_days_sql(table)))
             .bind(days)
             .fetch_one(&mut *self.transaction)
             .await
@@ -223,17 +226,17 @@ impl MartLoad<'_> {
             "COPY {relation} ({}) FROM STDIN (FORMAT binary)",
             rows.columns.join(", ")
         );
-        let mut copy = copy_step(limit, self.transaction.copy_in_raw(&statement))
+        let mut copy = tokio::time::timeout(limit, self.transaction.copy_in_raw(&statement))
             .await
             .map_err(|_| stalled())?
             .with_context(|| format!("starting COPY into {relation}"))?;
         for chunk in rows.data.chunks(COPY_CHUNK_BYTES) {
-            copy_step(limit, copy.send(chunk))
+            tokio::time::timeout(limit, copy.send(chunk))
                 .await
                 .map_err(|_| stalled())?
                 .with_context(|| format!("sending COPY data into {relation}"))?;
         }
-        copy_step(limit, copy.finish())
+        tokio::time::timeout(limit, copy.finish())
             .await
             .map_err(|_| stalled())?
             .with_context(|| format!("finishing COPY into {relation}"))
@@ -267,10 +270,10 @@ impl MartLoad<'_> {
             if exists {
                 continue;
             }
-            sqlx::query(&format!(
+            sqlx::query(AssertSqlSafe(format!(
                 "CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)",
                 month.name, table.name
-            ))
+            )))
             .execute(&mut *self.transaction)
             .await
             .with_context(|| format!("creating {}", month.name))?;
@@ -284,10 +287,10 @@ impl MartLoad<'_> {
     /// a SHARE UPDATE EXCLUSIVE lock), and see the months at commit, with the rest of the load.
     pub async fn attach(&mut self, table: &MartTable, new: NewMonths) -> anyhow::Result<()> {
         for month in new.months {
-            sqlx::query(&format!(
+            sqlx::query(AssertSqlSafe(format!(
                 "ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ('{}') TO ('{}')",
                 table.name, month.name, month.first_day, month.next_first_day
-            ))
+            )))
             .execute(&mut *self.transaction)
             .await
             .with_context(|| format!("attaching {} to {}", month.name, table.name))?;
@@ -325,10 +328,10 @@ impl MartLoad<'_> {
         rows_staged: u64,
     ) -> anyhow::Result<TableLoad> {
         let stage = staging_name(table);
-        sqlx::query(&format!("ANALYZE {stage}"))
+        sqlx::query(AssertSqlSafe(format!("ANALYZE {stage}")))
             .execute(&mut *self.transaction)
             .await?;
-        let deleted = sqlx::query(&delete_sql(table, &stage))
+        let deleted = sqlx::query(AssertSqlSafe(delete_sql(table, &stage)))
             .bind(days)
             .execute(&mut *self.transaction)
             .await
@@ -336,11 +339,11 @@ impl MartLoad<'_> {
             .rows_affected();
         // RETURNING cannot tell inserts from updates on a partitioned table (no xmax), so
         // count the staged keys already present first.
-        let existing: i64 = sqlx::query_scalar(&existing_sql(table, &stage))
+        let existing: i64 = sqlx::query_scalar(AssertSqlSafe(existing_sql(table, &stage)))
             .fetch_one(&mut *self.transaction)
             .await
             .with_context(|| format!("matching staged keys of {}", table.name))?;
-        let written = sqlx::query(&upsert_sql(table, &stage, columns))
+        let written = sqlx::query(AssertSqlSafe(upsert_sql(table, &stage, columns)))
             .execute(&mut *self.transaction)
             .await
             .with_context(|| format!("upserting into {}", table.name))?
@@ -410,34 +413,6 @@ impl MartLoad<'_> {
         self.transaction.rollback().await.context("ROLLBACK")?;
         Ok(self.loads)
     }
-}
-
-/// How often a COPY step is polled again even when nothing woke it.
-const NUDGE_INTERVAL: Duration = Duration::from_millis(250);
-
-/// Drives `step` (a COPY's start, a chunk, its end) for at most `limit`, polling it again
-/// every [`NUDGE_INTERVAL`] as well as when it is woken. sqlx 0.8's TLS socket can wait for
-/// the connection to become readable after a write that only needed it writable; in a COPY
-/// the server sends nothing until the data ends, so that wait never ends (sqlx issue 4248,
-/// fixed in sqlx 0.9 by PR 4251). Polled again, the socket retries its write and the COPY
-/// goes on. Seen here as a bench load that sat idle with the server in `ClientRead` and both
-/// socket queues empty, 3 runs in 14.
-async fn copy_step<F: std::future::Future>(
-    limit: Duration,
-    step: F,
-) -> Result<F::Output, tokio::time::error::Elapsed> {
-    let nudged = async {
-        let mut step = std::pin::pin!(step);
-        let mut nudges = tokio::time::interval(NUDGE_INTERVAL);
-        nudges.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                output = &mut step => return output,
-                _ = nudges.tick() => {}
-            }
-        }
-    };
-    tokio::time::timeout(limit, nudged).await
 }
 
 /// A monthly partition of a mart table: `{table}_yYYYYmMM`, holding the days from the first of
