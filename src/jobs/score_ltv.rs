@@ -13,7 +13,7 @@
 //!   sense of recency (active days, days since last session, spend) to the current week, the
 //!   usual sliding-window reading of an early-life churn model.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context as _;
 use chrono::{Days, NaiveDate};
@@ -26,10 +26,10 @@ use crate::jobs::silver_to_gold::is_whale;
 use crate::jobs::train_ltv::Target;
 use crate::lake::float_column;
 use crate::lake::{Lake, column_in_range};
-use crate::ltv::features::{self, HORIZONS, OBSERVATION_DAYS};
+use crate::ltv::features::{self, HORIZONS, OBSERVATION_DAYS, PLAYER_KEY};
 use crate::ltv::model::Features;
 use crate::ltv::registry::{self, Method, ModelVersion, RegisteredModel};
-use crate::money::money_sum;
+use crate::money::{dollars, micros};
 use crate::run::{JobContext, JobReport};
 use crate::tables::gold;
 
@@ -152,27 +152,78 @@ pub fn score_players(
         )
         .filter(col("age_days").gt_eq(lit(1)))
         .sort(["game_id", "player_id"], SortMultipleOptions::default())
-        .with_row_index("row", None)
+        .with_row_index(ROW, None)
         .collect()?;
     Scorer::new(models, &players, days)?.scores(day)
 }
+
+/// The column numbering the scored players (their position in the sorted frame): every
+/// group-by and join after the first keys on it instead of the two player strings.
+const ROW: &str = "row";
 
 /// Predictions for the rows of one frame of players, by row.
 struct Scorer<'a> {
     models: &'a ModelVersion,
     players: &'a DataFrame,
-    days: &'a DataFrame,
+    /// The fact rows of the scored players, with their player's [`ROW`] and `age_days`.
+    days: DataFrame,
+    /// The player row of each fact row.
+    day_rows: Vec<usize>,
     ages: Vec<i32>,
 }
 
 /// A value per player row; `None` where nothing predicts it.
 type PerPlayer = Vec<Option<f64>>;
 
+/// Which days of a player a window's features describe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Span {
+    /// Days 0..=N after install, as in training (pLTV).
+    FirstDays,
+    /// The latest N+1 days, renumbered as days 0..=N (churn risk now).
+    LatestDays,
+}
+
+/// The features of one window for the player rows that need them, computed once and shared
+/// by every model of that window.
+struct WindowFeatures {
+    /// The player rows of `frame`, ascending.
+    rows: Vec<usize>,
+    frame: DataFrame,
+}
+
+impl WindowFeatures {
+    /// `model`'s raw prediction for `rows` (a subset of the window's rows, ascending), with
+    /// the features it was made from.
+    fn predict(
+        &self,
+        model: &RegisteredModel,
+        rows: &[usize],
+    ) -> anyhow::Result<(DataFrame, Vec<f64>)> {
+        let subset = if rows.len() == self.rows.len() {
+            self.frame.clone()
+        } else {
+            let positions = rows
+                .iter()
+                .map(|row| {
+                    self.rows
+                        .binary_search(row)
+                        .map(|position| position as IdxSize)
+                        .map_err(|_| anyhow::anyhow!("player row {row} has no features"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            self.frame.take(&IdxCa::from_vec(ROW.into(), positions))?
+        };
+        let predicted = predict(model, &subset)?;
+        Ok((subset, predicted))
+    }
+}
+
 impl<'a> Scorer<'a> {
     fn new(
         models: &'a ModelVersion,
         players: &'a DataFrame,
-        days: &'a DataFrame,
+        days: &DataFrame,
     ) -> PolarsResult<Self> {
         let ages = players
             .column("age_days")?
@@ -180,37 +231,71 @@ impl<'a> Scorer<'a> {
             .iter()
             .map(|a| a.unwrap_or(0))
             .collect();
+        let key = PLAYER_KEY.map(col);
+        let days = days
+            .clone()
+            .lazy()
+            .join(
+                players.clone().lazy().select([
+                    col("game_id"),
+                    col("player_id"),
+                    col(ROW),
+                    col("age_days"),
+                ]),
+                key.clone(),
+                key,
+                JoinArgs::new(JoinType::Inner),
+            )
+            .drop(by_name(PLAYER_KEY, true, false))
+            .collect()?;
+        let day_rows = row_numbers(&days)?.collect();
         Ok(Scorer {
             models,
             players,
             days,
+            day_rows,
             ages,
         })
     }
 
     fn scores(&self, day: NaiveDate) -> anyhow::Result<DataFrame> {
         let rows = self.players.height();
+        let earned = self.earned()?;
+        let ltv_models: Vec<(i32, ScoredBy)> = HORIZONS
+            .iter()
+            .map(|horizon| (*horizon, self.scored_by(&Target::Ltv(*horizon).name())))
+            .collect();
+        // Each window's features once, for the players any booster of that window scores.
+        let mut first_days = BTreeMap::new();
+        for n in OBSERVATION_DAYS {
+            let mut wanted = vec![false; rows];
+            for (_, by_window) in &ltv_models {
+                if let Some((model, scored)) = by_window.get(&n)
+                    && matches!(model.method, Method::Xgboost { .. })
+                {
+                    scored.iter().for_each(|row| wanted[*row] = true);
+                }
+            }
+            if wanted.contains(&true) {
+                first_days.insert(n, self.window_features(n, Span::FirstDays, &wanted)?);
+            }
+        }
+
         let mut ltv: Vec<(i32, PerPlayer)> = Vec::new();
         let mut window_d30: Vec<Option<i32>> = vec![None; rows];
         let mut accuracy_d30: PerPlayer = vec![None; rows];
-        for horizon in HORIZONS {
-            let earned = self.earned(horizon)?;
-            let target = Target::Ltv(horizon).name();
+        for ((horizon, by_window), earned) in ltv_models.iter().zip(&earned) {
             let mut predicted: PerPlayer = vec![None; rows];
-            for n in OBSERVATION_DAYS {
-                let Some(model) = self.model_at(&target, n) else {
-                    continue;
-                };
-                let scored = self.scored_by(&target, model);
+            for (n, (model, scored)) in by_window {
                 match &model.method {
                     Method::Xgboost { .. } => {
-                        let snapshot = self.snapshot(n, false, &scored)?;
-                        let future = predict(model, &snapshot)?;
+                        let features = first_days
+                            .get(n)
+                            .context("the features of a booster's window")?;
+                        let (snapshot, future) = features.predict(model, scored)?;
                         let so_far = float_column(&snapshot, "total_revenue")?;
-                        for ((row, future), so_far) in
-                            row_numbers(&snapshot)?.zip(future).zip(so_far)
-                        {
-                            predicted[row] = Some(so_far + future);
+                        for ((row, future), so_far) in scored.iter().zip(future).zip(so_far) {
+                            predicted[*row] = Some(so_far + future);
                         }
                     }
                     Method::CohortCurve { multiplier } => {
@@ -218,14 +303,14 @@ impl<'a> Scorer<'a> {
                             .iter()
                             .find(|(h, _)| *h == 30)
                             .context("a cohort-curve D180 needs the D30 predictions first")?;
-                        for &row in &scored {
+                        for &row in scored {
                             predicted[row] = d30[row].map(|v| v * multiplier);
                         }
                     }
                 }
-                if horizon == CONFIDENCE_HORIZON {
-                    for &row in &scored {
-                        window_d30[row] = Some(n);
+                if *horizon == CONFIDENCE_HORIZON {
+                    for &row in scored {
+                        window_d30[row] = Some(*n);
                         accuracy_d30[row] = model.decile_mape.map(|m| (1.0 - m).clamp(0.0, 1.0));
                     }
                 }
@@ -234,7 +319,7 @@ impl<'a> Scorer<'a> {
             let shorter = ltv.last().map(|(_, values)| values);
             let values = (0..rows)
                 .map(|row| {
-                    if self.ages[row] >= horizon {
+                    if self.ages[row] >= *horizon {
                         Some(earned[row])
                     } else {
                         let floor = shorter.and_then(|s| s[row]).unwrap_or(0.0);
@@ -242,18 +327,17 @@ impl<'a> Scorer<'a> {
                     }
                 })
                 .collect();
-            ltv.push((horizon, values));
+            ltv.push((*horizon, values));
         }
 
         let mut churn: PerPlayer = vec![None; rows];
-        let target = Target::Churn.name();
-        for n in OBSERVATION_DAYS {
-            let Some(model) = self.model_at(&target, n) else {
-                continue;
-            };
-            let snapshot = self.snapshot(n, true, &self.scored_by(&target, model))?;
-            for (row, risk) in row_numbers(&snapshot)?.zip(predict(model, &snapshot)?) {
-                churn[row] = Some(risk);
+        for (n, (model, scored)) in self.scored_by(&Target::Churn.name()) {
+            let mut wanted = vec![false; rows];
+            scored.iter().for_each(|row| wanted[*row] = true);
+            let features = self.window_features(n, Span::LatestDays, &wanted)?;
+            let (_, risks) = features.predict(model, &scored)?;
+            for (row, risk) in scored.iter().zip(risks) {
+                churn[*row] = Some(risk);
             }
         }
 
@@ -269,10 +353,9 @@ impl<'a> Scorer<'a> {
                 }
             })
             .collect();
-        let count = self.players.height();
-        let frame = df!(
-            "score_date" => vec![day; count],
-            "row" => (0..count as IdxSize).collect::<Vec<_>>(),
+        // The predictions are in row order, the players' order: they sit beside them as is.
+        let predictions = df!(
+            "score_date" => vec![day; rows],
             "observation_days" => window_d30,
             "predicted_ltv_d7" => ltv[0].1.clone(),
             "predicted_ltv_d30" => ltv[1].1.clone(),
@@ -280,22 +363,15 @@ impl<'a> Scorer<'a> {
             "ltv_confidence" => confidence,
             "churn_risk" => churn.clone(),
             "predicted_churn_d7" => churn.iter().map(|r| r.map(|r| r >= CHURN_THRESHOLD)).collect::<Vec<_>>(),
-            "model_version" => vec![self.models.version.clone(); count],
+            "model_version" => vec![self.models.version.clone(); rows],
         )?;
         let whale_candidate = when(col("is_minor").not())
             .then(col("predicted_ltv_d180"))
             .otherwise(lit(NULL).cast(DataType::Float64));
         Ok(self
             .players
-            .clone()
+            .hstack(predictions.columns())?
             .lazy()
-            .join(
-                frame.lazy(),
-                [col("row")],
-                [col("row")],
-                JoinArgs::new(JoinType::Inner),
-            )
-            .sort(["game_id", "player_id"], SortMultipleOptions::default())
             .with_column(is_whale(whale_candidate, &[col("game_id")])?.alias("is_whale"))
             .select(
                 gold::PLAYER_LTV_SCORES
@@ -307,79 +383,94 @@ impl<'a> Scorer<'a> {
             .collect()?)
     }
 
-    /// The model of `target` with window `n` in this version, if it is promoted.
-    fn model_at(&self, target: &str, n: i32) -> Option<&'a RegisteredModel> {
-        self.models
-            .models
-            .iter()
-            .find(|m| m.target == target && m.observation_days == n && m.promoted)
+    /// For each window, the promoted model of `target` with that window and the player rows
+    /// (ascending) it is the best model for: the longest window each player's age completes.
+    fn scored_by(&self, target: &str) -> ScoredBy<'a> {
+        let longest = OBSERVATION_DAYS.iter().copied().max().unwrap_or(0);
+        // The best model depends on the age only up to the longest window.
+        let best: Vec<Option<&'a RegisteredModel>> = (0..=longest)
+            .map(|age| self.models.best_for(target, age))
+            .collect();
+        let mut by_window = ScoredBy::new();
+        for (row, age) in self.ages.iter().enumerate() {
+            if let Some(model) = best[(*age).clamp(0, longest) as usize] {
+                by_window
+                    .entry(model.observation_days)
+                    .or_insert_with(|| (model, Vec::new()))
+                    .1
+                    .push(row);
+            }
+        }
+        by_window
     }
 
-    /// The player rows whose best model for `target` is `model`.
-    fn scored_by(&self, target: &str, model: &RegisteredModel) -> Vec<usize> {
-        (0..self.players.height())
-            .filter(|row| {
-                self.models
-                    .best_for(target, self.ages[*row])
-                    .is_some_and(|best| std::ptr::eq(best, model))
+    /// Revenue from install through each of [`HORIZONS`] so far, by row.
+    fn earned(&self) -> PolarsResult<Vec<Vec<f64>>> {
+        let name = |horizon: i32| format!("earned_d{horizon}");
+        let by_row = self
+            .days
+            .clone()
+            .lazy()
+            .group_by([col(ROW)])
+            .agg(
+                HORIZONS
+                    .iter()
+                    .map(|horizon| {
+                        dollars(
+                            micros(col("total_revenue"))
+                                .filter(col("day_number").lt_eq(lit(*horizon)))
+                                .sum(),
+                        )
+                        .alias(name(*horizon))
+                    })
+                    .collect::<Vec<_>>(),
+            )
+            .collect()?;
+        let rows: Vec<usize> = row_numbers(&by_row)?.collect();
+        HORIZONS
+            .iter()
+            .map(|horizon| {
+                let mut earned = vec![0.0; self.players.height()];
+                for (row, value) in rows.iter().zip(float_column(&by_row, &name(*horizon))?) {
+                    earned[*row] = value;
+                }
+                Ok(earned)
             })
             .collect()
     }
 
-    /// Revenue from install through day `horizon` so far, by row.
-    fn earned(&self, horizon: i32) -> PolarsResult<Vec<f64>> {
-        let earned = self
-            .days
-            .clone()
-            .lazy()
-            .filter(col("day_number").lt_eq(lit(horizon)))
-            .group_by([col("game_id"), col("player_id")])
-            .agg([money_sum("total_revenue").alias("earned")]);
-        let by_row = self
+    /// The window-`n` features of the `wanted` player rows.
+    fn window_features(
+        &self,
+        n: i32,
+        which: Span,
+        wanted: &[bool],
+    ) -> PolarsResult<WindowFeatures> {
+        let players = self
             .players
-            .clone()
-            .lazy()
-            .select([col("row"), col("game_id"), col("player_id")])
-            .join(
-                earned,
-                [col("game_id"), col("player_id")],
-                [col("game_id"), col("player_id")],
-                JoinArgs::new(JoinType::Left),
-            )
-            .sort(["row"], SortMultipleOptions::default())
-            .collect()?;
-        float_column(&by_row, "earned")
-    }
-
-    /// The window-`n` features of the players at `rows`: their first `n` days, or with
-    /// `latest` their latest `n + 1` days renumbered as days 0..=n.
-    fn snapshot(&self, n: i32, latest: bool, rows: &[usize]) -> PolarsResult<DataFrame> {
-        let selected = IdxCa::from_vec("row".into(), rows.iter().map(|r| *r as IdxSize).collect());
-        let players = self.players.take(&selected)?;
-        let mut days = self.days.clone().lazy();
-        if latest {
-            let ages =
-                players
-                    .clone()
-                    .lazy()
-                    .select([col("game_id"), col("player_id"), col("age_days")]);
-            let key = [col("game_id"), col("player_id")];
+            .filter(&BooleanChunked::from_slice("wanted".into(), wanted))?;
+        let of_wanted: BooleanChunked = self.day_rows.iter().map(|row| wanted[*row]).collect();
+        let mut days = self.days.filter(&of_wanted)?.lazy();
+        if which == Span::LatestDays {
             days = days
-                .join(ages, key.clone(), key, JoinArgs::new(JoinType::Inner))
                 .with_column((col("day_number") - (col("age_days") - lit(n))).alias("day_number"))
-                .filter(col("day_number").gt_eq(lit(0)))
-                .drop(by_name(["age_days"], true, false));
+                .filter(col("day_number").gt_eq(lit(0)));
         }
-        features::snapshot(players.lazy(), days, n)
-            .sort(["row"], SortMultipleOptions::default())
-            .collect()
+        let frame = features::features(players.lazy(), days, n, &[ROW])
+            .sort([ROW], SortMultipleOptions::default())
+            .collect()?;
+        let rows = row_numbers(&frame)?.collect();
+        Ok(WindowFeatures { rows, frame })
     }
 }
 
-/// The `row` column of a snapshot as indexes.
+/// Per window, a model and the player rows it scores.
+type ScoredBy<'a> = BTreeMap<i32, (&'a RegisteredModel, Vec<usize>)>;
+
+/// The [`ROW`] column of a frame as indexes.
 fn row_numbers(frame: &DataFrame) -> PolarsResult<impl Iterator<Item = usize> + '_> {
     Ok(frame
-        .column("row")?
+        .column(ROW)?
         .idx()?
         .into_no_null_iter()
         .map(|row| row as usize))

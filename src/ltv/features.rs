@@ -117,13 +117,16 @@ impl Vocabulary {
     }
 }
 
+/// What identifies a player in the lifecycle and fact tables.
+pub const PLAYER_KEY: [&str; 2] = ["game_id", "player_id"];
+
 /// One row per player of `players` (`gold.player_lifecycle` rows) with the features of their
-/// first `n` days, from `days` (`gold.fact_player_daily` rows of those players; later days are
-/// ignored). Keeps the lifecycle columns, so labels and keys travel with the features.
-pub fn snapshot(players: LazyFrame, days: LazyFrame, n: i32) -> LazyFrame {
-    let key = [col("game_id"), col("player_id")];
+/// first `n` days, from `days` (`gold.fact_player_daily` rows; later days are ignored), joined
+/// on the columns of `key` (the player, or any column both frames carry that identifies one).
+/// Keeps the lifecycle columns, so keys travel with the features.
+pub fn features(players: LazyFrame, days: LazyFrame, n: i32, key: &[&str]) -> LazyFrame {
+    let key: Vec<Expr> = key.iter().map(|name| col(*name)).collect();
     let observed = days
-        .clone()
         .filter(col("day_number").lt_eq(lit(n)))
         .group_by(key.clone())
         .agg([
@@ -157,7 +160,26 @@ pub fn snapshot(players: LazyFrame, days: LazyFrame, n: i32) -> LazyFrame {
                     .fill_null(lit(-1)))
             .alias("days_since_active"),
         ]);
+    players
+        .join(observed, key.clone(), key, JoinArgs::new(JoinType::Left))
+        .with_columns(
+            SUMMED
+                .iter()
+                .map(|name| col(*name).fill_null(lit(0)))
+                .chain([
+                    col("active_last_day").fill_null(lit(false)),
+                    col("days_since_active").fill_null(lit(n + 1)),
+                ])
+                .collect::<Vec<_>>(),
+        )
+}
+
+/// The training snapshot at `n` days: the [`features`] of `players`' first `n` days and the
+/// churn label `active_after` (active on any of the [`CHURN_WINDOW_DAYS`] days after day `n`).
+pub fn snapshot(players: LazyFrame, days: LazyFrame, n: i32) -> LazyFrame {
+    let key = PLAYER_KEY.map(col);
     let later = days
+        .clone()
         .filter(
             col("day_number")
                 .gt(lit(n))
@@ -166,25 +188,9 @@ pub fn snapshot(players: LazyFrame, days: LazyFrame, n: i32) -> LazyFrame {
         )
         .group_by(key.clone())
         .agg([len().gt(lit(0)).alias("active_after")]);
-    players
-        .join(
-            observed,
-            key.clone(),
-            key.clone(),
-            JoinArgs::new(JoinType::Left),
-        )
+    features(players, days, n, &PLAYER_KEY)
         .join(later, key.clone(), key, JoinArgs::new(JoinType::Left))
-        .with_columns(
-            SUMMED
-                .iter()
-                .map(|name| col(*name).fill_null(lit(0)))
-                .chain([
-                    col("active_last_day").fill_null(lit(false)),
-                    col("active_after").fill_null(lit(false)),
-                    col("days_since_active").fill_null(lit(n + 1)),
-                ])
-                .collect::<Vec<_>>(),
-        )
+        .with_column(col("active_after").fill_null(lit(false)))
 }
 
 /// The label column of a horizon (revenue from install through day H).
