@@ -23,9 +23,16 @@ use serde_json::Value;
 /// few enough for a debug build.
 const INSTALLS_PER_DAY: &str = "120";
 
-fn studio_gold(folder: &Path) {
+/// Installs per day of the studio the cohort MAPE is measured on. A day's D30 revenue rides
+/// on its few whales: at 120 installs a day even a predictor fitted to the ground truth
+/// (D8-30 revenue by D7 spend bucket) misses a day's mean by 37% on average, so a cohort
+/// MAPE there measures the dice, not the model. At 480 it is the model's error that the 12%
+/// target speaks of.
+const COHORT_INSTALLS_PER_DAY: &str = "480";
+
+fn studio_gold(folder: &Path, installs_per_day: &str) {
     let studio = folder.join("studio");
-    common::gen_studio(&studio, "2026-03-01", INSTALLS_PER_DAY, "11");
+    common::gen_studio(&studio, "2026-03-01", installs_per_day, "11");
     let lake = folder.join("lake");
     ingest_files(&lake, &studio, "2026-03-01");
     bronze_to_silver(&lake, "2026-03-01", &[]);
@@ -67,7 +74,7 @@ fn number(value: &Value, path: &[&str]) -> f64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn models_beat_the_heuristic_on_later_cohorts_and_a_rerun_gives_the_same_models() {
     let folder = tempfile::tempdir().unwrap();
-    studio_gold(folder.path());
+    studio_gold(folder.path(), INSTALLS_PER_DAY);
     let lake_path = folder.path().join("lake");
     let (summary, report) = train(&lake_path, &folder.path().join("report.json"));
     assert_eq!(report["as_of"], "2026-03-01");
@@ -136,7 +143,10 @@ async fn models_beat_the_heuristic_on_later_cohorts_and_a_rerun_gives_the_same_m
     }
 
     scores_follow_the_rules_and_reach_the_mart(&lake_path).await;
-    scores_against_the_ground_truth(&lake_path, &folder.path().join("studio")).await;
+    let (_, cohort) =
+        scores_against_the_ground_truth(&lake_path, &folder.path().join("studio")).await;
+    // A guard against regressions at this size; the target is checked on bigger cohorts.
+    assert!(cohort.mape.unwrap() < 0.3, "{cohort:?}");
     campaigns_are_judged_in_their_first_week(&lake_path, folder.path()).await;
 }
 
@@ -267,9 +277,25 @@ async fn campaigns_are_judged_in_their_first_week(trained_lake: &Path, folder: &
     assert!(scaled >= 1, "none of the {winners} winners scaled");
 }
 
+/// The design's world-class target: D30 predicted at day 7 within 12% of what each install
+/// day's players really spend by D30 (mean absolute error over the days), on a 60-day studio
+/// of 480 installs a day, with train-ltv's defaults and seed.
+#[tokio::test(flavor = "multi_thread")]
+async fn d30_predicted_at_day_7_is_within_12_percent_of_each_install_days_truth() {
+    let folder = tempfile::tempdir().unwrap();
+    studio_gold(folder.path(), COHORT_INSTALLS_PER_DAY);
+    let lake_path = folder.path().join("lake");
+    train(&lake_path, &folder.path().join("report.json"));
+    score(&lake_path, &[]);
+    let (_, cohort) =
+        scores_against_the_ground_truth(&lake_path, &folder.path().join("studio")).await;
+    assert!(cohort.mape.unwrap() <= 0.12, "{cohort:?}");
+}
+
 /// The scores next to what the generator says each player really spends by D30 and D180 (the
-/// studio simulates every player past its last day).
-async fn scores_against_the_ground_truth(lake_path: &Path, studio: &Path) {
+/// studio simulates every player past its last day): the D180 Gini over every scored player
+/// and the MAPE of D30 made at day 7 per install day.
+async fn scores_against_the_ground_truth(lake_path: &Path, studio: &Path) -> (f64, metrics::Mape) {
     let hasher = ltv_lakehouse::privacy::PiiHasher::new(common::PII_KEY.as_bytes());
     let mut truth = HashMap::new();
     let mut reader = csv::Reader::from_path(studio.join("ground_truth.csv")).unwrap();
@@ -329,10 +355,8 @@ async fn scores_against_the_ground_truth(lake_path: &Path, studio: &Path) {
     );
     assert!(actual.len() > 5000);
     assert!(gini > 0.5, "D180 Gini {gini}");
-    // The design's world-class target is 12%; this studio's install days hold ~120 players
-    // each, whose whales move a day's mean. A guard against regressions, not the target.
     assert!(cohort.groups >= 20, "{cohort:?}");
-    assert!(cohort.mape.unwrap() < 0.3, "{cohort:?}");
+    (gini, cohort)
 }
 
 fn score(lake: &Path, extra: &[&str]) -> Value {

@@ -42,8 +42,12 @@ pub struct TrainOptions {
     pub holdout_share: f64,
 
     /// Boosting rounds per model
-    #[arg(long, default_value_t = 150)]
+    #[arg(long, default_value_t = Settings::default().rounds)]
     pub rounds: u32,
+
+    /// Shrinkage of each round's trees (XGBoost's eta): fewer rounds need a larger one
+    #[arg(long, default_value_t = Settings::default().learning_rate, value_name = "ETA")]
+    pub learning_rate: f64,
 
     /// Also write the evaluation report as JSON to this file (a table goes to standard error)
     #[arg(long, value_name = "PATH")]
@@ -145,6 +149,7 @@ pub async fn run(context: JobContext, options: TrainOptions) -> anyhow::Result<J
         .filter(|curve| curve.fitted_days.1 >= 30);
     let settings = Settings {
         rounds: options.rounds,
+        learning_rate: options.learning_rate,
         seed: options.seed,
         ..Settings::default()
     };
