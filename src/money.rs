@@ -20,3 +20,9 @@ pub fn dollars(micros: Expr) -> Expr {
 pub fn money_sum(column: &str) -> Expr {
     dollars(micros(col(column)).sum())
 }
+
+/// The sum of a dollar column over the rows where `within` holds, independent of summation
+/// order.
+pub fn money_sum_where(column: &str, within: Expr) -> Expr {
+    dollars(micros(col(column)).filter(within).sum())
+}

@@ -29,7 +29,7 @@ use crate::lake::{Lake, column_in_range};
 use crate::ltv::features::{self, HORIZONS, OBSERVATION_DAYS, PLAYER_KEY};
 use crate::ltv::model::Features;
 use crate::ltv::registry::{self, Method, ModelVersion, RegisteredModel};
-use crate::money::{dollars, micros};
+use crate::money::money_sum_where;
 use crate::run::{JobContext, JobReport};
 use crate::tables::gold;
 
@@ -236,12 +236,13 @@ impl<'a> Scorer<'a> {
             .clone()
             .lazy()
             .join(
-                players.clone().lazy().select([
-                    col("game_id"),
-                    col("player_id"),
-                    col(ROW),
-                    col("age_days"),
-                ]),
+                players.clone().lazy().select(
+                    PLAYER_KEY
+                        .iter()
+                        .chain(&[ROW, "age_days"])
+                        .map(|name| col(*name))
+                        .collect::<Vec<_>>(),
+                ),
                 key.clone(),
                 key,
                 JoinArgs::new(JoinType::Inner),
@@ -416,12 +417,8 @@ impl<'a> Scorer<'a> {
                 HORIZONS
                     .iter()
                     .map(|horizon| {
-                        dollars(
-                            micros(col("total_revenue"))
-                                .filter(col("day_number").lt_eq(lit(*horizon)))
-                                .sum(),
-                        )
-                        .alias(name(*horizon))
+                        money_sum_where("total_revenue", col("day_number").lt_eq(lit(*horizon)))
+                            .alias(name(*horizon))
                     })
                     .collect::<Vec<_>>(),
             )

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::money::{dollars, micros, money_sum};
+use crate::money::{dollars, micros, money_sum, money_sum_where};
 
 /// Days after install a prediction may be made with (its features cover days 0..=N).
 pub const OBSERVATION_DAYS: [i32; 3] = [1, 3, 7];
@@ -133,12 +133,7 @@ pub fn features(players: LazyFrame, days: LazyFrame, n: i32, key: &[&str]) -> La
             money_sum("iap_revenue"),
             money_sum("ad_revenue"),
             money_sum("total_revenue"),
-            dollars(
-                micros(col("total_revenue"))
-                    .filter(col("day_number").eq(lit(0)))
-                    .sum(),
-            )
-            .alias("revenue_day0"),
+            money_sum_where("total_revenue", col("day_number").eq(lit(0))).alias("revenue_day0"),
             col("iap_purchases").sum(),
             col("ad_impressions").sum(),
             col("sessions").sum(),

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 
 use super::facts::{columns_of, is_session_start, ratio};
-use crate::money::{dollars, micros};
+use crate::money::{dollars, micros, money_sum_where};
 use crate::tables::gold;
 
 /// Days after install that cohorts are followed for (D180, the longest pLTV horizon).
@@ -160,7 +160,6 @@ pub fn player_rows(
 ) -> PolarsResult<DataFrame> {
     let on_day = |n: i32| col("day_number").eq(lit(n));
     let through = |n: i32| col("day_number").lt_eq(lit(n));
-    let money = |column: &str, within: Expr| dollars(micros(col(column)).filter(within).sum());
     let retained = |n: i32| {
         is_session_start()
             .and(on_day(n))
@@ -174,19 +173,19 @@ pub fn player_rows(
             .cast(DataType::Int64)
             .alias("d0_sessions"),
         (col("session_duration_s").filter(on_day(0)).sum() / lit(60.0)).alias("d0_minutes_played"),
-        money("iap_revenue_usd", on_day(0)).alias("d0_iap_revenue"),
-        money("ad_revenue_usd", on_day(0)).alias("d0_ad_revenue"),
+        money_sum_where("iap_revenue_usd", on_day(0)).alias("d0_iap_revenue"),
+        money_sum_where("ad_revenue_usd", on_day(0)).alias("d0_ad_revenue"),
         retained(1),
         retained(3),
         retained(7),
-        money("iap_revenue_usd", through(7)).alias("d7_iap_revenue"),
-        money("revenue_usd", through(7)).alias("d7_total_revenue"),
+        money_sum_where("iap_revenue_usd", through(7)).alias("d7_iap_revenue"),
+        money_sum_where("revenue_usd", through(7)).alias("d7_total_revenue"),
         col("is_iap").any(true).alias("is_payer"),
     ];
     signals.extend(
         LIFECYCLE_REVENUE_DAYS
             .iter()
-            .map(|n| money("revenue_usd", through(*n)).alias(format!("revenue_d{n}"))),
+            .map(|n| money_sum_where("revenue_usd", through(*n)).alias(format!("revenue_d{n}"))),
     );
     let per_player = events
         .clone()
