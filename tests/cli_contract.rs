@@ -149,3 +149,19 @@ fn a_stage_on_a_lake_without_its_input_says_which_table_is_missing() {
         );
     }
 }
+
+#[test]
+fn train_ltv_refuses_a_negative_leaf_weight_before_reading_the_lake() {
+    let lake = tempfile::tempdir().unwrap();
+    let output = run(
+        binary("train-ltv"),
+        &[
+            "--lake",
+            lake.path().to_str().unwrap(),
+            "--min-child-weight=-1",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--min-child-weight must be"), "{stderr}");
+}

@@ -49,6 +49,11 @@ pub struct TrainOptions {
     #[arg(long, default_value_t = Settings::default().learning_rate, value_name = "ETA")]
     pub learning_rate: f64,
 
+    /// The least weight (hessian) a tree leaf may hold: larger leaves average over more
+    /// players and chase fewer whales
+    #[arg(long, default_value_t = Settings::default().min_child_weight, value_name = "WEIGHT")]
+    pub min_child_weight: f64,
+
     /// Also write the evaluation report as JSON to this file (a table goes to standard error)
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
@@ -112,6 +117,9 @@ pub async fn run(context: JobContext, options: TrainOptions) -> anyhow::Result<J
     if !(0.0..1.0).contains(&options.holdout_share) || options.holdout_share == 0.0 {
         return Err(UsageError::new("--holdout-share must be above 0 and below 1").into());
     }
+    if !(options.min_child_weight >= 0.0 && options.min_child_weight.is_finite()) {
+        return Err(UsageError::new("--min-child-weight must be a number of at least 0").into());
+    }
     let lake = &context.lake;
     let as_of = match options.as_of {
         Some(day) => day,
@@ -150,6 +158,7 @@ pub async fn run(context: JobContext, options: TrainOptions) -> anyhow::Result<J
     let settings = Settings {
         rounds: options.rounds,
         learning_rate: options.learning_rate,
+        min_child_weight: options.min_child_weight,
         seed: options.seed,
         ..Settings::default()
     };
