@@ -95,6 +95,10 @@ async fn models_beat_the_heuristic_on_later_cohorts_and_a_rerun_gives_the_same_m
     // the 50 players a cohort figure needs, and the report leaves it empty.
     assert!(number(evaluation, &["model", "normalized_gini"]) > 0.5);
     assert_eq!(d30["promoted"], true);
+    // How much of its own training players' revenue the model accounts for: under 1 (a
+    // boosted Tweedie model does not keep the sum), and a figure, not a placeholder.
+    let fit = number(evaluation, &["training_total_ratio"]);
+    assert!(fit > 0.5 && fit < 1.0, "training total ratio {fit}");
 
     // Churn within a week of day 7 ranks players better than days since last seen.
     let churn = model(&report, "churn_d7", 7);

@@ -314,21 +314,25 @@ fn fit(
         &labels,
         settings,
     )?;
-    let predicted: Vec<f64> = model
-        .predict(&Features {
-            values: &holdout_x,
-            rows: holdout.height(),
-            width,
-        })?
-        .into_iter()
-        .zip(&earned_holdout)
-        .map(|(future, earned)| earned + f64::from(future))
-        .collect();
+    let predict = |values: &[f32], rows: usize, earned: &[f64]| -> anyhow::Result<Vec<f64>> {
+        Ok(model
+            .predict(&Features {
+                values,
+                rows,
+                width,
+            })?
+            .into_iter()
+            .zip(earned)
+            .map(|(future, earned)| earned + f64::from(future))
+            .collect())
+    };
+    let predicted = predict(&holdout_x, holdout.height(), &earned_holdout)?;
     let (evaluation, promoted) = match target {
         Target::Ltv(_) => {
             let groups = |frame: &DataFrame| group_keys(frame, CHANNEL_KEY);
             let heuristic = Heuristic::fit(&groups(&train)?, &earned_train, &train_y);
             let baseline = heuristic.predict(&groups(&holdout)?, &earned_holdout);
+            let fitted = predict(&train_x, train.height(), &earned_train)?;
             let evaluation = Evaluation::of(
                 &actual,
                 &predicted,
@@ -337,6 +341,7 @@ fn fit(
                     cohorts: &group_keys(&holdout, COHORT_KEY)?,
                     segments: &group_keys(&holdout, SEGMENT_KEY)?,
                 },
+                (&train_y, &fitted),
             );
             let promoted = evaluation.beats_heuristic;
             (serde_json::to_value(evaluation)?, promoted)
@@ -517,7 +522,7 @@ impl TrainingReport {
     fn table(&self) -> String {
         use std::fmt::Write as _;
         let mut out = format!(
-            "model {} (data to {})\n{:<10} {:>2} {:<13} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}\n",
+            "model {} (data to {})\n{:<10} {:>2} {:<13} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}\n",
             self.model_version,
             self.as_of,
             "target",
@@ -531,6 +536,7 @@ impl TrainingReport {
             "cohort",
             "heur.coh",
             "segment",
+            "fit.total",
             "promoted"
         );
         let number = |value: &serde_json::Value, path: &[&str]| {
@@ -543,12 +549,13 @@ impl TrainingReport {
         };
         for m in &self.models {
             let e = &m.evaluation;
-            let (gini, decile, heuristic_decile, cohort, heuristic_cohort, segment) =
+            let (gini, decile, heuristic_decile, cohort, heuristic_cohort, segment, fit) =
                 if m.target.starts_with("churn") {
                     (
                         format!("auc {}", number(e, &["model", "auc"])),
                         "-".into(),
                         format!("auc {}", number(e, &["heuristic", "auc"])),
+                        "-".into(),
                         "-".into(),
                         "-".into(),
                         "-".into(),
@@ -561,11 +568,12 @@ impl TrainingReport {
                         number(e, &["model", "cohort_mape", "mape"]),
                         number(e, &["heuristic", "cohort_mape", "mape"]),
                         number(e, &["model", "segment_mape", "mape"]),
+                        number(e, &["training_total_ratio"]),
                     )
                 };
             let _ = writeln!(
                 out,
-                "{:<10} {:>2} {:<13} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
+                "{:<10} {:>2} {:<13} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
                 m.target,
                 m.observation_days,
                 m.method,
@@ -577,6 +585,7 @@ impl TrainingReport {
                 cohort,
                 heuristic_cohort,
                 segment,
+                fit,
                 if m.promoted { "yes" } else { "no" }
             );
         }

@@ -72,6 +72,13 @@ fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
     (sxx > 0.0 && syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
 }
 
+/// Σ predicted / Σ actual: how much of the players' revenue the predictions account for in
+/// all. `None` when nobody earned anything.
+pub fn total_ratio(actual: &[f64], predicted: &[f64]) -> Option<f64> {
+    let total_actual: f64 = actual.iter().sum();
+    (total_actual > 0.0).then(|| predicted.iter().sum::<f64>() / total_actual)
+}
+
 /// One group of players: their mean predicted and mean actual value.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Group {
@@ -239,6 +246,12 @@ mod tests {
             (3.0, 3.0)
         );
         close(groups[1].absolute_percentage_error(), 0.0);
+    }
+
+    #[test]
+    fn the_total_ratio_compares_sums() {
+        close(total_ratio(&[1.0, 3.0, 0.0], &[0.5, 1.5, 1.0]), 0.75);
+        assert_eq!(total_ratio(&[0.0, 0.0], &[1.0, 1.0]), None);
     }
 
     #[test]
