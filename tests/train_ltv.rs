@@ -163,10 +163,10 @@ const LAUNCH_INSTALLS_PER_DAY: &str = "1000";
 /// by what their installs really earn by D30 (the ground truth).
 ///
 /// One winner of three is scaled, and this asserts at least that one. From a player's first
-/// 1-7 days the models under-predict the best campaigns' D30 by 40-65% (pROAS 1.37 and 1.23
-/// for a true 2.34 and 2.37, 0.91 for 2.69). The pROAS interval carries the scoring models'
-/// holdout error per acquisition segment: 1.37 (0.89-1.86) clears the floor and is scaled;
-/// 1.23 (0.41-2.05), whose players' values spread wider, is watched.
+/// 1-7 days the models under-predict the best campaigns' D30 by 40-65% (pROAS 1.40 and 1.25
+/// for a true 2.34 and 2.37, 0.90 for 2.69). The pROAS interval carries the scoring models'
+/// holdout error per acquisition segment: 1.40 (0.91-1.88) clears the floor and is scaled;
+/// 1.25 (0.41-2.08), whose players' values spread wider, is watched.
 async fn campaigns_are_judged_in_their_first_week(trained_lake: &Path, folder: &Path) {
     let week_end = "2026-01-08";
     let studio = folder.join("launch");

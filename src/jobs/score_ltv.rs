@@ -5,9 +5,11 @@
 //! - A player is scored by the promoted model with the longest observation window (N ∈ 1, 3,
 //!   7 days) their age has completed, on the features of their first N days, exactly as in
 //!   training. Players installed on the scored day have no complete window and wait a day.
-//! - A pLTV never falls below what the player has already spent by that horizon, nor below
-//!   the pLTV of a shorter horizon, and once the player is as old as the horizon it is the
-//!   actual revenue.
+//! - A pLTV is what the player has spent so far plus the model's prediction of their revenue
+//!   after day N, of which a player older than N has already lived some days: they count as
+//!   earned, and only the share of days still to come is added. A pLTV never falls below the
+//!   pLTV of a shorter horizon, and once the player is as old as the horizon it is the actual
+//!   revenue.
 //! - Churn risk looks at the player's latest N+1 days, taken as days 0..=N: for a player
 //!   exactly N days old that is the trained question; for an older one it carries the model's
 //!   sense of recency (active days, days since last session, spend) to the current week, the
@@ -195,11 +197,7 @@ struct WindowFeatures {
 impl WindowFeatures {
     /// `model`'s raw prediction for `rows` (a subset of the window's rows, ascending), with
     /// the features it was made from.
-    fn predict(
-        &self,
-        model: &RegisteredModel,
-        rows: &[usize],
-    ) -> anyhow::Result<(DataFrame, Vec<f64>)> {
+    fn predict(&self, model: &RegisteredModel, rows: &[usize]) -> anyhow::Result<Vec<f64>> {
         let subset = if rows.len() == self.rows.len() {
             self.frame.clone()
         } else {
@@ -214,8 +212,7 @@ impl WindowFeatures {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             self.frame.take(&IdxCa::from_vec(ROW.into(), positions))?
         };
-        let predicted = predict(model, &subset)?;
-        Ok((subset, predicted))
+        predict(model, &subset)
     }
 }
 
@@ -293,10 +290,10 @@ impl<'a> Scorer<'a> {
                         let features = first_days
                             .get(n)
                             .context("the features of a booster's window")?;
-                        let (snapshot, future) = features.predict(model, scored)?;
-                        let so_far = float_column(&snapshot, "total_revenue")?;
-                        for ((row, future), so_far) in scored.iter().zip(future).zip(so_far) {
-                            predicted[*row] = Some(so_far + future);
+                        let future = features.predict(model, scored)?;
+                        for (&row, future) in scored.iter().zip(future) {
+                            let to_come = share_to_come(*horizon, *n, self.ages[row]);
+                            predicted[row] = Some(earned[row] + future * to_come);
                         }
                     }
                     Method::CohortCurve { multiplier } => {
@@ -336,7 +333,7 @@ impl<'a> Scorer<'a> {
             let mut wanted = vec![false; rows];
             scored.iter().for_each(|row| wanted[*row] = true);
             let features = self.window_features(n, Span::LatestDays, &wanted)?;
-            let (_, risks) = features.predict(model, &scored)?;
+            let risks = features.predict(model, &scored)?;
             for (row, risk) in scored.iter().zip(risks) {
                 churn[*row] = Some(risk);
             }
@@ -465,6 +462,18 @@ impl<'a> Scorer<'a> {
 type ScoredBy<'a> = BTreeMap<i32, (&'a RegisteredModel, Vec<usize>)>;
 
 /// The [`ROW`] column of a frame as indexes.
+/// The share of what a window-`n` model predicts after day `n` that is still to come for a
+/// player `age` days old, by the `horizon`: all of it at the end of the window, none at the
+/// horizon, and in between in proportion to the days left. A player scored past their
+/// window's end has earned some of that revenue already, and it is counted as earned. The
+/// model doubt of optimize-campaigns applies to the same share.
+fn share_to_come(horizon: i32, n: i32, age: i32) -> f64 {
+    if horizon <= n {
+        return 0.0;
+    }
+    (f64::from(horizon - age) / f64::from(horizon - n)).clamp(0.0, 1.0)
+}
+
 fn row_numbers(frame: &DataFrame) -> PolarsResult<impl Iterator<Item = usize> + '_> {
     Ok(frame
         .column(ROW)?
@@ -494,4 +503,21 @@ fn predict(model: &RegisteredModel, snapshot: &DataFrame) -> anyhow::Result<Vec<
         width: vocabulary.feature_names().len(),
     })?;
     Ok(predicted.into_iter().map(f64::from).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_share_to_come_runs_from_the_window_to_the_horizon() {
+        // A D30 model of the first 7 days predicts days 7 to 30: all of it is to come at day
+        // 7, 12 of its 23 days at day 18, none at day 30.
+        assert_eq!(share_to_come(30, 7, 7), 1.0);
+        assert_eq!(share_to_come(30, 7, 18), 12.0 / 23.0);
+        assert_eq!(share_to_come(30, 7, 30), 0.0);
+        assert_eq!(share_to_come(30, 7, 45), 0.0);
+        // A horizon no longer than the window has nothing after it.
+        assert_eq!(share_to_come(7, 7, 7), 0.0);
+    }
 }
