@@ -195,8 +195,7 @@ struct WindowFeatures {
 }
 
 impl WindowFeatures {
-    /// `model`'s raw prediction for `rows` (a subset of the window's rows, ascending), with
-    /// the features it was made from.
+    /// `model`'s raw prediction for `rows` (a subset of the window's rows, ascending).
     fn predict(&self, model: &RegisteredModel, rows: &[usize]) -> anyhow::Result<Vec<f64>> {
         let subset = if rows.len() == self.rows.len() {
             self.frame.clone()
@@ -461,7 +460,6 @@ impl<'a> Scorer<'a> {
 /// Per window, a model and the player rows it scores.
 type ScoredBy<'a> = BTreeMap<i32, (&'a RegisteredModel, Vec<usize>)>;
 
-/// The [`ROW`] column of a frame as indexes.
 /// The share of what a window-`n` model predicts after day `n` that is still to come for a
 /// player `age` days old, by the `horizon`: all of it at the end of the window, none at the
 /// horizon, and in between in proportion to the days left. A player scored past their
@@ -474,6 +472,7 @@ fn share_to_come(horizon: i32, n: i32, age: i32) -> f64 {
     (f64::from(horizon - age) / f64::from(horizon - n)).clamp(0.0, 1.0)
 }
 
+/// The [`ROW`] column of a frame as indexes.
 fn row_numbers(frame: &DataFrame) -> PolarsResult<impl Iterator<Item = usize> + '_> {
     Ok(frame
         .column(ROW)?
