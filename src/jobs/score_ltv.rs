@@ -195,7 +195,7 @@ struct WindowFeatures {
 }
 
 impl WindowFeatures {
-    /// `model`'s raw prediction for `rows` (a subset of the window's rows, ascending).
+    /// `model`'s prediction for `rows` (a subset of the window's rows, ascending).
     fn predict(&self, model: &RegisteredModel, rows: &[usize]) -> anyhow::Result<Vec<f64>> {
         let subset = if rows.len() == self.rows.len() {
             self.frame.clone()
@@ -255,6 +255,19 @@ impl<'a> Scorer<'a> {
         })
     }
 
+    /// Per player row, [`crate::ltv::share_to_come`] of a window-`n` model's `horizon`.
+    fn share_to_come(&self, horizon: i32, n: i32) -> PolarsResult<Vec<f64>> {
+        let shares = self
+            .players
+            .clone()
+            .lazy()
+            .select([
+                crate::ltv::share_to_come(lit(horizon), lit(n), col("age_days")).alias("share"),
+            ])
+            .collect()?;
+        float_column(&shares, "share")
+    }
+
     fn scores(&self, day: NaiveDate) -> anyhow::Result<DataFrame> {
         let rows = self.players.height();
         let earned = self.earned()?;
@@ -290,9 +303,9 @@ impl<'a> Scorer<'a> {
                             .get(n)
                             .context("the features of a booster's window")?;
                         let future = features.predict(model, scored)?;
+                        let to_come = self.share_to_come(*horizon, *n)?;
                         for (&row, future) in scored.iter().zip(future) {
-                            let to_come = share_to_come(*horizon, *n, self.ages[row]);
-                            predicted[row] = Some(earned[row] + future * to_come);
+                            predicted[row] = Some(earned[row] + future * to_come[row]);
                         }
                     }
                     Method::CohortCurve { multiplier } => {
@@ -460,18 +473,6 @@ impl<'a> Scorer<'a> {
 /// Per window, a model and the player rows it scores.
 type ScoredBy<'a> = BTreeMap<i32, (&'a RegisteredModel, Vec<usize>)>;
 
-/// The share of what a window-`n` model predicts after day `n` that is still to come for a
-/// player `age` days old, by the `horizon`: all of it at the end of the window, none at the
-/// horizon, and in between in proportion to the days left. A player scored past their
-/// window's end has earned some of that revenue already, and it is counted as earned. The
-/// model doubt of optimize-campaigns applies to the same share.
-fn share_to_come(horizon: i32, n: i32, age: i32) -> f64 {
-    if horizon <= n {
-        return 0.0;
-    }
-    (f64::from(horizon - age) / f64::from(horizon - n)).clamp(0.0, 1.0)
-}
-
 /// The [`ROW`] column of a frame as indexes.
 fn row_numbers(frame: &DataFrame) -> PolarsResult<impl Iterator<Item = usize> + '_> {
     Ok(frame
@@ -502,21 +503,4 @@ fn predict(model: &RegisteredModel, snapshot: &DataFrame) -> anyhow::Result<Vec<
         width: vocabulary.feature_names().len(),
     })?;
     Ok(predicted.into_iter().map(f64::from).collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_share_to_come_runs_from_the_window_to_the_horizon() {
-        // A D30 model of the first 7 days predicts days 7 to 30: all of it is to come at day
-        // 7, 12 of its 23 days at day 18, none at day 30.
-        assert_eq!(share_to_come(30, 7, 7), 1.0);
-        assert_eq!(share_to_come(30, 7, 18), 12.0 / 23.0);
-        assert_eq!(share_to_come(30, 7, 30), 0.0);
-        assert_eq!(share_to_come(30, 7, 45), 0.0);
-        // A horizon no longer than the window has nothing after it.
-        assert_eq!(share_to_come(7, 7, 7), 0.0);
-    }
 }

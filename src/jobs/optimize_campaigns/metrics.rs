@@ -205,10 +205,8 @@ fn payback_day(spend: f64, predicted: [f64; 3]) -> Option<u32> {
 /// Reads `predicted_ltv_d30`, `revenue_to_date`, `age_days` and `observation_days` (from the
 /// scores) and the errors of [`crate::ltv::registry::holdout_errors`].
 pub fn model_doubt_d30() -> Expr {
-    let horizon = lit(f64::from(HORIZON_DAYS));
-    let to_come = ((horizon.clone() - col("age_days").cast(DataType::Float64))
-        / (horizon - col("observation_days").cast(DataType::Float64)))
-    .clip(lit(0.0), lit(1.0));
+    let to_come =
+        crate::ltv::share_to_come(lit(HORIZON_DAYS), col("observation_days"), col("age_days"));
     let measured = coalesce(&[col("segment_mape"), col("cohort_mape"), col("decile_mape")]);
     let predicted = coalesce(&[col("predicted_ltv_d30"), col("revenue_to_date")]);
     predicted * (to_come * measured * lit(MEAN_ABSOLUTE_TO_SD)).fill_null(lit(1.0))
