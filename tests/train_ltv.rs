@@ -95,10 +95,11 @@ async fn models_beat_the_heuristic_on_later_cohorts_and_a_rerun_gives_the_same_m
     // the 50 players a cohort figure needs, and the report leaves it empty.
     assert!(number(evaluation, &["model", "normalized_gini"]) > 0.5);
     assert_eq!(d30["promoted"], true);
-    // How much of its own training players' revenue the model accounts for: under 1 (a
-    // boosted Tweedie model does not keep the sum), and a figure, not a placeholder.
-    let fit = number(evaluation, &["training_total_ratio"]);
-    assert!(fit > 0.5 && fit < 1.0, "training total ratio {fit}");
+    // The raw trees fall short of their training players' revenue (a boosted Tweedie model
+    // does not keep the sum); the balance factor that makes it up is recorded, and is a
+    // measured figure, not a placeholder.
+    let balance = number(d30, &["balance"]);
+    assert!(balance > 1.0 && balance < 2.0, "balance {balance}");
 
     // Churn within a week of day 7 ranks players better than days since last seen.
     let churn = model(&report, "churn_d7", 7);
@@ -162,11 +163,12 @@ const LAUNCH_INSTALLS_PER_DAY: &str = "1000";
 /// generator built to lose money are paused and those built to win are never paused, judged
 /// by what their installs really earn by D30 (the ground truth).
 ///
-/// One winner of three is scaled, and this asserts at least that one. From a player's first
-/// 1-7 days the models under-predict the best campaigns' D30 by 40-65% (pROAS 1.40 and 1.25
-/// for a true 2.34 and 2.37, 0.90 for 2.69). The pROAS interval carries the scoring models'
-/// holdout error per acquisition segment: 1.40 (0.91-1.88) clears the floor and is scaled;
-/// 1.25 (0.41-2.08), whose players' values spread wider, is watched.
+/// One winner of three is scaled, and this asserts at least that one. The winners' true ROAS
+/// is a lucky week's, 1.4-1.6 times what the generator builds them to earn, and from a
+/// player's first 1-7 days the balanced models read 1.56, 1.39 and 0.97 for a true 2.34, 2.37
+/// and 2.69. The pROAS interval carries the scoring models' holdout error per acquisition
+/// segment: 1.56 (0.96-2.15) clears the floor and is scaled; 1.39 (0.42-2.36), whose players'
+/// values spread wider, is watched.
 async fn campaigns_are_judged_in_their_first_week(trained_lake: &Path, folder: &Path) {
     let week_end = "2026-01-08";
     let studio = folder.join("launch");

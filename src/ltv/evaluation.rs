@@ -113,21 +113,10 @@ pub struct Evaluation {
     pub heuristic: Scores,
     /// The model's decile MAPE is below the heuristic's.
     pub beats_heuristic: bool,
-    /// Σ predicted / Σ actual over the players the model was trained on. Under 1, the model
-    /// does not account for its own training revenue: a boosted Tweedie model need not keep
-    /// the sum of what it learns from, and a shortfall here reappears on the holdout.
-    pub training_total_ratio: Option<f64>,
 }
 
 impl Evaluation {
-    /// `training`: the actual and predicted values of the training players, in that order.
-    pub fn of(
-        actual: &[f64],
-        model: &[f64],
-        heuristic: &[f64],
-        groups: HoldoutGroups,
-        training: (&[f64], &[f64]),
-    ) -> Self {
+    pub fn of(actual: &[f64], model: &[f64], heuristic: &[f64], groups: HoldoutGroups) -> Self {
         let model = Scores::of(actual, model, groups);
         let heuristic = Scores::of(actual, heuristic, groups);
         let beats_heuristic = match (model.decile_mape.mape, heuristic.decile_mape.mape) {
@@ -140,7 +129,6 @@ impl Evaluation {
             model,
             heuristic,
             beats_heuristic,
-            training_total_ratio: metrics::total_ratio(training.0, training.1),
         }
     }
 }
@@ -239,9 +227,7 @@ mod tests {
             cohorts: &cohorts,
             segments: &segments,
         };
-        // Trained on players it accounts for 80% of.
-        let evaluation = Evaluation::of(&actual, &good, &flat, groups, (&[5.0], &[4.0]));
-        assert_eq!(evaluation.training_total_ratio, Some(0.8));
+        let evaluation = Evaluation::of(&actual, &good, &flat, groups);
         assert!(evaluation.beats_heuristic, "{evaluation:#?}");
         assert!(evaluation.model.normalized_gini.unwrap() > 0.99);
         // One cohort of 200: both get its total about right; the flat one exactly.
@@ -255,8 +241,7 @@ mod tests {
         let model_segment = evaluation.model.segment_mape.mape.unwrap();
         assert!((0.05..0.06).contains(&model_segment), "{model_segment}");
         assert!(evaluation.heuristic.segment_mape.mape.unwrap() > 0.4);
-        let reversed = Evaluation::of(&actual, &flat, &good, groups, (&[], &[]));
-        assert_eq!(reversed.training_total_ratio, None);
+        let reversed = Evaluation::of(&actual, &flat, &good, groups);
         assert!(!reversed.beats_heuristic);
     }
 
