@@ -371,7 +371,7 @@ fn fit(
         target: target.name(),
         observation_days: n,
         method: "xgboost",
-        balance: (objective == Objective::Tweedie).then(|| model.balance()),
+        balance: model.balance(),
         training_players: train.height(),
         holdout_players: holdout.height(),
         first_cohort: cohorts.first().copied(),

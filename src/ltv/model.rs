@@ -119,8 +119,9 @@ impl Features<'_> {
 /// A trained model.
 pub struct Model {
     booster: Booster,
-    /// What the booster's predictions are multiplied by: 1 for a classifier.
-    balance: f64,
+    /// What a revenue model's predictions are multiplied by; `None` for a classifier, whose
+    /// probabilities are not rescaled, and for a booster stored before models were balanced.
+    balance: Option<f64>,
     threads: u32,
 }
 
@@ -159,11 +160,14 @@ impl Model {
         }
         let balance = match objective {
             // The booster predicts its training rows from the matrix it already holds.
-            Objective::Tweedie => balance_factor(labels, &booster.predict(&data)?),
-            Objective::Logistic => 1.0,
+            Objective::Tweedie => Some(balance_factor(labels, &booster.predict(&data)?)),
+            Objective::Logistic => None,
         };
-        // `to_string` of an f64 parses back to the same bits: a stored model predicts the same.
-        booster.set_attribute(BALANCE_ATTRIBUTE, &balance.to_string())?;
+        if let Some(factor) = balance {
+            // `to_string` of an f64 parses back to the same bits: a stored model predicts the
+            // same.
+            booster.set_attribute(BALANCE_ATTRIBUTE, &factor.to_string())?;
+        }
         Ok(Model {
             booster,
             balance,
@@ -179,15 +183,15 @@ impl Model {
         Ok(self.balanced(raw))
     }
 
-    /// Σ label / Σ raw prediction over the training rows for a revenue model, 1 for a
+    /// Σ label / Σ raw prediction over the training rows of a revenue model; `None` for a
     /// classifier.
-    pub fn balance(&self) -> f64 {
+    pub fn balance(&self) -> Option<f64> {
         self.balance
     }
 
     fn balanced(&self, mut raw: Vec<f32>) -> Vec<f32> {
-        if self.balance != 1.0 {
-            let factor = self.balance as f32;
+        if let Some(factor) = self.balance {
+            let factor = factor as f32;
             raw.iter_mut().for_each(|p| *p *= factor);
         }
         raw
@@ -203,9 +207,9 @@ impl Model {
     pub fn from_json(json: &str, threads: u32) -> Result<Self, ModelError> {
         let booster = Booster::load_buffer(json.as_bytes())?;
         let balance = match booster.get_attribute(BALANCE_ATTRIBUTE)? {
-            None => 1.0,
+            None => None,
             Some(text) => match text.parse::<f64>() {
-                Ok(factor) if factor > 0.0 && factor.is_finite() => factor,
+                Ok(factor) if factor > 0.0 && factor.is_finite() => Some(factor),
                 _ => return Err(ModelError::Balance(text)),
             },
         };
@@ -291,7 +295,7 @@ mod tests {
         };
         let model = Model::train(Objective::Tweedie, &features, &labels, &settings).unwrap();
         let fitted = model.predict(&features).unwrap();
-        let balance = model.balance();
+        let balance = model.balance().expect("a revenue model is balanced");
         assert!((balance - 1.0).abs() > 0.05, "balance {balance}");
         let total = |values: &[f32]| values.iter().map(|v| f64::from(*v)).sum::<f64>();
         let ratio = total(&fitted) / total(&labels);
@@ -306,7 +310,7 @@ mod tests {
         }
         // The factor travels with the stored booster.
         let loaded = Model::from_json(&model.to_json().unwrap(), 2).unwrap();
-        assert_eq!(loaded.balance(), balance);
+        assert_eq!(loaded.balance(), Some(balance));
     }
 
     #[test]
@@ -337,7 +341,7 @@ mod tests {
         };
         let model = Model::train(Objective::Logistic, &features, &labels, &settings).unwrap();
         let p = model.predict(&features).unwrap();
-        assert_eq!(model.balance(), 1.0, "a probability is not rescaled");
+        assert_eq!(model.balance(), None, "a probability is not rescaled");
         assert!(p[0] > 0.6 && p[1] < 0.4, "{p:?}");
     }
 
