@@ -523,7 +523,7 @@ impl TrainingReport {
     fn table(&self) -> String {
         use std::fmt::Write as _;
         let mut out = format!(
-            "model {} (data to {})\n{:<10} {:>2} {:<13} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}\n",
+            "model {} (data to {})\n{:<10} {:>2} {:<13} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}\n",
             self.model_version,
             self.as_of,
             "target",
@@ -537,6 +537,7 @@ impl TrainingReport {
             "cohort",
             "heur.coh",
             "segment",
+            "seg.sys",
             "balance",
             "promoted"
         );
@@ -553,12 +554,13 @@ impl TrainingReport {
             let balance = m
                 .balance
                 .map_or_else(|| "-".to_string(), |b| format!("{b:.3}"));
-            let (gini, decile, heuristic_decile, cohort, heuristic_cohort, segment) =
+            let (gini, decile, heuristic_decile, cohort, heuristic_cohort, segment, systematic) =
                 if m.target.starts_with("churn") {
                     (
                         format!("auc {}", number(e, &["model", "auc"])),
                         "-".into(),
                         format!("auc {}", number(e, &["heuristic", "auc"])),
+                        "-".into(),
                         "-".into(),
                         "-".into(),
                         "-".into(),
@@ -571,11 +573,12 @@ impl TrainingReport {
                         number(e, &["model", "cohort_mape", "mape"]),
                         number(e, &["heuristic", "cohort_mape", "mape"]),
                         number(e, &["model", "segment_mape", "mape"]),
+                        number(e, &["model", "segment_systematic_error"]),
                     )
                 };
             let _ = writeln!(
                 out,
-                "{:<10} {:>2} {:<13} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
+                "{:<10} {:>2} {:<13} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
                 m.target,
                 m.observation_days,
                 m.method,
@@ -587,6 +590,7 @@ impl TrainingReport {
                 cohort,
                 heuristic_cohort,
                 segment,
+                systematic,
                 balance,
                 if m.promoted { "yes" } else { "no" }
             );

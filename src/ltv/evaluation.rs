@@ -64,6 +64,10 @@ pub struct Scores {
     /// install days, groups of at least [`MIN_COHORT_PLAYERS`]: how far off the sum is for
     /// what optimize-campaigns judges, a segment's installs of several days.
     pub segment_mape: Mape,
+    /// The same segments' error without the luck of which of their players went on to spend
+    /// (see [`metrics::systematic_error`]): one standard deviation, as a share of a segment's
+    /// summed prediction, of what the model misreads on a segment of any size.
+    pub segment_systematic_error: Option<f64>,
     /// Σ predicted / Σ actual over the holdout.
     pub total_ratio: Option<f64>,
     /// Mean predicted and actual per predicted decile.
@@ -99,6 +103,12 @@ impl Scores {
             decile_mape: metrics::mape(&calibration),
             cohort_mape: mape_over(groups.cohorts),
             segment_mape: mape_over(groups.segments),
+            segment_systematic_error: metrics::systematic_error(
+                groups.segments,
+                actual,
+                predicted,
+                MIN_COHORT_PLAYERS,
+            ),
             total_ratio: metrics::total_ratio(actual, predicted),
             calibration,
         }
@@ -241,6 +251,11 @@ mod tests {
         let model_segment = evaluation.model.segment_mape.mape.unwrap();
         assert!((0.05..0.06).contains(&model_segment), "{model_segment}");
         assert!(evaluation.heuristic.segment_mape.mape.unwrap() > 0.4);
+        // Without the payers' luck: the model is still about 5% over; the flat guess misreads
+        // both segments by nearly all of their predicted sums.
+        let systematic = |scores: &Scores| scores.segment_systematic_error.unwrap();
+        assert!((0.04..0.06).contains(&systematic(&evaluation.model)));
+        assert!(systematic(&evaluation.heuristic) > 0.8);
         let reversed = Evaluation::of(&actual, &flat, &good, groups);
         assert!(!reversed.beats_heuristic);
     }

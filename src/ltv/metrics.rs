@@ -155,6 +155,74 @@ pub fn mape(groups: &[Group]) -> Mape {
     }
 }
 
+/// How far a group's summed prediction is off beyond the luck of its own players, as a share
+/// of the sum: one standard deviation of the error a model makes on a whole group of any
+/// size. Over the groups of `keys` with at least `min_players` players.
+///
+/// A group's error Σp − Σa has two parts. The model may misread the group (a campaign whose
+/// players it undervalues): that part is shared by all its players, so it is the same share
+/// of the sum for a group of any size. And some players go on to spend more or less than
+/// their figure said: that part is independent per player, its variance ≈ Σ(a − p)², and it
+/// shrinks against the sum as the group grows. A MAPE over the holdout's groups carries the
+/// second part at the holdout's group sizes; this is the first alone, by the method of
+/// moments over the groups: Σ_g [(Σp − Σa)² − Σ(a − p)²] / Σ_g (Σp)².
+///
+/// Whales make those moments noisy: on a holdout of a few thousand players the estimate can
+/// land on zero by chance. So the variance taken is the estimate plus its standard error
+/// (from the spread of the groups' terms): a holdout too small to tell the model's misreading
+/// from luck reads as doubt, not as certainty. `None` without a group of that size or any
+/// prediction.
+pub fn systematic_error(
+    keys: &[String],
+    actual: &[f64],
+    predicted: &[f64],
+    min_players: usize,
+) -> Option<f64> {
+    #[derive(Default)]
+    struct Sums {
+        players: usize,
+        actual: f64,
+        predicted: f64,
+        squared_residuals: f64,
+    }
+    // In key order: the sums, and so the stored report, are the same on every run.
+    let mut groups: BTreeMap<&str, Sums> = BTreeMap::new();
+    for ((key, a), p) in keys.iter().zip(actual).zip(predicted) {
+        let sums = groups.entry(key.as_str()).or_default();
+        sums.players += 1;
+        sums.actual += a;
+        sums.predicted += p;
+        sums.squared_residuals += (a - p).powi(2);
+    }
+    // Per group: the squared error beyond luck, and the squared sum it is a share of.
+    let terms: Vec<(f64, f64)> = groups
+        .values()
+        .filter(|s| s.players >= min_players)
+        .map(|s| {
+            (
+                (s.predicted - s.actual).powi(2) - s.squared_residuals,
+                s.predicted.powi(2),
+            )
+        })
+        .collect();
+    let weight: f64 = terms.iter().map(|(_, w)| w).sum();
+    if weight <= 0.0 {
+        return None;
+    }
+    let variance = terms.iter().map(|(excess, _)| excess).sum::<f64>() / weight;
+    let count = terms.len() as f64;
+    let standard_error = if terms.len() > 1 {
+        let scatter: f64 = terms
+            .iter()
+            .map(|(excess, w)| (excess - variance * w).powi(2))
+            .sum();
+        (scatter * count / (count - 1.0)).sqrt() / weight
+    } else {
+        0.0
+    };
+    Some((variance + standard_error).max(0.0).sqrt())
+}
+
 /// Area under the ROC curve of `scores` for the boolean `outcomes` (Mann–Whitney, ties count
 /// half). `None` without both outcomes present.
 pub fn auc(outcomes: &[bool], scores: &[f64]) -> Option<f64> {
@@ -252,6 +320,62 @@ mod tests {
     fn the_total_ratio_compares_sums() {
         close(total_ratio(&[1.0, 3.0, 0.0], &[0.5, 1.5, 1.0]), 0.75);
         assert_eq!(total_ratio(&[0.0, 0.0], &[1.0, 1.0]), None);
+    }
+
+    /// 100 campaigns of 1,600 players, each player spending 10 with chance 1/10: a group's
+    /// luck alone is off by about 7.5% of its sum.
+    fn campaigns(bias: impl Fn(usize) -> f64) -> (Vec<String>, Vec<f64>, Vec<f64>) {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let (mut keys, mut actual, mut predicted) = (Vec::new(), Vec::new(), Vec::new());
+        for campaign in 0..100 {
+            for _ in 0..1600 {
+                keys.push(format!("c{campaign}"));
+                actual.push(if rng.random_bool(0.1) { 10.0 } else { 0.0 });
+                predicted.push(bias(campaign));
+            }
+        }
+        (keys, actual, predicted)
+    }
+
+    #[test]
+    fn the_systematic_error_leaves_the_players_luck_out() {
+        let mape_of = |(keys, actual, predicted): &(Vec<String>, Vec<f64>, Vec<f64>)| {
+            mape(&groups_by(keys, actual, predicted)).mape.unwrap()
+        };
+        let systematic = |(keys, actual, predicted): &(Vec<String>, Vec<f64>, Vec<f64>)| {
+            systematic_error(keys, actual, predicted, 50).unwrap()
+        };
+        // A model right on every campaign: the MAPE still reads the players' luck.
+        let right = campaigns(|_| 1.0);
+        assert!(mape_of(&right) > 0.05, "{}", mape_of(&right));
+        // What is left is about the moments' standard error, √0.0008.
+        assert!(systematic(&right) < 0.045, "{}", systematic(&right));
+        // 30% over on half the campaigns and 30% under on the others: one standard deviation
+        // of 0.3 / 1.3 and 0.3 / 0.7 of the predicted sums, pooled, is 0.29.
+        let misread = campaigns(|c| if c % 2 == 0 { 1.3 } else { 0.7 });
+        let error = systematic(&misread);
+        assert!((0.26..0.32).contains(&error), "{error}");
+        // Groups below the size are left out; with none left there is no estimate.
+        assert_eq!(
+            systematic_error(&misread.0, &misread.1, &misread.2, 2000),
+            None
+        );
+    }
+
+    #[test]
+    fn a_bias_shared_by_every_group_is_systematic_and_luck_alone_is_not() {
+        // Every campaign 20% over: one sixth of the predicted sums.
+        let over = campaigns(|_| 1.2);
+        let error = systematic_error(&over.0, &over.1, &over.2, 50).unwrap();
+        assert!((0.15..0.19).contains(&error), "{error}");
+        // One group of two players, 8 predicted and 10 spent: squared residuals of 52 explain
+        // an error of 2, and one group has no spread to doubt by.
+        let keys = ["a".to_string(), "a".to_string()];
+        assert_eq!(
+            systematic_error(&keys, &[0.0, 10.0], &[4.0, 4.0], 1),
+            Some(0.0)
+        );
     }
 
     #[test]

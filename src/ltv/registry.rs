@@ -75,8 +75,13 @@ pub struct HoldoutError {
     /// relative: how far a cohort's figure can be trusted.
     pub cohort_mape: Option<f64>,
     /// The same per acquisition segment over the holdout's install days: how far the figure
-    /// optimize-campaigns judges can be trusted.
+    /// optimize-campaigns judges can be trusted, at the holdout's segment sizes.
     pub segment_mape: Option<f64>,
+    /// One standard deviation, relative, of the model's misreading of a segment of any size:
+    /// the segment error without its players' luck (see
+    /// [`crate::ltv::metrics::systematic_error`]). Models trained before it was measured have
+    /// none.
+    pub segment_systematic_error: Option<f64>,
 }
 
 impl HoldoutError {
@@ -91,13 +96,14 @@ impl HoldoutError {
             decile_mape: mape("decile_mape"),
             cohort_mape: mape("cohort_mape"),
             segment_mape: mape("segment_mape"),
+            segment_systematic_error: metrics["model"]["segment_systematic_error"].as_f64(),
         }
     }
 }
 
 /// The holdout errors of every registered model for `target`: one row per `model_version` and
-/// `observation_days`, with `decile_mape`, `cohort_mape` and `segment_mape` (null where the
-/// holdout had none).
+/// `observation_days`, with `decile_mape`, `cohort_mape`, `segment_mape` and
+/// `segment_systematic_error` (null where the holdout had none).
 pub async fn holdout_errors(lake: &Lake, target: &str) -> anyhow::Result<DataFrame> {
     let columns = [
         "model_version",
@@ -130,6 +136,13 @@ pub async fn holdout_errors(lake: &Lake, target: &str) -> anyhow::Result<DataFra
     frame.with_column(Column::new(
         "segment_mape".into(),
         errors.iter().map(|e| e.segment_mape).collect::<Vec<_>>(),
+    ))?;
+    frame.with_column(Column::new(
+        "segment_systematic_error".into(),
+        errors
+            .iter()
+            .map(|e| e.segment_systematic_error)
+            .collect::<Vec<_>>(),
     ))?;
     Ok(frame)
 }
@@ -312,14 +325,17 @@ mod tests {
         let json = r#"{"holdout_players": 900,
             "model": {"decile_mape": {"mape": 0.31, "groups": 10},
                       "cohort_mape": {"mape": 0.12, "groups": 23},
-                      "segment_mape": {"mape": 0.09, "groups": 14}},
-            "heuristic": {"decile_mape": {"mape": 0.5}, "cohort_mape": {"mape": 0.4}}}"#;
+                      "segment_mape": {"mape": 0.09, "groups": 14},
+                      "segment_systematic_error": 0.04},
+            "heuristic": {"decile_mape": {"mape": 0.5}, "cohort_mape": {"mape": 0.4},
+                          "segment_systematic_error": 0.3}}"#;
         assert_eq!(
             HoldoutError::of_metrics_json(Some(json)),
             HoldoutError {
                 decile_mape: Some(0.31),
                 cohort_mape: Some(0.12),
                 segment_mape: Some(0.09),
+                segment_systematic_error: Some(0.04),
             }
         );
         let no_cohort =

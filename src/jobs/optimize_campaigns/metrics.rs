@@ -154,9 +154,15 @@ impl SegmentMetrics {
     }
 }
 
-/// Half the 90% interval of the cohort's D30 revenue: the spread of this many players'
-/// values (another cohort of the same size would earn differently) together with the
-/// model's own doubt (see [`model_doubt_d30`]).
+/// Half the 90% interval of the D30 revenue the campaign's installs are worth, as the model
+/// reads them: the spread of this many players' predicted values (another cohort of the same
+/// size would read differently) together with the model's own doubt (see
+/// [`model_doubt_d30`]).
+///
+/// Which of the players will turn into a whale after the days the model saw is not in it: a
+/// normal term for that lottery (the holdout's Σ(actual − predicted)² per predicted dollar)
+/// put the low end of every launch campaign's interval at zero, winners and losers alike,
+/// since a sum driven by a few whales is far from normal.
 fn predicted_interval(window: &SegmentDay) -> f64 {
     let n = window.installs as f64;
     if n == 0.0 {
@@ -192,12 +198,16 @@ fn payback_day(spend: f64, predicted: [f64; 3]) -> Option<u32> {
 /// what their predicted D30 may be off by.
 ///
 /// - The error is the one train-ltv measured for the D30 model that scored the player, on its
-///   holdout of later installs: the mean absolute error of the summed prediction of an
-///   acquisition segment (game × channel × country × platform, several install days), which
-///   is what a pROAS is. A model that misreads a campaign misreads all its installs alike, so
-///   the players' shares add up as one shared error, not as independent ones.
-/// - Where the holdout had no segment large enough, the install day × channel cohort error
-///   stands in, then the decile error (a player-level figure, wider).
+///   holdout of later installs: how far the summed prediction of an acquisition segment
+///   (game × channel × country × platform, several install days), which is what a pROAS is,
+///   is misread, without the luck of which of the holdout segment's players went on to spend
+///   (that luck, at the holdout's segment sizes, is most of a segment MAPE). A model that
+///   misreads a campaign misreads all its installs alike, so the players' shares add up as
+///   one shared error, not as independent ones.
+/// - A model trained before that was measured has the segment's mean absolute error, luck
+///   and all, read as a normal's; where the holdout had no segment large enough, the install
+///   day × channel cohort error stands in, then the decile error (a player-level figure,
+///   wider).
 /// - It applies to the revenue still to come: measured at the model's window N, it shrinks
 ///   with the days observed since and is gone at day 30.
 /// - An unscored player, counted at revenue to date, is all doubt.
@@ -207,9 +217,13 @@ fn payback_day(spend: f64, predicted: [f64; 3]) -> Option<u32> {
 pub fn model_doubt_d30() -> Expr {
     let to_come =
         crate::ltv::share_to_come(lit(HORIZON_DAYS), col("observation_days"), col("age_days"));
-    let measured = coalesce(&[col("segment_mape"), col("cohort_mape"), col("decile_mape")]);
+    let mean_absolute = coalesce(&[col("segment_mape"), col("cohort_mape"), col("decile_mape")]);
+    let sd = coalesce(&[
+        col("segment_systematic_error"),
+        mean_absolute * lit(MEAN_ABSOLUTE_TO_SD),
+    ]);
     let predicted = coalesce(&[col("predicted_ltv_d30"), col("revenue_to_date")]);
-    predicted * (to_come * measured * lit(MEAN_ABSOLUTE_TO_SD)).fill_null(lit(1.0))
+    predicted * (to_come * sd).fill_null(lit(1.0))
 }
 
 /// Install-day sums per segment, from the judged players (with their scores joined) and the
@@ -401,13 +415,14 @@ mod tests {
     #[test]
     fn model_doubt_is_the_measured_error_of_the_revenue_still_to_come() {
         let players = df!(
-            "predicted_ltv_d30" => [Some(10.0), Some(10.0), Some(10.0), Some(10.0), Some(10.0), None],
-            "revenue_to_date" => [1.0, 1.0, 10.0, 1.0, 1.0, 2.0],
-            "age_days" => [Some(7), Some(18), Some(30), Some(7), Some(7), None],
-            "observation_days" => [Some(7), Some(7), Some(7), Some(7), Some(7), None],
-            "segment_mape" => [Some(0.1), Some(0.1), Some(0.1), None, None, None],
-            "cohort_mape" => [Some(0.2), Some(0.2), Some(0.2), Some(0.2), None, None],
-            "decile_mape" => [Some(0.5), Some(0.5), Some(0.5), Some(0.5), Some(0.5), None],
+            "predicted_ltv_d30" => [Some(10.0), Some(10.0), Some(10.0), Some(10.0), Some(10.0), Some(10.0), None],
+            "revenue_to_date" => [1.0, 1.0, 10.0, 1.0, 1.0, 1.0, 2.0],
+            "age_days" => [Some(7), Some(18), Some(30), Some(7), Some(7), Some(7), None],
+            "observation_days" => [Some(7), Some(7), Some(7), Some(7), Some(7), Some(7), None],
+            "segment_systematic_error" => [Some(0.04), Some(0.04), Some(0.04), None, None, None, None],
+            "segment_mape" => [Some(0.1), Some(0.1), Some(0.1), Some(0.1), None, None, None],
+            "cohort_mape" => [Some(0.2), Some(0.2), Some(0.2), Some(0.2), Some(0.2), None, None],
+            "decile_mape" => [Some(0.5), Some(0.5), Some(0.5), Some(0.5), Some(0.5), Some(0.5), None],
         )
         .unwrap();
         let doubt = players
@@ -418,13 +433,15 @@ mod tests {
         let doubt = float_column(&doubt, "doubt").unwrap();
         let sd = |mape: f64| mape * MEAN_ABSOLUTE_TO_SD;
         let expected = [
-            // Scored at the end of its window: all of the rest is in doubt, by the segment
-            // error.
-            10.0 * sd(0.1),
+            // Scored at the end of its window: all of the rest is in doubt, by the segment's
+            // systematic error, a standard deviation already.
+            10.0 * 0.04,
             // 12 of the 23 days still to come after day 7.
-            10.0 * sd(0.1) * 12.0 / 23.0,
+            10.0 * 0.04 * 12.0 / 23.0,
             // Day 30 reached: the prediction is the actual.
             0.0,
+            // A model from before the systematic error: its segment MAPE read as a normal's.
+            10.0 * sd(0.1),
             // No segment on the model's holdout: the cohort error, then the decile error.
             10.0 * sd(0.2),
             10.0 * sd(0.5),
