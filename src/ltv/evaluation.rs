@@ -90,25 +90,20 @@ pub struct HoldoutGroups<'a> {
 impl Scores {
     pub fn of(actual: &[f64], predicted: &[f64], groups: HoldoutGroups) -> Self {
         let calibration = metrics::deciles(actual, predicted);
-        let mape_over = |keys: &[String]| {
-            let large: Vec<Group> = metrics::groups_by(keys, actual, predicted)
+        let large = |keys: &[String]| -> Vec<Group> {
+            metrics::groups_by(keys, actual, predicted)
                 .into_iter()
                 .filter(|g| g.players >= MIN_COHORT_PLAYERS)
-                .collect();
-            metrics::mape(&large)
+                .collect()
         };
+        let segments = large(groups.segments);
         Scores {
             normalized_gini: metrics::normalized_gini(actual, predicted),
             spearman: metrics::spearman(actual, predicted),
             decile_mape: metrics::mape(&calibration),
-            cohort_mape: mape_over(groups.cohorts),
-            segment_mape: mape_over(groups.segments),
-            segment_systematic_error: metrics::systematic_error(
-                groups.segments,
-                actual,
-                predicted,
-                MIN_COHORT_PLAYERS,
-            ),
+            cohort_mape: metrics::mape(&large(groups.cohorts)),
+            segment_mape: metrics::mape(&segments),
+            segment_systematic_error: metrics::systematic_error(&segments),
             total_ratio: metrics::total_ratio(actual, predicted),
             calibration,
         }

@@ -86,6 +86,10 @@ pub struct Group {
     pub players: usize,
     pub mean_predicted: f64,
     pub mean_actual: f64,
+    /// Mean of (actual − predicted)² over the players: how much of the group's error is the
+    /// players' own luck (see [`systematic_error`]). Not part of the calibration table.
+    #[serde(skip)]
+    pub mean_squared_residual: f64,
 }
 
 impl Group {
@@ -131,6 +135,11 @@ fn group(label: String, members: &[usize], actual: &[f64], predicted: &[f64]) ->
         players: members.len(),
         mean_predicted: members.iter().map(|&i| predicted[i]).sum::<f64>() / n,
         mean_actual: members.iter().map(|&i| actual[i]).sum::<f64>() / n,
+        mean_squared_residual: members
+            .iter()
+            .map(|&i| (actual[i] - predicted[i]).powi(2))
+            .sum::<f64>()
+            / n,
     }
 }
 
@@ -157,7 +166,7 @@ pub fn mape(groups: &[Group]) -> Mape {
 
 /// How far a group's summed prediction is off beyond the luck of its own players, as a share
 /// of the sum: one standard deviation of the error a model makes on a whole group of any
-/// size. Over the groups of `keys` with at least `min_players` players.
+/// size. Over `groups` (those of [`groups_by`] large enough to judge).
 ///
 /// A group's error Σp − Σa has two parts. The model may misread the group (a campaign whose
 /// players it undervalues): that part is shared by all its players, so it is the same share
@@ -172,36 +181,17 @@ pub fn mape(groups: &[Group]) -> Mape {
 /// (from the spread of the groups' terms): a holdout too small to tell the model's misreading
 /// from luck reads as doubt, not as certainty. `None` without a group of that size or any
 /// prediction.
-pub fn systematic_error(
-    keys: &[String],
-    actual: &[f64],
-    predicted: &[f64],
-    min_players: usize,
-) -> Option<f64> {
-    #[derive(Default)]
-    struct Sums {
-        players: usize,
-        actual: f64,
-        predicted: f64,
-        squared_residuals: f64,
-    }
-    // In key order: the sums, and so the stored report, are the same on every run.
-    let mut groups: BTreeMap<&str, Sums> = BTreeMap::new();
-    for ((key, a), p) in keys.iter().zip(actual).zip(predicted) {
-        let sums = groups.entry(key.as_str()).or_default();
-        sums.players += 1;
-        sums.actual += a;
-        sums.predicted += p;
-        sums.squared_residuals += (a - p).powi(2);
-    }
-    // Per group: the squared error beyond luck, and the squared sum it is a share of.
+pub fn systematic_error(groups: &[Group]) -> Option<f64> {
+    // Per group: the squared error of its sum beyond luck, and the squared sum it is a share
+    // of.
     let terms: Vec<(f64, f64)> = groups
-        .values()
-        .filter(|s| s.players >= min_players)
-        .map(|s| {
+        .iter()
+        .map(|g| {
+            let players = g.players as f64;
+            let (predicted, actual) = (g.mean_predicted * players, g.mean_actual * players);
             (
-                (s.predicted - s.actual).powi(2) - s.squared_residuals,
-                s.predicted.powi(2),
+                (predicted - actual).powi(2) - g.mean_squared_residual * players,
+                predicted.powi(2),
             )
         })
         .collect();
@@ -344,7 +334,7 @@ mod tests {
             mape(&groups_by(keys, actual, predicted)).mape.unwrap()
         };
         let systematic = |(keys, actual, predicted): &(Vec<String>, Vec<f64>, Vec<f64>)| {
-            systematic_error(keys, actual, predicted, 50).unwrap()
+            systematic_error(&groups_by(keys, actual, predicted)).unwrap()
         };
         // A model right on every campaign: the MAPE still reads the players' luck.
         let right = campaigns(|_| 1.0);
@@ -356,26 +346,21 @@ mod tests {
         let misread = campaigns(|c| if c % 2 == 0 { 1.3 } else { 0.7 });
         let error = systematic(&misread);
         assert!((0.26..0.32).contains(&error), "{error}");
-        // Groups below the size are left out; with none left there is no estimate.
-        assert_eq!(
-            systematic_error(&misread.0, &misread.1, &misread.2, 2000),
-            None
-        );
+        // With no group large enough to judge there is no estimate.
+        assert_eq!(systematic_error(&[]), None);
     }
 
     #[test]
     fn a_bias_shared_by_every_group_is_systematic_and_luck_alone_is_not() {
         // Every campaign 20% over: one sixth of the predicted sums.
         let over = campaigns(|_| 1.2);
-        let error = systematic_error(&over.0, &over.1, &over.2, 50).unwrap();
+        let error = systematic_error(&groups_by(&over.0, &over.1, &over.2)).unwrap();
         assert!((0.15..0.19).contains(&error), "{error}");
         // One group of two players, 8 predicted and 10 spent: squared residuals of 52 explain
         // an error of 2, and one group has no spread to doubt by.
-        let keys = ["a".to_string(), "a".to_string()];
-        assert_eq!(
-            systematic_error(&keys, &[0.0, 10.0], &[4.0, 4.0], 1),
-            Some(0.0)
-        );
+        let pair = groups_by(&["a", "a"], &[0.0, 10.0], &[4.0, 4.0]);
+        assert_eq!(pair[0].mean_squared_residual, 26.0);
+        assert_eq!(systematic_error(&pair), Some(0.0));
     }
 
     #[test]

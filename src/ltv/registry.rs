@@ -125,25 +125,19 @@ pub async fn holdout_errors(lake: &Lake, target: &str) -> anyhow::Result<DataFra
         .map(|json| HoldoutError::of_metrics_json(json.as_deref()))
         .collect();
     let mut frame = rows.select(["model_version", "observation_days"])?;
-    frame.with_column(Column::new(
-        "decile_mape".into(),
-        errors.iter().map(|e| e.decile_mape).collect::<Vec<_>>(),
-    ))?;
-    frame.with_column(Column::new(
-        "cohort_mape".into(),
-        errors.iter().map(|e| e.cohort_mape).collect::<Vec<_>>(),
-    ))?;
-    frame.with_column(Column::new(
-        "segment_mape".into(),
-        errors.iter().map(|e| e.segment_mape).collect::<Vec<_>>(),
-    ))?;
-    frame.with_column(Column::new(
-        "segment_systematic_error".into(),
-        errors
-            .iter()
-            .map(|e| e.segment_systematic_error)
-            .collect::<Vec<_>>(),
-    ))?;
+    type Field = fn(&HoldoutError) -> Option<f64>;
+    let columns: [(&str, Field); 4] = [
+        ("decile_mape", |e| e.decile_mape),
+        ("cohort_mape", |e| e.cohort_mape),
+        ("segment_mape", |e| e.segment_mape),
+        ("segment_systematic_error", |e| e.segment_systematic_error),
+    ];
+    for (name, error) in columns {
+        frame.with_column(Column::new(
+            name.into(),
+            errors.iter().map(error).collect::<Vec<_>>(),
+        ))?;
+    }
     Ok(frame)
 }
 
