@@ -169,8 +169,6 @@ struct Scorer<'a> {
     players: &'a DataFrame,
     /// The fact rows of the scored players, with their player's [`ROW`] and `age_days`.
     days: DataFrame,
-    /// The player row of each fact row.
-    day_rows: Vec<usize>,
     ages: Vec<i32>,
 }
 
@@ -245,12 +243,10 @@ impl<'a> Scorer<'a> {
             )
             .drop(by_name(PLAYER_KEY, true, false))
             .collect()?;
-        let day_rows = row_numbers(&days)?.collect();
         Ok(Scorer {
             models,
             players,
             days,
-            day_rows,
             ages,
         })
     }
@@ -445,26 +441,24 @@ impl<'a> Scorer<'a> {
             .collect()
     }
 
-    /// The window-`n` features of the `wanted` player rows.
+    /// The window-`n` features of the `wanted` player rows. They are computed over every
+    /// player, because the other players are a player's acquisition peers.
     fn window_features(
         &self,
         n: i32,
         which: Span,
         wanted: &[bool],
     ) -> PolarsResult<WindowFeatures> {
-        let players = self
-            .players
-            .filter(&BooleanChunked::from_slice("wanted".into(), wanted))?;
-        let of_wanted: BooleanChunked = self.day_rows.iter().map(|row| wanted[*row]).collect();
-        let mut days = self.days.filter(&of_wanted)?.lazy();
+        let mut days = self.days.clone().lazy();
         if which == Span::LatestDays {
             days = days
                 .with_column((col("day_number") - (col("age_days") - lit(n))).alias("day_number"))
                 .filter(col("day_number").gt_eq(lit(0)));
         }
-        let frame = features::features(players.lazy(), days, n, &[ROW])
+        let frame = features::features(self.players.clone().lazy(), days, n, &[ROW])
             .sort([ROW], SortMultipleOptions::default())
             .collect()?;
+        let frame = frame.filter(&BooleanChunked::from_slice("wanted".into(), wanted))?;
         let rows = row_numbers(&frame)?.collect();
         Ok(WindowFeatures { rows, frame })
     }

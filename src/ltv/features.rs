@@ -5,6 +5,14 @@
 //! and the player's acquisition from `gold.player_lifecycle`; categorical attributes (platform,
 //! country, channel) are one-hot columns over a [`Vocabulary`] fixed at training time, so a
 //! model scores exactly the columns it was trained on.
+//!
+//! Beside the player's own days, a snapshot describes their *acquisition peers*: the other
+//! installs of the same game and campaign in the [`PEER_DAYS`] days up to the player's install
+//! day, over the peers' own first N days. One player's first day says little about a campaign,
+//! but a few hundred peers' first days say how many of its players pay, and that reads a
+//! campaign the model has never seen as well as an old one. Peers installed no later than the
+//! player have lived at least N days whenever the player has, so training and scoring see the
+//! same thing.
 
 use std::collections::BTreeSet;
 
@@ -43,17 +51,43 @@ const PER_PLAYER: [&str; 4] = [
     "is_minor",
 ];
 
+/// Numeric features of the player's acquisition peers (leaving the player out), after
+/// [`PER_PLAYER`]; missing for a player without peers.
+const PEERS: [&str; 2] = ["peer_payer_share", "peer_revenue_per_install"];
+
+/// Install days a player's acquisition peers come from: the install day and the days before.
+/// Four weeks rather than one: a campaign's early payer share is a few percent of a few dozen
+/// installs a week at a small studio's volume, and a model learns what it means only from a
+/// steadier reading. On the generated 480/day studio the day-1 D30 model's systematic segment
+/// error is 0.59 without peers, 0.52 with one week's and 0.47 with four weeks'.
+pub const PEER_DAYS: i32 = 28;
+
+/// Every numeric feature this build computes, in matrix order.
 fn numeric() -> impl Iterator<Item = &'static str> {
-    SUMMED.iter().chain(PER_PLAYER.iter()).copied()
+    SUMMED.iter().chain(&PER_PLAYER).chain(&PEERS).copied()
+}
+
+/// The numeric features of a model stored before its vocabulary listed them.
+fn numeric_before_peers() -> Vec<String> {
+    SUMMED
+        .iter()
+        .chain(&PER_PLAYER)
+        .map(|name| name.to_string())
+        .collect()
 }
 
 /// The categorical attributes turned into one-hot columns (one model serves every game).
 const CATEGORICAL: [&str; 4] = ["game_id", "platform", "country_code", "media_source"];
 
-/// The values of each categorical attribute seen in training; anything else scores as all
-/// zeros in that attribute's columns.
+/// The features a model was trained on: its numeric features and the values of each
+/// categorical attribute seen in training (anything else scores as all zeros in that
+/// attribute's columns).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vocabulary {
+    /// In matrix order. A model stored before this was recorded has the features of that time,
+    /// so it still scores after features are added.
+    #[serde(default = "numeric_before_peers")]
+    pub numeric: Vec<String>,
     pub game_id: Vec<String>,
     pub platform: Vec<String>,
     pub country_code: Vec<String>,
@@ -74,6 +108,7 @@ impl Vocabulary {
             Ok(values.into_iter().collect())
         };
         Ok(Vocabulary {
+            numeric: numeric().map(str::to_string).collect(),
             game_id: distinct("game_id")?,
             platform: distinct("platform")?,
             country_code: distinct("country_code")?,
@@ -90,10 +125,18 @@ impl Vocabulary {
         }
     }
 
+    /// Whether this build computes every feature of the vocabulary.
+    pub fn is_computed(&self) -> bool {
+        self.numeric
+            .iter()
+            .all(|name| numeric().any(|known| known == name))
+    }
+
     /// Every feature name, in matrix order.
     pub fn feature_names(&self) -> Vec<String> {
-        numeric()
-            .map(str::to_string)
+        self.numeric
+            .iter()
+            .cloned()
             .chain(CATEGORICAL.iter().flat_map(|attribute| {
                 self.values(attribute)
                     .iter()
@@ -155,7 +198,7 @@ pub fn features(players: LazyFrame, days: LazyFrame, n: i32, key: &[&str]) -> La
                     .fill_null(lit(-1)))
             .alias("days_since_active"),
         ]);
-    players
+    let own = players
         .join(observed, key.clone(), key, JoinArgs::new(JoinType::Left))
         .with_columns(
             SUMMED
@@ -166,7 +209,90 @@ pub fn features(players: LazyFrame, days: LazyFrame, n: i32, key: &[&str]) -> La
                     col("days_since_active").fill_null(lit(n + 1)),
                 ])
                 .collect::<Vec<_>>(),
+        );
+    with_peers(own)
+}
+
+/// `frame` (one row per player with their summed first days) with the [`PEERS`] features:
+/// over the other players of the frame with the same game and campaign (organic installs are
+/// one campaign) installed on the player's install day or the [`PEER_DAYS`]` - 1` days before.
+/// The peers are the frame's players, so it must hold every install of those days.
+fn with_peers(frame: LazyFrame) -> LazyFrame {
+    const GROUP: &str = "peer_group";
+    const PEER_DAY: &str = "peer_install_day";
+    let group = [col("game_id"), col(GROUP)];
+    let frame = frame.with_columns([
+        col("campaign_id").fill_null(lit("")).alias(GROUP),
+        col("acquisition_date")
+            .cast(DataType::Int32)
+            .alias(PEER_DAY),
+        col("iap_revenue").gt(lit(0)).alias("paid_early"),
+    ]);
+    let by_day = frame
+        .clone()
+        .group_by([col("game_id"), col(GROUP), col(PEER_DAY)])
+        .agg([
+            len().cast(DataType::Int64).alias("installs"),
+            col("paid_early")
+                .cast(DataType::Int64)
+                .sum()
+                .alias("payers"),
+            micros(col("total_revenue")).sum().alias("revenue_micros"),
+        ]);
+    // Each install day of a group against the days of the same group in its window.
+    let windows = by_day
+        .clone()
+        .select([col("game_id"), col(GROUP), col(PEER_DAY).alias("day")])
+        .join(
+            by_day,
+            group.clone(),
+            group.clone(),
+            JoinArgs::new(JoinType::Inner),
         )
+        .filter(
+            col(PEER_DAY)
+                .lt_eq(col("day"))
+                .and(col(PEER_DAY).gt(col("day") - lit(PEER_DAYS))),
+        )
+        .group_by([col("game_id"), col(GROUP), col("day")])
+        .agg([
+            col("installs").sum().alias("window_installs"),
+            col("payers").sum().alias("window_payers"),
+            col("revenue_micros").sum().alias("window_revenue_micros"),
+        ])
+        .rename(["day"], [PEER_DAY], true);
+    let on = [col("game_id"), col(GROUP), col(PEER_DAY)];
+    let peers = (col("window_installs") - lit(1)).cast(DataType::Float64);
+    let with_peers = |value: Expr| {
+        when(peers.clone().gt(lit(0.0)))
+            .then(value / peers.clone())
+            .otherwise(lit(NULL).cast(DataType::Float64))
+    };
+    frame
+        .join(windows, on.clone(), on, JoinArgs::new(JoinType::Left))
+        .with_columns([
+            with_peers(
+                (col("window_payers") - col("paid_early").cast(DataType::Int64))
+                    .cast(DataType::Float64),
+            )
+            .alias(PEERS[0]),
+            with_peers(dollars(
+                col("window_revenue_micros") - micros(col("total_revenue")),
+            ))
+            .alias(PEERS[1]),
+        ])
+        .drop(by_name(
+            [
+                GROUP,
+                PEER_DAY,
+                "paid_early",
+                "window_installs",
+                "window_payers",
+                "window_revenue_micros",
+            ],
+            true,
+            false,
+        ))
 }
 
 /// The training snapshot at `n` days: the [`features`] of `players`' first `n` days and the
@@ -200,8 +326,10 @@ pub fn label_column(horizon: i32) -> &'static str {
 /// The features of `frame` (a [`snapshot`]) as a row-major f32 matrix in the order of
 /// [`Vocabulary::feature_names`]; a missing value is NaN, which XGBoost treats as missing.
 pub fn matrix(frame: &DataFrame, vocabulary: &Vocabulary) -> PolarsResult<Vec<f32>> {
-    let numeric: Vec<Expr> = numeric()
-        .map(|name| col(name).cast(DataType::Float32))
+    let numeric: Vec<Expr> = vocabulary
+        .numeric
+        .iter()
+        .map(|name| col(name.as_str()).cast(DataType::Float32))
         .chain(
             vocabulary
                 .one_hot()
@@ -239,6 +367,7 @@ mod tests {
             "platform" => ["ios", "android"],
             "country_code" => ["US", "BR"],
             "media_source" => ["meta", "organic"],
+            "campaign_id" => [Some("c"), None],
             "install_cost_usd" => [Some(2.0), None],
             "is_minor" => [false, false],
             "days_observed" => [30, 30],
@@ -306,7 +435,7 @@ mod tests {
         let vocabulary = Vocabulary::of(&players()).unwrap();
         let names = vocabulary.feature_names();
         assert_eq!(
-            &names[SUMMED.len() + PER_PLAYER.len()..],
+            &names[SUMMED.len() + PER_PLAYER.len() + PEERS.len()..],
             [
                 "game_id=g",
                 "platform=android",
@@ -338,5 +467,80 @@ mod tests {
         let values = matrix(&snapshot, &narrow).unwrap();
         let width = narrow.feature_names().len();
         assert_eq!(values[width - 1], 0.0);
+    }
+
+    #[test]
+    fn peers_are_the_same_campaigns_earlier_installs_of_the_week_without_the_player() {
+        let day =
+            |d: i32| NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Days::new(d as u64);
+        // Campaign c installs on days 0 and 3, on the last day of the first window and the two
+        // days after it; one organic player on that last day.
+        let last = PEER_DAYS - 1;
+        let names = ["a", "b", "c", "d", "e", "organic"];
+        let players = df!(
+            "acquisition_date" => [day(0), day(3), day(last), day(last + 1), day(last + 2), day(last)],
+            "game_id" => ["g"; 6],
+            "player_id" => names,
+            "campaign_id" => [Some("c"), Some("c"), Some("c"), Some("c"), Some("c"), None],
+        )
+        .unwrap();
+        // a and d pay in their first day (d on day 1), e pays on day 2 (after window 1).
+        let days = df!(
+            "game_id" => ["g"; 7],
+            "player_id" => ["a", "b", "c", "d", "d", "e", "organic"],
+            "day_number" => [0, 0, 0, 0, 1, 2, 0],
+            "iap_revenue" => [5.0, 0.0, 0.0, 0.0, 2.0, 9.0, 4.0],
+            "ad_revenue" => [0.0, 1.0, 0.0, 0.5, 0.0, 0.0, 0.0],
+            "total_revenue" => [5.0, 1.0, 0.0, 0.5, 2.0, 9.0, 4.0],
+            "iap_purchases" => [1i64, 0, 0, 0, 1, 1, 1],
+            "ad_impressions" => [0i64, 4, 0, 2, 0, 0, 0],
+            "sessions" => [1i64; 7],
+            "minutes_played" => [1.0; 7],
+            "levels_gained" => [1i64; 7],
+            "is_active" => [true; 7],
+        )
+        .unwrap();
+        let peers = features(players.lazy(), days.lazy(), 1, &PLAYER_KEY)
+            .sort(["player_id"], SortMultipleOptions::default())
+            .collect()
+            .unwrap();
+        let column = |name: &str| -> Vec<Option<f64>> {
+            peers.column(name).unwrap().f64().unwrap().iter().collect()
+        };
+        // a has no earlier peer; b's is a; c's are a and b; d's window starts on day 1, so
+        // they are b and c; e's are b, c and d; the organic player is not c's campaign.
+        assert_eq!(
+            column("peer_payer_share"),
+            [None, Some(1.0), Some(0.5), Some(0.0), Some(1.0 / 3.0), None]
+        );
+        assert_eq!(
+            column("peer_revenue_per_install"),
+            [None, Some(5.0), Some(3.0), Some(0.5), Some(3.5 / 3.0), None]
+        );
+    }
+
+    #[test]
+    fn a_vocabulary_stored_before_peers_keeps_its_features_and_an_unknown_one_is_refused() {
+        let stored: Vocabulary = serde_json::from_str(
+            r#"{"game_id":["g"],"platform":[],"country_code":[],"media_source":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(stored.numeric, numeric_before_peers());
+        assert!(
+            !stored
+                .numeric
+                .iter()
+                .any(|name| PEERS.contains(&name.as_str()))
+        );
+        assert!(stored.is_computed());
+        assert_eq!(
+            stored.feature_names().len(),
+            SUMMED.len() + PER_PLAYER.len() + 1
+        );
+        let renamed = Vocabulary {
+            numeric: vec!["sessions".into(), "no_such_feature".into()],
+            ..stored
+        };
+        assert!(!renamed.is_computed());
     }
 }

@@ -245,7 +245,9 @@ pub async fn load(
                 let features: FeaturesJson =
                     serde_json::from_str(features[row].as_deref().unwrap_or_default())
                         .map_err(|err| corrupt(&format!("features_json: {err}")))?;
-                if features.names != features.vocabulary.feature_names() {
+                if features.names != features.vocabulary.feature_names()
+                    || !features.vocabulary.is_computed()
+                {
                     return Err(RegistryError::FeaturesChanged {
                         version: version.clone(),
                         target,
