@@ -9,10 +9,10 @@
 //! Beside the player's own days, a snapshot describes their *acquisition peers*: the other
 //! installs of the same game and campaign in the [`PEER_DAYS`] days up to the player's install
 //! day, over the peers' own first N days. One player's first day says little about a campaign,
-//! but a few hundred peers' first days say how many of its players pay, and that reads a
-//! campaign the model has never seen as well as an old one. Peers installed no later than the
-//! player have lived at least N days whenever the player has, so training and scoring see the
-//! same thing.
+//! but a few hundred peers' first days say how many of its players pay, and they describe a
+//! campaign the model has never seen, which its one-hot channel, country and platform cannot.
+//! Peers installed no later than the player have lived at least N days whenever the player
+//! has, so training and scoring see the same thing.
 
 use std::collections::BTreeSet;
 
@@ -263,7 +263,7 @@ fn with_peers(frame: LazyFrame) -> LazyFrame {
         .rename(["day"], [PEER_DAY], true);
     let on = [col("game_id"), col(GROUP), col(PEER_DAY)];
     let peers = (col("window_installs") - lit(1)).cast(DataType::Float64);
-    let with_peers = |value: Expr| {
+    let per_peer = |value: Expr| {
         when(peers.clone().gt(lit(0.0)))
             .then(value / peers.clone())
             .otherwise(lit(NULL).cast(DataType::Float64))
@@ -271,12 +271,12 @@ fn with_peers(frame: LazyFrame) -> LazyFrame {
     frame
         .join(windows, on.clone(), on, JoinArgs::new(JoinType::Left))
         .with_columns([
-            with_peers(
+            per_peer(
                 (col("window_payers") - col("paid_early").cast(DataType::Int64))
                     .cast(DataType::Float64),
             )
             .alias(PEERS[0]),
-            with_peers(dollars(
+            per_peer(dollars(
                 col("window_revenue_micros") - micros(col("total_revenue")),
             ))
             .alias(PEERS[1]),
