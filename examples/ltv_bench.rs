@@ -5,6 +5,10 @@
 //! the figures. Everything runs in memory, so the figures are the models' and features' cost,
 //! not the lake's.
 //!
+//! The N players are old enough to train on; the scored day also has the week of installs
+//! after them (N/3 more players), as every real scoring day does: its youngest players are
+//! scored by the day-1 and day-3 windows, which cost their own features.
+//!
 //! Usage: ltv_bench [PLAYERS]
 
 use std::time::Instant;
@@ -18,8 +22,10 @@ use ltv_lakehouse::ltv::model::{Features, Model, Objective, Settings};
 use ltv_lakehouse::ltv::registry::{Method, ModelVersion, RegisteredModel};
 use polars::prelude::*;
 
-/// Install days of the synthetic studio; every player is 8 to 28 days old when scored.
+/// Install days of the players trained on; they are 8 to 28 days old when scored.
 const INSTALL_DAYS: u64 = 21;
+/// Install days after them, whose players are 1 to 7 days old when scored.
+const YOUNG_DAYS: u64 = 7;
 /// Days of activity generated per player (the features see days 0..=7, churn the week after).
 const ACTIVE_DAYS: i32 = 15;
 
@@ -29,15 +35,17 @@ fn main() -> anyhow::Result<()> {
         None => 1_000_000,
     };
     let first_install = NaiveDate::from_ymd_opt(2026, 1, 1).context("a date")?;
-    let score_day = first_install + Days::new(INSTALL_DAYS + 7);
+    let score_day = first_install + Days::new(INSTALL_DAYS + YOUNG_DAYS);
 
     let started = Instant::now();
     let (lifecycle, days) = synthetic_studio(players, first_install, score_day)?;
     let generate_s = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
-    let snapshot =
-        features::snapshot(lifecycle.clone().lazy(), days.clone().lazy(), 7).collect()?;
+    let trained_on = first_install + Days::new(INSTALL_DAYS);
+    let snapshot = features::snapshot(lifecycle.clone().lazy(), days.clone().lazy(), 7)
+        .filter(col("acquisition_date").lt(lit(trained_on)))
+        .collect()?;
     let vocabulary = Vocabulary::of(&snapshot)?;
     let matrix = features::matrix(&snapshot, &vocabulary)?;
     let rows = Features {
@@ -67,20 +75,27 @@ fn main() -> anyhow::Result<()> {
     let churn = Model::train(Objective::Logistic, &rows, &churned, &settings)?;
     let train_churn_s = started.elapsed().as_secs_f64();
 
-    let registered = |target: &str, model| RegisteredModel {
-        target: target.to_string(),
-        observation_days: 7,
-        method: Method::Xgboost {
-            model,
-            vocabulary: vocabulary.clone(),
-        },
-        promoted: true,
-        decile_mape: Some(0.3),
-    };
+    // The day-7 boosters stand in for the day-1 and day-3 ones too: a booster of the same
+    // shape costs the same whatever window its features describe.
+    let mut models = Vec::new();
+    for (target, model) in [("ltv_d30", &d30), ("churn_d7", &churn)] {
+        for observation_days in [1, 3, 7] {
+            models.push(RegisteredModel {
+                target: target.to_string(),
+                observation_days,
+                method: Method::Xgboost {
+                    model: Model::from_json(&model.to_json()?, settings.threads)?,
+                    vocabulary: vocabulary.clone(),
+                },
+                promoted: true,
+                decile_mape: Some(0.3),
+            });
+        }
+    }
     let version = ModelVersion {
         version: "bench".into(),
         as_of: score_day,
-        models: vec![registered("ltv_d30", d30), registered("churn_d7", churn)],
+        models,
     };
     let started = Instant::now();
     let scores = score_ltv::score_players(&version, lifecycle, &days, score_day)?;
@@ -89,12 +104,13 @@ fn main() -> anyhow::Result<()> {
     let predicted = scores.column("predicted_ltv_d30")?.null_count();
 
     println!(
-        "pLTV on {players} synthetic players ({} player-days, generated in {generate_s:.1} s; \
-         {} boosting rounds):\n  \
+        "pLTV on {players} synthetic players ({} player-days with the younger ones, generated \
+         in {generate_s:.1} s; {} boosting rounds):\n  \
          day-7 features + matrix      {features_s:6.1} s\n  \
          train D30 (Tweedie)          {train_d30_s:6.1} s\n  \
          train churn (logistic)       {train_churn_s:6.1} s\n  \
-         score every player           {score_s:6.1} s = {:.0} players/s ({} without a D30)\n  \
+         score every player           {score_s:6.1} s = {:.0} players/s ({scored} players, {} \
+         without a D30)\n  \
          train-ltv fits 11 such models per run (3 windows x D7/D30/D180/churn, less D7 at N=7, \
          D180 from the curve until cohorts mature): about {:.0} s at this size",
         days.height(),
@@ -116,7 +132,8 @@ fn uniform(i: u64, salt: u64) -> f64 {
     (z ^ (z >> 31)) as f64 / u64::MAX as f64
 }
 
-/// Lifecycle rows and fact rows (up to the scored day) of `players` players.
+/// Lifecycle rows and fact rows (up to the scored day) of `players` players old enough to train
+/// on and the [`YOUNG_DAYS`] of installs after them.
 fn synthetic_studio(
     players: usize,
     first_install: NaiveDate,
@@ -126,8 +143,14 @@ fn synthetic_studio(
     let countries = ["US", "DE", "GB", "FR", "JP", "BR", "IN", "MX", "KR"];
     let mut lifecycle = Lifecycle::default();
     let mut facts = Facts::default();
-    for i in 0..players as u64 {
-        let install = first_install + Days::new(i % INSTALL_DAYS);
+    let trained_on = players as u64;
+    for i in 0..trained_on + trained_on / 3 {
+        let install_day = if i < trained_on {
+            i % INSTALL_DAYS
+        } else {
+            INSTALL_DAYS + (i - trained_on) % YOUNG_DAYS
+        };
+        let install = first_install + Days::new(install_day);
         let age = (score_day - install).num_days() as i32;
         let channel = (uniform(i, 1) * 5.0) as usize;
         let country = (uniform(i, 2) * 9.0) as usize;
@@ -135,6 +158,9 @@ fn synthetic_studio(
         let engagement = uniform(i, 3) * (1.0 + channel as f64 / 4.0);
         let payer = uniform(i, 4) < 0.02 + 0.03 * engagement;
         let basket = if uniform(i, 5) < 0.1 { 40.0 } else { 4.0 };
+        // Four campaigns per paid channel, so that players have acquisition peers.
+        let campaign_id = (channel < 4)
+            .then(|| format!("{}-{}", channels[channel], (uniform(i, 6) * 4.0) as usize));
         let player_id = format!("p{i:09}");
         let mut revenue_d7 = 0.0;
         let mut revenue_d30 = 0.0;
@@ -162,6 +188,7 @@ fn synthetic_studio(
             acquisition_date: install,
             player_id,
             media_source: channels[channel],
+            campaign_id,
             country_code: countries[country],
             install_cost_usd: (channel < 4).then_some(1.0 + channel as f64),
             revenue_d7,
@@ -175,6 +202,7 @@ struct Player {
     acquisition_date: NaiveDate,
     player_id: String,
     media_source: &'static str,
+    campaign_id: Option<String>,
     country_code: &'static str,
     install_cost_usd: Option<f64>,
     revenue_d7: f64,
@@ -199,6 +227,7 @@ impl Lifecycle {
             "game_id" => vec!["FantasyQuest"; n],
             "player_id" => p.iter().map(|p| p.player_id.as_str()).collect::<Vec<_>>(),
             "media_source" => p.iter().map(|p| p.media_source).collect::<Vec<_>>(),
+            "campaign_id" => p.iter().map(|p| p.campaign_id.as_deref()).collect::<Vec<_>>(),
             "platform" => (0..n).map(|i| ["ios", "android"][i % 2]).collect::<Vec<_>>(),
             "country_code" => p.iter().map(|p| p.country_code).collect::<Vec<_>>(),
             "install_cost_usd" => p.iter().map(|p| p.install_cost_usd).collect::<Vec<_>>(),

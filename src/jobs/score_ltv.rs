@@ -441,8 +441,8 @@ impl<'a> Scorer<'a> {
             .collect()
     }
 
-    /// The window-`n` features of the `wanted` player rows. They are computed over every
-    /// player, because the other players are a player's acquisition peers.
+    /// The window-`n` features of the `wanted` player rows, whose acquisition peers are all
+    /// the players.
     fn window_features(
         &self,
         n: i32,
@@ -455,10 +455,13 @@ impl<'a> Scorer<'a> {
                 .with_column((col("day_number") - (col("age_days") - lit(n))).alias("day_number"))
                 .filter(col("day_number").gt_eq(lit(0)));
         }
-        let frame = features::features(self.players.clone().lazy(), days, n, &[ROW])
-            .sort([ROW], SortMultipleOptions::default())
-            .collect()?;
-        let frame = frame.filter(&BooleanChunked::from_slice("wanted".into(), wanted))?;
+        let wanted = self
+            .players
+            .filter(&BooleanChunked::from_slice("wanted".into(), wanted))?;
+        let frame =
+            features::features_of(wanted.lazy(), self.players.clone().lazy(), days, n, &[ROW])
+                .sort([ROW], SortMultipleOptions::default())
+                .collect()?;
         let rows = row_numbers(&frame)?.collect();
         Ok(WindowFeatures { rows, frame })
     }

@@ -166,8 +166,45 @@ pub const PLAYER_KEY: [&str; 2] = ["game_id", "player_id"];
 /// One row per player of `players` (`gold.player_lifecycle` rows) with the features of their
 /// first `n` days, from `days` (`gold.fact_player_daily` rows; later days are ignored), joined
 /// on the columns of `key` (the player, or any column both frames carry that identifies one).
-/// Keeps the lifecycle columns, so keys travel with the features.
+/// Keeps the lifecycle columns, so keys travel with the features. `players` are also each
+/// other's acquisition peers, so they must hold every install of the days they cover.
 pub fn features(players: LazyFrame, days: LazyFrame, n: i32, key: &[&str]) -> LazyFrame {
+    let own = own_features(players, days, n, key);
+    with_peers(own.clone(), own)
+}
+
+/// [`features`] of some of the players only: `wanted` (rows of `players`), with their peers
+/// found among all of `players`. The wanted players' own days are summed once; everyone
+/// else's only for the two sums peers need.
+pub fn features_of(
+    wanted: LazyFrame,
+    players: LazyFrame,
+    days: LazyFrame,
+    n: i32,
+    key: &[&str],
+) -> LazyFrame {
+    let on: Vec<Expr> = key.iter().map(|name| col(*name)).collect();
+    let wanted_days = days.clone().join(
+        wanted.clone().select(on.clone()),
+        on.clone(),
+        on.clone(),
+        JoinArgs::new(JoinType::Semi),
+    );
+    let peer_sums = days
+        .filter(col("day_number").lt_eq(lit(n)))
+        .group_by(on.clone())
+        .agg([money_sum("iap_revenue"), money_sum("total_revenue")]);
+    let population = players
+        .join(peer_sums, on.clone(), on, JoinArgs::new(JoinType::Left))
+        .with_columns([
+            col("iap_revenue").fill_null(lit(0)),
+            col("total_revenue").fill_null(lit(0)),
+        ]);
+    with_peers(own_features(wanted, wanted_days, n, key), population)
+}
+
+/// [`features`] without the peers: the player's own first `n` days and lifecycle columns.
+fn own_features(players: LazyFrame, days: LazyFrame, n: i32, key: &[&str]) -> LazyFrame {
     let key: Vec<Expr> = key.iter().map(|name| col(*name)).collect();
     let observed = days
         .filter(col("day_number").lt_eq(lit(n)))
@@ -198,7 +235,7 @@ pub fn features(players: LazyFrame, days: LazyFrame, n: i32, key: &[&str]) -> La
                     .fill_null(lit(-1)))
             .alias("days_since_active"),
         ]);
-    let own = players
+    players
         .join(observed, key.clone(), key, JoinArgs::new(JoinType::Left))
         .with_columns(
             SUMMED
@@ -209,27 +246,28 @@ pub fn features(players: LazyFrame, days: LazyFrame, n: i32, key: &[&str]) -> La
                     col("days_since_active").fill_null(lit(n + 1)),
                 ])
                 .collect::<Vec<_>>(),
-        );
-    with_peers(own)
+        )
 }
 
 /// `frame` (one row per player with their summed first days) with the [`PEERS`] features:
-/// over the other players of the frame with the same game and campaign (organic installs are
-/// one campaign) installed on the player's install day or the [`PEER_DAYS`]` - 1` days before.
-/// The peers are the frame's players, so it must hold every install of those days.
-fn with_peers(frame: LazyFrame) -> LazyFrame {
+/// over the other players of `population` (the same sums of every player, `frame`'s among
+/// them) with the same game and campaign (organic installs are one campaign) installed on the
+/// player's install day or the [`PEER_DAYS`]` - 1` days before.
+fn with_peers(frame: LazyFrame, population: LazyFrame) -> LazyFrame {
     const GROUP: &str = "peer_group";
     const PEER_DAY: &str = "peer_install_day";
     let group = [col("game_id"), col(GROUP)];
-    let frame = frame.with_columns([
-        col("campaign_id").fill_null(lit("")).alias(GROUP),
-        col("acquisition_date")
-            .cast(DataType::Int32)
-            .alias(PEER_DAY),
-        col("iap_revenue").gt(lit(0)).alias("paid_early"),
-    ]);
-    let by_day = frame
-        .clone()
+    let peer_keys = |players: LazyFrame| {
+        players.with_columns([
+            col("campaign_id").fill_null(lit("")).alias(GROUP),
+            col("acquisition_date")
+                .cast(DataType::Int32)
+                .alias(PEER_DAY),
+            col("iap_revenue").gt(lit(0)).alias("paid_early"),
+        ])
+    };
+    let frame = peer_keys(frame);
+    let by_day = peer_keys(population)
         .group_by([col("game_id"), col(GROUP), col(PEER_DAY)])
         .agg([
             len().cast(DataType::Int64).alias("installs"),
@@ -469,12 +507,11 @@ mod tests {
         assert_eq!(values[width - 1], 0.0);
     }
 
-    #[test]
-    fn peers_are_the_same_campaigns_earlier_installs_of_the_week_without_the_player() {
+    /// Campaign c's installs on days 0 and 3, on the last day of the first peer window and the
+    /// two days after it; one organic player on that last day.
+    fn peer_studio() -> (DataFrame, DataFrame) {
         let day =
             |d: i32| NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Days::new(d as u64);
-        // Campaign c installs on days 0 and 3, on the last day of the first window and the two
-        // days after it; one organic player on that last day.
         let last = PEER_DAYS - 1;
         let names = ["a", "b", "c", "d", "e", "organic"];
         let players = df!(
@@ -500,6 +537,12 @@ mod tests {
             "is_active" => [true; 7],
         )
         .unwrap();
+        (players, days)
+    }
+
+    #[test]
+    fn peers_are_the_same_campaigns_earlier_installs_of_the_week_without_the_player() {
+        let (players, days) = peer_studio();
         let peers = features(players.lazy(), days.lazy(), 1, &PLAYER_KEY)
             .sort(["player_id"], SortMultipleOptions::default())
             .collect()
@@ -516,6 +559,43 @@ mod tests {
         assert_eq!(
             column("peer_revenue_per_install"),
             [None, Some(5.0), Some(3.0), Some(0.5), Some(3.5 / 3.0), None]
+        );
+    }
+
+    #[test]
+    fn the_features_of_some_players_are_theirs_among_all_players() {
+        let (players, days) = peer_studio();
+        let by_player = |frame: LazyFrame| {
+            frame
+                .sort(["player_id"], SortMultipleOptions::default())
+                .collect()
+                .unwrap()
+        };
+        let wanted = || {
+            col("player_id")
+                .eq(lit("b"))
+                .or(col("player_id").eq(lit("e")))
+        };
+        let everyone = by_player(
+            features(players.clone().lazy(), days.clone().lazy(), 1, &PLAYER_KEY).filter(wanted()),
+        );
+        let some = by_player(features_of(
+            players.clone().lazy().filter(wanted()),
+            players.lazy(),
+            days.lazy(),
+            1,
+            &PLAYER_KEY,
+        ));
+        assert_eq!(some.height(), 2);
+        assert!(
+            some.equals_missing(&everyone),
+            "{some}\n differs from\n{everyone}"
+        );
+        // e's own revenue counts its first day only, its peers' theirs (d's day 1 included).
+        assert_eq!(float_column(&some, "total_revenue").unwrap(), [1.0, 0.0]);
+        assert_eq!(
+            float_column(&some, "peer_revenue_per_install").unwrap(),
+            [5.0, 3.5 / 3.0]
         );
     }
 
