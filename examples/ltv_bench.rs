@@ -42,9 +42,9 @@ fn main() -> anyhow::Result<()> {
     let generate_s = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
-    let trained_on = first_install + Days::new(INSTALL_DAYS);
+    let first_young_install = first_install + Days::new(INSTALL_DAYS);
     let snapshot = features::snapshot(lifecycle.clone().lazy(), days.clone().lazy(), 7)
-        .filter(col("acquisition_date").lt(lit(trained_on)))
+        .filter(col("acquisition_date").lt(lit(first_young_install)))
         .collect()?;
     let vocabulary = Vocabulary::of(&snapshot)?;
     let matrix = features::matrix(&snapshot, &vocabulary)?;
@@ -143,12 +143,12 @@ fn synthetic_studio(
     let countries = ["US", "DE", "GB", "FR", "JP", "BR", "IN", "MX", "KR"];
     let mut lifecycle = Lifecycle::default();
     let mut facts = Facts::default();
-    let trained_on = players as u64;
-    for i in 0..trained_on + trained_on / 3 {
-        let install_day = if i < trained_on {
+    let trained_players = players as u64;
+    for i in 0..trained_players + trained_players / 3 {
+        let install_day = if i < trained_players {
             i % INSTALL_DAYS
         } else {
-            INSTALL_DAYS + (i - trained_on) % YOUNG_DAYS
+            INSTALL_DAYS + (i - trained_players) % YOUNG_DAYS
         };
         let install = first_install + Days::new(install_day);
         let age = (score_day - install).num_days() as i32;
