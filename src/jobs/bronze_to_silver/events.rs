@@ -2,6 +2,7 @@
 
 use polars::prelude::*;
 use rayon::prelude::*;
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::bronze::{Judged, records};
@@ -29,30 +30,47 @@ struct JsonFields {
 
 impl JsonFields {
     fn of(object: Option<Map<String, Value>>, global_fields: &[&str]) -> Self {
-        let flag = |key: &str| {
-            object
-                .as_ref()
-                .and_then(|o| o.get(key))
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-        };
-        let is_minor = flag("is_minor");
-        let consent_analytics = flag("consent_analytics");
-        let consent_personalization = flag("consent_personalization");
-        let app_version = object
-            .as_ref()
-            .and_then(|o| o.get("app_version"))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let mut properties = object.unwrap_or_default();
-        properties.retain(|key, _| !global_fields.contains(&key.as_str()));
+        let object = object.unwrap_or_default();
+        let flag = |key: &str| object.get(key).and_then(Value::as_bool).unwrap_or(false);
         JsonFields {
-            app_version,
-            is_minor,
-            consent_analytics,
-            consent_personalization,
-            properties_json: Value::Object(properties).to_string(),
+            app_version: object
+                .get("app_version")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            is_minor: flag("is_minor"),
+            consent_analytics: flag("consent_analytics"),
+            consent_personalization: flag("consent_personalization"),
+            properties_json: Properties {
+                object: &object,
+                global_fields,
+            }
+            .to_json(),
         }
+    }
+}
+
+/// An event's own properties: its JSON object without the global fields. Written straight
+/// from the parsed event: trimming the event's map first removed its twenty-odd global
+/// fields one at a time, each removal reshaping the tree, only to write the few left.
+struct Properties<'a> {
+    object: &'a Map<String, Value>,
+    global_fields: &'a [&'a str],
+}
+
+impl Properties<'_> {
+    /// Compact JSON, keys in order: the same text as the trimmed map's `to_string()`.
+    fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a map with text keys always serialises")
+    }
+}
+
+impl Serialize for Properties<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(
+            self.object
+                .iter()
+                .filter(|(key, _)| !self.global_fields.contains(&key.as_str())),
+        )
     }
 }
 
@@ -170,4 +188,49 @@ pub fn refine(mut frame: DataFrame, contracts: &ContractSet) -> PolarsResult<Eve
         without_consent,
         duplicates,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_properties_are_the_event_without_its_global_fields() {
+        let global_fields = ["event_id", "device", "is_minor", "consent_analytics"];
+        let event = json!({
+            "event_id": "e-1",
+            "device": {"os_version": "17.5"},
+            "is_minor": true,
+            "consent_analytics": true,
+            "zeta": [1, 2.5, null],
+            "level": 7,
+            "note": "quote \" and ü",
+            "offer": {"b": 1, "a": {"nested": false}},
+        });
+        let Value::Object(object) = event else {
+            unreachable!("the event is an object")
+        };
+        let fields = JsonFields::of(Some(object.clone()), &global_fields);
+
+        // The text a trimmed copy of the map would give, byte for byte.
+        let mut trimmed = object;
+        trimmed.retain(|key, _| !global_fields.contains(&key.as_str()));
+        assert_eq!(fields.properties_json, Value::Object(trimmed).to_string());
+        assert_eq!(
+            fields.properties_json,
+            r#"{"level":7,"note":"quote \" and ü","offer":{"a":{"nested":false},"b":1},"zeta":[1,2.5,null]}"#
+        );
+        assert!(fields.is_minor && fields.consent_analytics);
+        assert!(!fields.consent_personalization, "a missing flag is false");
+        assert_eq!(fields.app_version, None);
+    }
+
+    #[test]
+    fn an_event_that_is_not_an_object_has_no_properties() {
+        let fields = JsonFields::of(None, &["event_id"]);
+        assert_eq!(fields.properties_json, "{}");
+        assert!(!fields.consent_analytics, "no consent without an event");
+    }
 }
