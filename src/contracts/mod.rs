@@ -181,8 +181,17 @@ impl Verdict<'_> {
 #[derive(Debug, Clone, Default)]
 pub struct ContractSet {
     global: Option<Contract>,
-    events: HashMap<(Option<String>, String), Contract>,
+    /// By event name, then game: a lookup per judged event borrows its name and game, where a
+    /// map keyed by (game, event) pairs had to build owned keys for every event.
+    events: HashMap<String, EventContracts>,
     sources: HashMap<String, Contract>,
+}
+
+/// The contracts of one event name.
+#[derive(Debug, Clone, Default)]
+struct EventContracts {
+    all_games: Option<Contract>,
+    by_game: HashMap<String, Contract>,
 }
 
 impl ContractSet {
@@ -201,7 +210,11 @@ impl ContractSet {
             match contract.key.clone() {
                 ContractKey::Global => set.global = Some(contract),
                 ContractKey::Event { game, event } => {
-                    set.events.insert((game, event), contract);
+                    let contracts = set.events.entry(event).or_default();
+                    match game {
+                        Some(game) => contracts.by_game.insert(game, contract),
+                        None => contracts.all_games.replace(contract),
+                    };
                 }
                 ContractKey::Source(source) => {
                     set.sources.insert(source, contract);
@@ -214,7 +227,12 @@ impl ContractSet {
     pub fn contracts(&self) -> impl Iterator<Item = &Contract> {
         self.global
             .iter()
-            .chain(self.events.values())
+            .chain(self.events.values().flat_map(|contracts| {
+                contracts
+                    .all_games
+                    .iter()
+                    .chain(contracts.by_game.values())
+            }))
             .chain(self.sources.values())
     }
 
@@ -224,9 +242,11 @@ impl ContractSet {
 
     /// The contract of `event` in `game`: the game's own, else the one for all games.
     pub fn event_contract(&self, game: &str, event: &str) -> Option<&Contract> {
-        self.events
-            .get(&(Some(game.to_string()), event.to_string()))
-            .or_else(|| self.events.get(&(None, event.to_string())))
+        let contracts = self.events.get(event)?;
+        contracts
+            .by_game
+            .get(game)
+            .or(contracts.all_games.as_ref())
     }
 
     pub fn source_contract(&self, source: &str) -> Option<&Contract> {
