@@ -3,9 +3,8 @@
 //! a Bronze row's verdict.
 
 use polars::prelude::{DataFrame, DataType, PolarsResult};
-use serde_json::{Map, Value};
 
-use super::{ContractSet, Rule, Verdict, Violation};
+use super::{ContractSet, Json, JsonObject, Rule, Verdict, Violation};
 
 /// Contract sources, by the name their contract declares.
 pub const INSTALL_SOURCE: &str = "appsflyer_install";
@@ -24,16 +23,17 @@ pub struct BronzeRecord<'a> {
     pub source_offset: i64,
 }
 
-impl BronzeRecord<'_> {
+impl<'a> BronzeRecord<'a> {
     /// Whether the row came from a CSV file, whose cells are all text.
     pub fn is_csv(&self) -> bool {
         self.source.ends_with(".csv") || self.source.ends_with(".csv.gz")
     }
 
-    /// The raw row as a JSON object, or the violation saying it is not one.
-    pub fn object(&self) -> Result<Map<String, Value>, Violation> {
+    /// The raw row as a JSON object borrowing the row's text, or the violation saying it is
+    /// not one.
+    pub fn object(&self) -> Result<JsonObject<'a>, Violation> {
         match serde_json::from_str(self.raw_json) {
-            Ok(Value::Object(object)) => Ok(object),
+            Ok(Json::Object(object)) => Ok(object),
             _ => Err(Violation {
                 field: String::new(),
                 rule: Rule::NotJson,
@@ -69,16 +69,16 @@ pub fn records(frame: &DataFrame) -> PolarsResult<Vec<BronzeRecord<'_>>> {
 
 /// The verdict on a telemetry event, and the event as JSON when it is an object. Events are
 /// judged as of when they were received (the ingest time), never the wall clock.
-pub fn judge_event<'a>(
-    contracts: &'a ContractSet,
-    record: &BronzeRecord,
-) -> (Option<Map<String, Value>>, Verdict<'a>) {
+pub fn judge_event<'c, 'r>(
+    contracts: &'c ContractSet,
+    record: &BronzeRecord<'r>,
+) -> (Option<JsonObject<'r>>, Verdict<'c>) {
     match record.object() {
         Ok(object) => {
-            let event = Value::Object(object);
+            let event = Json::Object(object);
             let verdict = contracts.check_event(&event, Some(record.ingest_ts_us / 1000));
             let object = match event {
-                Value::Object(object) => Some(object),
+                Json::Object(object) => Some(object),
                 _ => None,
             };
             (object, verdict)
@@ -94,14 +94,14 @@ pub fn judge_event<'a>(
 }
 
 /// The verdict on a record of a source (CSV rows by column name, JSON by field name).
-pub fn judge_source<'a>(
-    contracts: &'a ContractSet,
+pub fn judge_source<'c>(
+    contracts: &'c ContractSet,
     source: &str,
     record: &BronzeRecord,
-) -> Verdict<'a> {
+) -> Verdict<'c> {
     match record.object() {
         Ok(object) if record.is_csv() => contracts.check_csv_record(source, &object),
-        Ok(object) => contracts.check_record(source, &Value::Object(object)),
+        Ok(object) => contracts.check_record(source, &Json::Object(object)),
         Err(violation) => Verdict {
             contract: contracts.source_contract(source),
             violations: vec![violation],

@@ -17,7 +17,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use semver::Version;
-use serde_json::Value;
 
 pub use model::{ContractKind, Status};
 pub use rules::{FieldRule, FieldType, Rule, Violation};
@@ -28,6 +27,14 @@ pub const DEFAULT_DIR: &str = "contracts";
 pub const ALL_GAMES: &str = "all-games";
 /// How far in the future an event may claim to be, to allow for clock skew, in milliseconds.
 pub const FUTURE_TOLERANCE_MS: i64 = 5 * 60 * 1000;
+
+/// A row as the rules read it: parsed from the row's JSON text, borrowing its keys and strings
+/// from that text, so that judging a day's rows does not copy them. An object keeps its keys
+/// in the text's order and is searched in that order: a key written twice is read at its
+/// first value. (Bronze's `raw_json` never repeats a key: ingest-drain writes it from a map.)
+pub type Json<'a> = serde_json_borrow::Value<'a>;
+/// A JSON object of a [`Json`] row.
+pub type JsonObject<'a> = serde_json_borrow::ObjectAsVec<'a>;
 
 /// A contract file as read: its path below the contracts folder, its text and its parse.
 #[derive(Debug)]
@@ -147,17 +154,14 @@ impl Contract {
     }
 
     /// A CSV record with its cells under the contract's field names, typed.
-    pub fn typed_csv(
-        &self,
-        record: &serde_json::Map<String, Value>,
-    ) -> serde_json::Map<String, Value> {
+    pub fn typed_csv<'a>(&'a self, record: &JsonObject<'a>) -> JsonObject<'a> {
         self.fields
             .iter()
-            .filter_map(|field| Some((field.name.clone(), field.csv_value(record)?)))
+            .filter_map(|field| Some((field.name.as_str(), field.csv_value(record)?)))
             .collect()
     }
 
-    fn check(&self, row: &serde_json::Map<String, Value>, violations: &mut Vec<Violation>) {
+    fn check(&self, row: &JsonObject, violations: &mut Vec<Violation>) {
         for field in &self.fields {
             field.check(row, violations);
         }
@@ -227,12 +231,11 @@ impl ContractSet {
     pub fn contracts(&self) -> impl Iterator<Item = &Contract> {
         self.global
             .iter()
-            .chain(self.events.values().flat_map(|contracts| {
-                contracts
-                    .all_games
-                    .iter()
-                    .chain(contracts.by_game.values())
-            }))
+            .chain(
+                self.events.values().flat_map(|contracts| {
+                    contracts.all_games.iter().chain(contracts.by_game.values())
+                }),
+            )
             .chain(self.sources.values())
     }
 
@@ -243,10 +246,7 @@ impl ContractSet {
     /// The contract of `event` in `game`: the game's own, else the one for all games.
     pub fn event_contract(&self, game: &str, event: &str) -> Option<&Contract> {
         let contracts = self.events.get(event)?;
-        contracts
-            .by_game
-            .get(game)
-            .or(contracts.all_games.as_ref())
+        contracts.by_game.get(game).or(contracts.all_games.as_ref())
     }
 
     pub fn source_contract(&self, source: &str) -> Option<&Contract> {
@@ -255,9 +255,9 @@ impl ContractSet {
 
     /// Judges a telemetry event: global fields, then its event contract. `received_at_ms` is
     /// when the pipeline received it (the ingest time), never the wall clock of the check.
-    pub fn check_event(&self, event: &Value, received_at_ms: Option<i64>) -> Verdict<'_> {
+    pub fn check_event(&self, event: &Json, received_at_ms: Option<i64>) -> Verdict<'_> {
         let mut violations = Vec::new();
-        let Value::Object(row) = event else {
+        let Json::Object(row) = event else {
             return Verdict {
                 contract: None,
                 violations: vec![Violation {
@@ -271,7 +271,7 @@ impl ContractSet {
             global.check(row, &mut violations);
         }
         if let (Some(timestamp), Some(received)) = (
-            row.get("event_timestamp").and_then(Value::as_i64),
+            row.get("event_timestamp").and_then(Json::as_i64),
             received_at_ms,
         ) && timestamp > received + FUTURE_TOLERANCE_MS
         {
@@ -286,11 +286,11 @@ impl ContractSet {
         }
         let name = row
             .get("event_name")
-            .and_then(Value::as_str)
+            .and_then(Json::as_str)
             .unwrap_or_default();
         let game = row
             .get("game_title")
-            .and_then(Value::as_str)
+            .and_then(Json::as_str)
             .unwrap_or_default();
         let contract = self.event_contract(game, name);
         match contract {
@@ -317,19 +317,15 @@ impl ContractSet {
 
     /// Judges a CSV row of a source, given as column → cell text: cells are read under the
     /// contract's `csv_column` names and typed first (see [`FieldRule::csv_value`]).
-    pub fn check_csv_record(
-        &self,
-        source: &str,
-        record: &serde_json::Map<String, Value>,
-    ) -> Verdict<'_> {
+    pub fn check_csv_record(&self, source: &str, record: &JsonObject) -> Verdict<'_> {
         match self.source_contract(source) {
-            Some(contract) => self.check_record(source, &Value::Object(contract.typed_csv(record))),
-            None => self.check_record(source, &Value::Null),
+            Some(contract) => self.check_record(source, &Json::Object(contract.typed_csv(record))),
+            None => self.check_record(source, &Json::Null),
         }
     }
 
     /// Judges a record of a source (attribution, ad spend, campaigns).
-    pub fn check_record(&self, source: &str, record: &Value) -> Verdict<'_> {
+    pub fn check_record(&self, source: &str, record: &Json) -> Verdict<'_> {
         let contract = self.source_contract(source);
         let violation = |rule, message: String| Violation {
             field: String::new(),
@@ -341,7 +337,7 @@ impl ContractSet {
                 Rule::UnknownEvent,
                 format!("no contract for source `{source}`"),
             )],
-            (Some(contract), Value::Object(row)) => {
+            (Some(contract), Json::Object(row)) => {
                 let mut violations = Vec::new();
                 contract.check(row, &mut violations);
                 violations

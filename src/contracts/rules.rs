@@ -3,11 +3,14 @@
 use std::fmt;
 use std::str::FromStr;
 
+use std::borrow::Cow;
+
 use regex::Regex;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::model::FieldDoc;
+use super::{Json, JsonObject};
 
 /// Why a row was rejected. Kept small and stable: it is a column of `silver.rejects`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -111,7 +114,7 @@ impl FieldType {
             )
     }
 
-    fn accepts(self, value: &Value) -> bool {
+    fn accepts(self, value: &Json) -> bool {
         match self {
             FieldType::String => value.is_string(),
             FieldType::Uuid => value
@@ -120,7 +123,7 @@ impl FieldType {
             FieldType::Int32 => value.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),
             FieldType::Int64 => value.as_i64().is_some(),
             FieldType::Double => value.is_number(),
-            FieldType::Boolean => value.is_boolean(),
+            FieldType::Boolean => value.is_bool(),
             FieldType::Date => value
                 .as_str()
                 .is_some_and(|text| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()),
@@ -220,7 +223,7 @@ impl FieldRule {
                 .iter()
                 .filter_map(|value| {
                     let json = serde_json::to_value(value).unwrap_or(Value::Null);
-                    if kind.accepts(&json) {
+                    if kind.accepts(&Json::from(&json)) {
                         Some(json)
                     } else {
                         problem(
@@ -277,9 +280,9 @@ impl FieldRule {
     }
 
     /// Checks the field's value in `row` (an object) and appends what fails.
-    pub fn check(&self, row: &serde_json::Map<String, Value>, violations: &mut Vec<Violation>) {
+    pub fn check(&self, row: &JsonObject, violations: &mut Vec<Violation>) {
         let value = match row.get(&self.name) {
-            None | Some(Value::Null) => {
+            None | Some(Json::Null) => {
                 if self.required {
                     violations
                         .push(self.violation(Rule::Required, "is required but missing".into()));
@@ -333,7 +336,7 @@ impl FieldRule {
                 ));
             }
         }
-        if let Value::Object(members) = value {
+        if let Json::Object(members) = value {
             for member in &self.members {
                 member.check(members, violations);
             }
@@ -343,23 +346,27 @@ impl FieldRule {
     /// The field's value in a CSV record, typed as JSON: the cell is found under the field's
     /// `csv_column` (else its name), an empty cell is missing, and numbers and booleans are
     /// parsed; text that does not parse stays text, so the type rule reports it.
-    pub fn csv_value(&self, record: &serde_json::Map<String, Value>) -> Option<Value> {
+    pub fn csv_value<'a>(&self, record: &JsonObject<'a>) -> Option<Json<'a>> {
         let column = self.csv_column.as_deref().unwrap_or(&self.name);
         let cell = record.get(column).or_else(|| record.get(&self.name))?;
-        let Some(text) = cell.as_str() else {
+        let Json::Str(cell_text) = cell else {
             return Some(cell.clone());
         };
-        let text = text.trim();
+        let text = cell_text.trim();
         if text.is_empty() {
             return None;
         }
         let parsed = match self.kind {
-            FieldType::Int32 | FieldType::Int64 => text.parse::<i64>().ok().map(Value::from),
-            FieldType::Double => text.parse::<f64>().ok().map(Value::from),
-            FieldType::Boolean => text.parse::<bool>().ok().map(Value::from),
+            FieldType::Int32 | FieldType::Int64 => text.parse::<i64>().ok().map(Json::from),
+            FieldType::Double => text.parse::<f64>().ok().map(Json::from),
+            FieldType::Boolean => text.parse::<bool>().ok().map(Json::from),
             _ => None,
         };
-        Some(parsed.unwrap_or_else(|| Value::from(text)))
+        // Text that stays text keeps borrowing the record's.
+        Some(parsed.unwrap_or_else(|| match cell_text {
+            Cow::Borrowed(whole) => Json::Str(Cow::Borrowed(whole.trim())),
+            Cow::Owned(_) => Json::from(text.to_owned()),
+        }))
     }
 
     fn violation(&self, rule: Rule, message: String) -> Violation {
@@ -371,22 +378,26 @@ impl FieldRule {
     }
 }
 
-fn same_value(expected: &Value, actual: &Value) -> bool {
-    match (expected.as_f64(), actual.as_f64()) {
-        (Some(left), Some(right)) => left == right,
-        _ => expected == actual,
+/// Whether a row's value is an allowed one; numbers compare by value, so 2 is 2.0. Text,
+/// numbers and booleans, the enums contracts have, compare without copying the row's value.
+fn same_value(expected: &Value, actual: &Json) -> bool {
+    match (expected, actual) {
+        (Value::String(expected), Json::Str(actual)) => expected == actual,
+        (Value::Number(expected), Json::Number(actual)) => expected.as_f64() == actual.as_f64(),
+        (Value::Bool(expected), Json::Bool(actual)) => expected == actual,
+        _ => *expected == Value::from(actual),
     }
 }
 
-fn describe(value: &Value) -> String {
+fn describe(value: &Json) -> String {
     let kind = match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_f64() => "a fractional number",
-        Value::Number(_) => "an integer",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        Json::Null => "null",
+        Json::Bool(_) => "boolean",
+        Json::Number(n) if n.is_f64() => "a fractional number",
+        Json::Number(_) => "an integer",
+        Json::Str(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
     };
     format!("{kind} ({})", clip(&value.to_string()))
 }

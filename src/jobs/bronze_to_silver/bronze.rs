@@ -3,10 +3,9 @@
 
 use polars::prelude::{BooleanChunked, NewChunkedArray};
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 pub use crate::contracts::judge::{BronzeRecord, records};
-use crate::contracts::{Contract, Verdict, Violation};
+use crate::contracts::{Contract, Json, Verdict, Violation};
 use crate::lake::TableSpec;
 
 /// One row of `silver.rejects`.
@@ -37,11 +36,11 @@ impl RejectRow {
         violations: &[Violation],
     ) -> Self {
         let first = violations.first();
-        let raw: Option<Map<String, Value>> = serde_json::from_str(record.raw_json).ok();
+        let raw = record.object().ok();
         let text = |key: &str| {
             raw.as_ref()
                 .and_then(|r| r.get(key))
-                .and_then(Value::as_str)
+                .and_then(Json::as_str)
                 .map(str::to_owned)
         };
         RejectRow {

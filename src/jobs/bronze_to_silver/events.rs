@@ -3,11 +3,10 @@
 use polars::prelude::*;
 use rayon::prelude::*;
 use serde::{Serialize, Serializer};
-use serde_json::{Map, Value};
 
 use super::bronze::{Judged, records};
-use crate::contracts::ContractSet;
 use crate::contracts::judge::judge_event;
+use crate::contracts::{ContractSet, Json, JsonObject};
 use crate::tables::bronze;
 
 /// The events of one Bronze day that go on to Silver, before enrichment.
@@ -29,13 +28,13 @@ struct JsonFields {
 }
 
 impl JsonFields {
-    fn of(object: Option<Map<String, Value>>, global_fields: &[&str]) -> Self {
+    fn of(object: Option<JsonObject>, global_fields: &[&str]) -> Self {
         let object = object.unwrap_or_default();
-        let flag = |key: &str| object.get(key).and_then(Value::as_bool).unwrap_or(false);
+        let flag = |key: &str| object.get(key).and_then(Json::as_bool).unwrap_or(false);
         JsonFields {
             app_version: object
                 .get("app_version")
-                .and_then(Value::as_str)
+                .and_then(Json::as_str)
                 .map(str::to_owned),
             is_minor: flag("is_minor"),
             consent_analytics: flag("consent_analytics"),
@@ -49,29 +48,58 @@ impl JsonFields {
     }
 }
 
-/// An event's own properties: its JSON object without the global fields. Written straight
-/// from the parsed event: trimming the event's map first removed its twenty-odd global
-/// fields one at a time, each removal reshaping the tree, only to write the few left.
-struct Properties<'a> {
-    object: &'a Map<String, Value>,
-    global_fields: &'a [&'a str],
+/// An event's own properties: its JSON object without the global fields. Keys are written in
+/// order at every depth, each once with its first value (the one the contracts judged), so the
+/// text does not depend on the order the event's keys arrived in.
+struct Properties<'v, 'j> {
+    object: &'v JsonObject<'j>,
+    global_fields: &'v [&'v str],
 }
 
-impl Properties<'_> {
-    /// Compact JSON, keys in order: the same text as the trimmed map's `to_string()`.
+impl Properties<'_, '_> {
+    /// Compact JSON.
     fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("a map with text keys always serialises")
+        serde_json::to_string(self).expect("JSON with text keys always serialises")
     }
 }
 
-impl Serialize for Properties<'_> {
+impl Serialize for Properties<'_, '_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(
+        serialize_ordered(
             self.object
                 .iter()
-                .filter(|(key, _)| !self.global_fields.contains(&key.as_str())),
+                .filter(|(key, _)| !self.global_fields.contains(key)),
+            serializer,
         )
     }
+}
+
+/// A JSON value written with the keys of its objects in order.
+struct Ordered<'v, 'j>(&'v Json<'j>);
+
+impl Serialize for Ordered<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Json::Object(object) => serialize_ordered(object.iter(), serializer),
+            Json::Array(values) => serializer.collect_seq(values.iter().map(Ordered)),
+            scalar => scalar.serialize(serializer),
+        }
+    }
+}
+
+fn serialize_ordered<'v, 'j: 'v, S: Serializer>(
+    entries: impl Iterator<Item = (&'v str, &'v Json<'j>)>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let mut entries: Vec<_> = entries.collect();
+    // Stable, and one pass when the keys already are in order, as ingest-drain writes them.
+    entries.sort_by_key(|(key, _)| *key);
+    entries.dedup_by(|(later, _), (earlier, _)| later == earlier);
+    serializer.collect_map(
+        entries
+            .into_iter()
+            .map(|(key, value)| (key, Ordered(value))),
+    )
 }
 
 /// [`JsonFields`] of every row, as columns.
@@ -192,7 +220,7 @@ pub fn refine(mut frame: DataFrame, contracts: &ContractSet) -> PolarsResult<Eve
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -209,13 +237,16 @@ mod tests {
             "note": "quote \" and ü",
             "offer": {"b": 1, "a": {"nested": false}},
         });
-        let Value::Object(object) = event else {
+        let text = event.to_string();
+        let Ok(Json::Object(object)) = serde_json::from_str(&text) else {
             unreachable!("the event is an object")
         };
-        let fields = JsonFields::of(Some(object.clone()), &global_fields);
+        let fields = JsonFields::of(Some(object), &global_fields);
 
-        // The text a trimmed copy of the map would give, byte for byte.
-        let mut trimmed = object;
+        // The text a trimmed copy of serde_json's sorted map would give, byte for byte.
+        let Value::Object(mut trimmed) = event else {
+            unreachable!("the event is an object")
+        };
         trimmed.retain(|key, _| !global_fields.contains(&key.as_str()));
         assert_eq!(fields.properties_json, Value::Object(trimmed).to_string());
         assert_eq!(
@@ -232,5 +263,18 @@ mod tests {
         let fields = JsonFields::of(None, &["event_id"]);
         assert_eq!(fields.properties_json, "{}");
         assert!(!fields.consent_analytics, "no consent without an event");
+    }
+
+    #[test]
+    fn properties_are_written_in_key_order_at_every_depth_each_key_once() {
+        let text = r#"{"zeta":1,"event_id":"e-1","alpha":{"b":[{"y":1,"x":2}],"a":null},"zeta":2}"#;
+        let Ok(Json::Object(object)) = serde_json::from_str(text) else {
+            unreachable!("the event is an object")
+        };
+        let fields = JsonFields::of(Some(object), &["event_id"]);
+        assert_eq!(
+            fields.properties_json,
+            r#"{"alpha":{"a":null,"b":[{"x":2,"y":1}]},"zeta":1}"#
+        );
     }
 }

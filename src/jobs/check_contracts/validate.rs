@@ -14,14 +14,13 @@ use chrono::Duration;
 use clap::{Args, ValueEnum};
 use polars::prelude::*;
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use crate::cli::BatchArgs;
 use crate::contracts::judge::{
     AD_SPEND_SOURCE, BronzeRecord, CAMPAIGN_SOURCE, INSTALL_SOURCE, judge_event, judge_source,
     records,
 };
-use crate::contracts::{Contract, ContractSet, FieldRule, Rule, Verdict};
+use crate::contracts::{Contract, ContractSet, FieldRule, Json, JsonObject, Rule, Verdict};
 use crate::date_range::DateRange;
 use crate::lake::{Lake, TableSpec};
 use crate::run::{FailedRun, JobContext, JobReport};
@@ -185,9 +184,9 @@ impl Tally {
         }
     }
 
-    fn count_missing(&mut self, fields: &[FieldRule], object: &Map<String, Value>) {
+    fn count_missing(&mut self, fields: &[FieldRule], object: &JsonObject) {
         for field in fields {
-            if object.get(&field.name).is_none_or(Value::is_null) {
+            if object.get(&field.name).is_none_or(Json::is_null) {
                 *self.missing.entry(field.name.clone()).or_default() += 1;
             }
         }
@@ -422,15 +421,15 @@ fn tally_events(
         if let Some(contract) = verdict.contract {
             tally.count_missing(&contract.fields, &object);
         }
-        if let Some(sent) = object.get("event_timestamp").and_then(Value::as_i64) {
+        if let Some(sent) = object.get("event_timestamp").and_then(Json::as_i64) {
             tally.lags_ms.push(record.ingest_ts_us / 1000 - sent);
         }
-        if let Some(session) = object.get("session_id").and_then(Value::as_str) {
+        if let Some(session) = object.get("session_id").and_then(Json::as_str) {
             sessions.insert(session.to_owned());
             if verdict.contract.is_some_and(|c| c.golden) {
                 let name = object
                     .get("event_name")
-                    .and_then(Value::as_str)
+                    .and_then(Json::as_str)
                     .unwrap_or_default();
                 sessions_by_event
                     .entry(name.to_owned())
@@ -472,7 +471,7 @@ fn tally_source(
 }
 
 /// The contract a row is reported under: its event's, or what kept it from having one.
-fn contract_label(verdict: &Verdict<'_>, object: Option<&Map<String, Value>>) -> String {
+fn contract_label(verdict: &Verdict<'_>, object: Option<&JsonObject>) -> String {
     match (verdict.contract, object) {
         (Some(contract), _) => contract.id.clone(),
         (None, None) => "(not a JSON object)".into(),
@@ -480,16 +479,16 @@ fn contract_label(verdict: &Verdict<'_>, object: Option<&Map<String, Value>>) ->
             "(no contract: {})",
             object
                 .get("event_name")
-                .and_then(Value::as_str)
+                .and_then(Json::as_str)
                 .unwrap_or("no event_name")
         ),
     }
 }
 
-fn row_reference(object: Option<&Map<String, Value>>, record: &BronzeRecord, id: &str) -> String {
+fn row_reference(object: Option<&JsonObject>, record: &BronzeRecord, id: &str) -> String {
     object
         .and_then(|o| o.get(id))
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .map(str::to_owned)
         .unwrap_or_else(|| format!("{}@{}", record.source, record.source_offset))
 }
