@@ -55,15 +55,26 @@ pub fn records(frame: &DataFrame) -> PolarsResult<Vec<BronzeRecord<'_>>> {
     let partition = partition.i32()?;
     let offset = frame.column("source_offset")?.cast(&DataType::Int64)?;
     let offset = offset.i64()?;
-    Ok((0..frame.height())
-        .map(|row| BronzeRecord {
-            raw_json: raw.get(row).unwrap_or_default(),
-            ingest_ts_us: ingest_ts.get(row).unwrap_or_default(),
-            ingest_date: ingest_date.get(row).unwrap_or_default(),
-            source: source.get(row).unwrap_or_default(),
-            source_partition: partition.get(row),
-            source_offset: offset.get(row).unwrap_or_default(),
-        })
+    // Walked chunk by chunk: a Bronze day arrives in many record batches, and fetching row i
+    // of a column first searches its chunks for the one holding i.
+    let rows = raw
+        .iter()
+        .zip(ingest_ts.iter())
+        .zip(ingest_date.iter())
+        .zip(source.iter())
+        .zip(partition.iter())
+        .zip(offset.iter());
+    Ok(rows
+        .map(
+            |(((((raw_json, ingest_ts), ingest_date), source), partition), offset)| BronzeRecord {
+                raw_json: raw_json.unwrap_or_default(),
+                ingest_ts_us: ingest_ts.unwrap_or_default(),
+                ingest_date: ingest_date.unwrap_or_default(),
+                source: source.unwrap_or_default(),
+                source_partition: partition,
+                source_offset: offset.unwrap_or_default(),
+            },
+        )
         .collect())
 }
 
