@@ -86,13 +86,8 @@ pub fn judge_event<'c, 'r>(
 ) -> (Option<JsonObject<'r>>, Verdict<'c>) {
     match record.object() {
         Ok(object) => {
-            let event = Json::Object(object);
-            let verdict = contracts.check_event(&event, Some(record.ingest_ts_us / 1000));
-            let object = match event {
-                Json::Object(object) => Some(object),
-                _ => None,
-            };
-            (object, verdict)
+            let verdict = contracts.check_event_object(&object, Some(record.ingest_ts_us / 1000));
+            (Some(object), verdict)
         }
         Err(violation) => (
             None,
@@ -104,18 +99,28 @@ pub fn judge_event<'c, 'r>(
     }
 }
 
-/// The verdict on a record of a source (CSV rows by column name, JSON by field name).
-pub fn judge_source<'c>(
+/// The verdict on a record of a source (CSV rows by column name, JSON by field name), and the
+/// record as JSON when it is an object.
+pub fn judge_source<'c, 'r>(
     contracts: &'c ContractSet,
     source: &str,
-    record: &BronzeRecord,
-) -> Verdict<'c> {
+    record: &BronzeRecord<'r>,
+) -> (Option<JsonObject<'r>>, Verdict<'c>) {
     match record.object() {
-        Ok(object) if record.is_csv() => contracts.check_csv_record(source, &object),
-        Ok(object) => contracts.check_record(source, &Json::Object(object)),
-        Err(violation) => Verdict {
-            contract: contracts.source_contract(source),
-            violations: vec![violation],
-        },
+        Ok(object) => {
+            let verdict = if record.is_csv() {
+                contracts.check_csv_record(source, &object)
+            } else {
+                contracts.check_record(source, &object)
+            };
+            (Some(object), verdict)
+        }
+        Err(violation) => (
+            None,
+            Verdict {
+                contract: contracts.source_contract(source),
+                violations: vec![violation],
+            },
+        ),
     }
 }

@@ -256,17 +256,22 @@ impl ContractSet {
     /// Judges a telemetry event: global fields, then its event contract. `received_at_ms` is
     /// when the pipeline received it (the ingest time), never the wall clock of the check.
     pub fn check_event(&self, event: &Json, received_at_ms: Option<i64>) -> Verdict<'_> {
-        let mut violations = Vec::new();
-        let Json::Object(row) = event else {
-            return Verdict {
+        match event {
+            Json::Object(row) => self.check_event_object(row, received_at_ms),
+            _ => Verdict {
                 contract: None,
                 violations: vec![Violation {
                     field: String::new(),
                     rule: Rule::NotJson,
                     message: "an event must be a JSON object".into(),
                 }],
-            };
-        };
+            },
+        }
+    }
+
+    /// [`ContractSet::check_event`] of an event known to be an object.
+    pub fn check_event_object(&self, row: &JsonObject, received_at_ms: Option<i64>) -> Verdict<'_> {
+        let mut violations = Vec::new();
         if let Some(global) = &self.global {
             global.check(row, &mut violations);
         }
@@ -319,34 +324,23 @@ impl ContractSet {
     /// contract's `csv_column` names and typed first (see [`FieldRule::csv_value`]).
     pub fn check_csv_record(&self, source: &str, record: &JsonObject) -> Verdict<'_> {
         match self.source_contract(source) {
-            Some(contract) => self.check_record(source, &Json::Object(contract.typed_csv(record))),
-            None => self.check_record(source, &Json::Null),
+            Some(contract) => self.check_record(source, &contract.typed_csv(record)),
+            None => self.check_record(source, record),
         }
     }
 
     /// Judges a record of a source (attribution, ad spend, campaigns).
-    pub fn check_record(&self, source: &str, record: &Json) -> Verdict<'_> {
+    pub fn check_record(&self, source: &str, record: &JsonObject) -> Verdict<'_> {
         let contract = self.source_contract(source);
-        let violation = |rule, message: String| Violation {
-            field: String::new(),
-            rule,
-            message,
-        };
-        let violations = match (contract, record) {
-            (None, _) => vec![violation(
-                Rule::UnknownEvent,
-                format!("no contract for source `{source}`"),
-            )],
-            (Some(contract), Json::Object(row)) => {
-                let mut violations = Vec::new();
-                contract.check(row, &mut violations);
-                violations
-            }
-            (Some(_), _) => vec![violation(
-                Rule::NotJson,
-                "a record must be a JSON object".into(),
-            )],
-        };
+        let mut violations = Vec::new();
+        match contract {
+            Some(contract) => contract.check(record, &mut violations),
+            None => violations.push(Violation {
+                field: String::new(),
+                rule: Rule::UnknownEvent,
+                message: format!("no contract for source `{source}`"),
+            }),
+        }
         Verdict {
             contract,
             violations,

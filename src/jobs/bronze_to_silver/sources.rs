@@ -33,7 +33,7 @@ pub fn installs(
     let app_ids = frame.column("app_id")?.str()?.clone();
     let mut games: Vec<Option<String>> = Vec::with_capacity(frame.height());
     for (record, app_id) in records(&frame)?.iter().zip(app_ids.iter()) {
-        let mut verdict = check(contracts, INSTALL_SOURCE, record);
+        let (_, mut verdict) = check(contracts, INSTALL_SOURCE, record);
         let game = app_id.and_then(|id| studio.game_of_app(id));
         if verdict.is_valid() && game.is_none() {
             verdict.violations.push(Violation {
@@ -111,7 +111,7 @@ fn latest_per_key(
 ) -> PolarsResult<Refined> {
     let mut judged = Judged::default();
     for record in records(&frame)? {
-        let verdict = check(contracts, source, &record);
+        let (_, verdict) = check(contracts, source, &record);
         judged.push(table, &record, verdict);
     }
     let rows = frame

@@ -449,8 +449,7 @@ fn tally_source(
     totals: &mut Totals,
 ) -> anyhow::Result<()> {
     for record in records(frame)? {
-        let verdict = judge_source(contracts, source, &record);
-        let object = record.object().ok();
+        let (object, verdict) = judge_source(contracts, source, &record);
         let row = row_reference(object.as_ref(), &record, "appsflyer_id");
         let failures: Vec<_> = verdict
             .violations
