@@ -79,7 +79,7 @@ pub async fn run(context: JobContext, options: GoldOptions) -> anyhow::Result<Jo
     let progress = telemetry::progress_bar(range.len_days(), "activity days");
     for day in range.days() {
         let day = DateRange::single(day);
-        let events = lake.read_range(&silver::PLAYER_EVENTS, &day).await?;
+        let events = read_events(lake, Lake::range_filter(&silver::PLAYER_EVENTS, &day)?).await?;
         report.rows_in += events.height() as u64;
         ledger.add_players_of(lake, &events, &range).await?;
         let facts = facts::player_days(events.lazy(), ledger.revenue_before())?.collect()?;
@@ -132,9 +132,11 @@ pub async fn run(context: JobContext, options: GoldOptions) -> anyhow::Result<Jo
     let retention = retention_by_day(lake, &range).await?.collect()?;
     let mut kpi_days = Vec::new();
     for day in range.days() {
-        let events = lake
-            .read_range(&silver::PLAYER_EVENTS, &DateRange::single(day))
-            .await?;
+        let events = read_events(
+            lake,
+            Lake::range_filter(&silver::PLAYER_EVENTS, &DateRange::single(day))?,
+        )
+        .await?;
         kpi_days.push(kpis::kpi_rows(&events, retention.clone().lazy())?.lazy());
     }
     let kpis = concat(kpi_days, UnionArgs::default())?.collect()?;
@@ -172,6 +174,43 @@ pub async fn run(context: JobContext, options: GoldOptions) -> anyhow::Result<Jo
     }
     report.detail("as_of", as_of.to_string());
     Ok(report)
+}
+
+/// The columns of `silver.player_events` that Gold is built from. The rest (the event's
+/// properties above all, a large share of Silver's bytes) are never read: every day of events
+/// is read twice, and each cohort's once more.
+const EVENT_COLUMNS: &[&str] = &[
+    "event_id",
+    "player_id",
+    "game_id",
+    "event_type",
+    "event_timestamp",
+    "event_date",
+    "session_id",
+    "session_duration_s",
+    "level",
+    "iap_revenue_usd",
+    "ad_revenue_usd",
+    "revenue_usd",
+    "is_iap",
+    "is_ad",
+    "platform",
+    "country_code",
+    "is_minor",
+    "consent_personalization",
+    "acquisition_date",
+    "day_number",
+    "day_number_24h",
+    "media_source",
+    "campaign_id",
+    "ingest_ts",
+];
+
+/// The Silver events that match `filter`, with the columns Gold is built from.
+async fn read_events(lake: &Lake, filter: crate::lake::Expr) -> anyhow::Result<DataFrame> {
+    Ok(lake
+        .read_columns(&silver::PLAYER_EVENTS, EVENT_COLUMNS, Some(filter))
+        .await?)
 }
 
 /// The days to recompute for `--changed`: from the earliest Silver day whose files changed
@@ -369,16 +408,13 @@ async fn cohorts_of(
     let progress = telemetry::progress_bar(install_days.len_days(), "cohorts");
     for day in install_days.days() {
         let followed = DateRange::new(day, day + Duration::days(i64::from(HORIZON_DAYS)))?;
-        let events = lake
-            .read(
-                &silver::PLAYER_EVENTS,
-                Some(
-                    Lake::range_filter(&silver::PLAYER_EVENTS, &followed)?
-                        .and(column_on_day("acquisition_date", day)),
-                ),
-            )
-            .await
-            .with_context(|| format!("reading the cohort of {day}"))?;
+        let events = read_events(
+            lake,
+            Lake::range_filter(&silver::PLAYER_EVENTS, &followed)?
+                .and(column_on_day("acquisition_date", day)),
+        )
+        .await
+        .with_context(|| format!("reading the cohort of {day}"))?;
         let on_day = |frame: &DataFrame, column: &str| -> PolarsResult<DataFrame> {
             frame
                 .clone()
