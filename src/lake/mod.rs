@@ -161,6 +161,16 @@ impl From<Vec<RecordBatch>> for Rows<'_> {
     }
 }
 
+/// The columns a read returns.
+#[derive(Debug, Clone, Copy)]
+pub enum Columns<'a> {
+    /// Every column of the table.
+    All,
+    /// Only these, in this order: a read of a wide table that needs a few of its columns
+    /// decodes only those.
+    Only(&'a [&'a str]),
+}
+
 /// A lake root and the committer writing to it.
 #[derive(Debug, Clone)]
 pub struct Lake {
@@ -231,11 +241,7 @@ impl Lake {
         columns: &[&str],
         filter: Option<Expr>,
     ) -> Result<DataFrame, LakeError> {
-        let scan = self
-            .scan(spec, filter)
-            .await?
-            .select_columns(columns)
-            .map_err(|source| query(spec, source))?;
+        let scan = project(spec, self.scan(spec, filter).await?, Columns::Only(columns))?;
         collect_frame(spec, scan).await
     }
 
@@ -301,15 +307,17 @@ impl Lake {
         Ok(PlayerSlice::split(rows, max_rows))
     }
 
-    /// The rows whose `column` is one of `values` (and that match `filter`): how a stage reads
-    /// only the players it touches. The values are a semi join, not an IN list: DataFusion
-    /// plans an IN list by recursion, and ten thousand ids overflowed the stack.
+    /// The `columns` of the rows whose `column` is one of `values` (and that match `filter`):
+    /// how a stage reads only the players it touches. The values are a semi join, not an IN
+    /// list: DataFusion plans an IN list by recursion, and ten thousand ids overflowed the
+    /// stack.
     pub async fn read_matching(
         &self,
         spec: &TableSpec,
         column: &str,
         values: &[String],
         filter: Option<Expr>,
+        columns: Columns<'_>,
     ) -> Result<DataFrame, LakeError> {
         let scan = self.scan(spec, filter).await?;
         let schema = scan.schema().inner().clone();
@@ -337,7 +345,7 @@ impl Lake {
         let matching = scan
             .join(keys, JoinType::LeftSemi, &[column], &[MATCH_KEY], None)
             .map_err(|source| query(spec, source))?;
-        collect_frame(spec, matching).await
+        collect_frame(spec, project(spec, matching, columns)?).await
     }
 
     /// Like [`Lake::read_matching`], but a table that was never written reads as no rows.
@@ -347,9 +355,23 @@ impl Lake {
         column: &str,
         values: &[String],
         filter: Option<Expr>,
+        columns: Columns<'_>,
     ) -> Result<DataFrame, LakeError> {
-        match self.read_matching(spec, column, values, filter).await {
-            Err(LakeError::TableNotFound { .. }) => self.empty(spec),
+        match self
+            .read_matching(spec, column, values, filter, columns)
+            .await
+        {
+            Err(LakeError::TableNotFound { .. }) => match columns {
+                Columns::All => self.empty(spec),
+                Columns::Only(names) => {
+                    self.empty(spec)?
+                        .select(names.iter().copied())
+                        .map_err(|source| LakeError::Frame {
+                            table: spec.name,
+                            source: source.into(),
+                        })
+                }
+            },
             read => read,
         }
     }
@@ -896,6 +918,20 @@ async fn scan(
     session
         .read_table(provider)
         .map_err(|source| query(spec, source))
+}
+
+/// `scan` with only `columns`, for a read to decode no more than it needs.
+fn project(
+    spec: &TableSpec,
+    scan: deltalake::datafusion::dataframe::DataFrame,
+    columns: Columns<'_>,
+) -> Result<deltalake::datafusion::dataframe::DataFrame, LakeError> {
+    match columns {
+        Columns::All => Ok(scan),
+        Columns::Only(names) => scan
+            .select_columns(names)
+            .map_err(|source| query(spec, source)),
+    }
 }
 
 fn query(spec: &TableSpec, source: DataFusionError) -> LakeError {

@@ -231,7 +231,7 @@ async fn reading_ten_thousand_keys_finds_each_stored_one_once() {
     let mut wanted: Vec<String> = stored.iter().step_by(2).cloned().collect();
     wanted.extend((0..7000).map(|i| format!("missing{i}")));
     let found = lake
-        .read_matching(&EVENTS, "event_id", &wanted, None)
+        .read_matching(&EVENTS, "event_id", &wanted, None, Columns::All)
         .await
         .unwrap()
         .sort(["event_id"], SortMultipleOptions::default())
@@ -247,12 +247,13 @@ async fn reading_ten_thousand_keys_finds_each_stored_one_once() {
             "event_id",
             &wanted,
             Some(column_on_day("event_date", day(2))),
+            Columns::All,
         )
         .await
         .unwrap();
     assert_eq!(day_two.height(), 0);
     assert!(
-        lake.read_matching(&EVENTS, "event_id", &[], None)
+        lake.read_matching(&EVENTS, "event_id", &[], None, Columns::All)
             .await
             .unwrap()
             .height()
@@ -266,9 +267,48 @@ async fn reading_ten_thousand_keys_finds_each_stored_one_once() {
             },
             "event_id",
             &wanted,
-            None
+            None,
+            Columns::All,
         )
         .await,
         Err(LakeError::TableNotFound { .. })
     ));
+    // Only the asked columns come back, though the match is on one left out.
+    let revenue = lake
+        .read_matching(
+            &EVENTS,
+            "event_id",
+            &wanted,
+            None,
+            Columns::Only(&["revenue_usd"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(names(&revenue), ["revenue_usd"]);
+    assert_eq!(revenue.height(), found.height());
+    let nowhere = lake
+        .read_matching_or_empty(
+            &TableSpec {
+                name: TableName::new(Layer::Silver, "nowhere"),
+                ..EVENTS
+            },
+            "event_id",
+            &wanted,
+            None,
+            Columns::Only(&["event_date", "revenue_usd"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (nowhere.height(), names(&nowhere)),
+        (0, vec!["event_date", "revenue_usd"])
+    );
+}
+
+fn names(frame: &DataFrame) -> Vec<&str> {
+    frame
+        .get_column_names()
+        .into_iter()
+        .map(|name| name.as_str())
+        .collect()
 }

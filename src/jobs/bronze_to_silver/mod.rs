@@ -28,7 +28,7 @@ use crate::contracts::ContractSet;
 use crate::date_range::DateRange;
 use crate::exit_codes::UsageError;
 use crate::lake::frame::distinct_strings;
-use crate::lake::{Lake, TableSpec, rows_to_batch};
+use crate::lake::{Columns, Lake, TableSpec, rows_to_batch};
 use crate::run::{JobContext, JobReport};
 use crate::studio::{self, Studio};
 use crate::tables::{bronze as bronze_tables, silver};
@@ -247,11 +247,17 @@ async fn enrich_with_players(
     }
     let ids = distinct_strings(&touched, "player_id")?;
     let stored = lake
-        .read_matching_or_empty(&silver::PLAYERS, "player_id", &ids, None)
+        .read_matching_or_empty(&silver::PLAYERS, "player_id", &ids, None, Columns::All)
         .await?;
     // In a dry run this day's installs are not stored yet, so they are added here.
     let known_installs = lake
-        .read_matching_or_empty(&silver::ATTRIBUTION_INSTALLS, "player_id", &ids, None)
+        .read_matching_or_empty(
+            &silver::ATTRIBUTION_INSTALLS,
+            "player_id",
+            &ids,
+            None,
+            Columns::All,
+        )
         .await?;
     let known_installs = if write {
         known_installs
@@ -285,6 +291,7 @@ async fn enrich_with_players(
                 "player_id",
                 &distinct_strings(&restated, "player_id")?,
                 None,
+                Columns::All,
             )
             .await?;
         let key = [col("game_id"), col("player_id"), col("event_id")];

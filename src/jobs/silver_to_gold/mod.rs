@@ -23,7 +23,7 @@ use polars::prelude::*;
 use crate::date_range::DateRange;
 use crate::exit_codes::UsageError;
 use crate::lake::frame::distinct_strings;
-use crate::lake::{AppTxn, Lake, column_before_day, column_in_range, column_on_day};
+use crate::lake::{AppTxn, Columns, Lake, column_before_day, column_in_range, column_on_day};
 use crate::money::money_sum;
 use crate::run::{JobContext, JobReport};
 use crate::tables::{gold, silver};
@@ -267,6 +267,7 @@ impl LtvLedger {
                 "player_id",
                 &ids,
                 Some(column_before_day("event_date", range.first())),
+                Columns::Only(&["game_id", "player_id", "revenue_usd"]),
             )
             .await?;
         let key = [col("game_id"), col("player_id")];
@@ -536,6 +537,7 @@ async fn player_dimension(lake: &Lake, ledger: &LtvLedger) -> anyhow::Result<Dat
             "player_id",
             &distinct_strings(totals, "player_id")?,
             None,
+            Columns::All,
         )
         .await?
         .lazy()
