@@ -44,9 +44,10 @@ fn players_where(condition: Expr) -> Expr {
         .cast(DataType::Int64)
 }
 
-/// KPIs of the days of `events` (Silver rows). `retention` holds, per game and day, the D1,
-/// D7 and D30 calendar retention of the cohorts reaching that day (from `gold.ltv_cohorts`).
-pub fn kpi_rows(events: &DataFrame, retention: LazyFrame) -> PolarsResult<DataFrame> {
+/// The KPIs of the days of `events` (Silver rows) that those events alone decide: all but
+/// retention, which needs the run's cohorts and is added by [`with_retention`]. So a run reads
+/// each day of events once, for its facts and its KPIs together.
+pub fn activity_kpis(events: &DataFrame) -> PolarsResult<DataFrame> {
     let events = events.clone().lazy();
     let key = [col("game_id"), col("event_date")];
     let whales = whale_revenue(events.clone())?;
@@ -102,12 +103,6 @@ pub fn kpi_rows(events: &DataFrame, retention: LazyFrame) -> PolarsResult<DataFr
             JoinArgs::new(JoinType::Left),
         )
         .join(
-            retention,
-            [col("game_id"), col("activity_date")],
-            [col("game_id"), col("activity_date")],
-            JoinArgs::new(JoinType::Left),
-        )
-        .join(
             golden,
             [col("game_id"), col("activity_date")],
             [col("game_id"), col("activity_date")],
@@ -131,6 +126,16 @@ pub fn kpi_rows(events: &DataFrame, retention: LazyFrame) -> PolarsResult<DataFr
             ratio(col("golden_complete_sessions"), col("golden_sessions"))
                 .alias("golden_event_completeness"),
         ])
+        .collect()
+}
+
+/// The `gold.kpi_daily` rows of `activity_kpis` (rows of [`activity_kpis`]), with the D1, D7
+/// and D30 calendar retention of the cohorts reaching each day (`retention`, per game and day,
+/// from `gold.ltv_cohorts`).
+pub fn with_retention(activity_kpis: LazyFrame, retention: LazyFrame) -> PolarsResult<DataFrame> {
+    let key = [col("game_id"), col("activity_date")];
+    activity_kpis
+        .join(retention, key.clone(), key, JoinArgs::new(JoinType::Left))
         .select(columns_of(&gold::KPI_DAILY))
         .sort(["activity_date", "game_id"], SortMultipleOptions::default())
         .collect()

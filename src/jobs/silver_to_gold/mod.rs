@@ -72,15 +72,22 @@ pub async fn run(context: JobContext, options: GoldOptions) -> anyhow::Result<Jo
     let write = !context.dry_run;
     report.detail("range", range.to_string());
 
-    // Facts, one activity day at a time, carrying one running LTV per player.
+    // Facts and KPIs, one activity day at a time, carrying one running LTV per player.
     let mut ledger = LtvLedger::default();
     let mut install_days: Option<DateRange> = None;
     let mut player_days = 0;
+    let mut kpi_days = Vec::new();
     let progress = telemetry::progress_bar(range.len_days(), "activity days");
     for day in range.days() {
         let day = DateRange::single(day);
-        let events = read_events(lake, Lake::range_filter(&silver::PLAYER_EVENTS, &day)?).await?;
+        let events = read_events(
+            lake,
+            Lake::range_filter(&silver::PLAYER_EVENTS, &day)?,
+            ACTIVITY_DAY_COLUMNS,
+        )
+        .await?;
         report.rows_in += events.height() as u64;
+        kpi_days.push(kpis::activity_kpis(&events)?.lazy());
         ledger.add_players_of(lake, &events, &range).await?;
         let facts = facts::player_days(events.lazy(), ledger.revenue_before())?.collect()?;
         ledger.absorb(&facts)?;
@@ -129,17 +136,11 @@ pub async fn run(context: JobContext, options: GoldOptions) -> anyhow::Result<Jo
         }
     }
 
-    let retention = retention_by_day(lake, &range).await?.collect()?;
-    let mut kpi_days = Vec::new();
-    for day in range.days() {
-        let events = read_events(
-            lake,
-            Lake::range_filter(&silver::PLAYER_EVENTS, &DateRange::single(day))?,
-        )
-        .await?;
-        kpi_days.push(kpis::kpi_rows(&events, retention.clone().lazy())?.lazy());
-    }
-    let kpis = concat(kpi_days, UnionArgs::default())?.collect()?;
+    // Retention comes from the cohorts just written, so the KPIs are finished last.
+    let kpis = kpis::with_retention(
+        concat(kpi_days, UnionArgs::default())?,
+        retention_by_day(lake, &range).await?,
+    )?;
     report.detail("kpi_rows", kpis.height());
     if write {
         // Last write of the run: the watermark moves only once everything before it landed.
@@ -176,10 +177,10 @@ pub async fn run(context: JobContext, options: GoldOptions) -> anyhow::Result<Jo
     Ok(report)
 }
 
-/// The columns of `silver.player_events` that Gold is built from; the rest (the event's
-/// properties, about a tenth of Silver's compressed bytes, and four small columns) are never
-/// read. Every day of events is read twice, and each cohort's once more.
-const EVENT_COLUMNS: &[&str] = &[
+/// The columns of `silver.player_events` that an activity day's facts and KPIs are built
+/// from. The rest are never read: the event's properties (about a tenth of Silver's compressed
+/// bytes) and a few columns Gold does not use.
+const ACTIVITY_DAY_COLUMNS: &[&str] = &[
     "event_id",
     "player_id",
     "game_id",
@@ -200,16 +201,37 @@ const EVENT_COLUMNS: &[&str] = &[
     "consent_personalization",
     "acquisition_date",
     "day_number",
-    "day_number_24h",
     "media_source",
     "campaign_id",
     "ingest_ts",
 ];
 
-/// The Silver events that match `filter`, with the columns Gold is built from.
-async fn read_events(lake: &Lake, filter: crate::lake::Expr) -> anyhow::Result<DataFrame> {
+/// The columns a cohort is built from. A cohort reads the events of its whole follow window,
+/// so it leaves out what only the daily facts and KPIs need, above all `event_id` (a random
+/// UUID, over half of Silver's compressed bytes) and the timestamps.
+const COHORT_COLUMNS: &[&str] = &[
+    "player_id",
+    "game_id",
+    "event_type",
+    "session_id",
+    "session_duration_s",
+    "iap_revenue_usd",
+    "ad_revenue_usd",
+    "revenue_usd",
+    "is_iap",
+    "day_number",
+    "day_number_24h",
+    "campaign_id",
+];
+
+/// The `columns` of the Silver events that match `filter`.
+async fn read_events(
+    lake: &Lake,
+    filter: crate::lake::Expr,
+    columns: &[&str],
+) -> anyhow::Result<DataFrame> {
     Ok(lake
-        .read_columns(&silver::PLAYER_EVENTS, EVENT_COLUMNS, Some(filter))
+        .read_columns(&silver::PLAYER_EVENTS, columns, Some(filter))
         .await?)
 }
 
@@ -413,6 +435,7 @@ async fn cohorts_of(
             lake,
             Lake::range_filter(&silver::PLAYER_EVENTS, &followed)?
                 .and(column_on_day("acquisition_date", day)),
+            COHORT_COLUMNS,
         )
         .await
         .with_context(|| format!("reading the cohort of {day}"))?;
