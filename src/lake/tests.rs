@@ -259,18 +259,13 @@ async fn reading_ten_thousand_keys_finds_each_stored_one_once() {
             .height()
             == 0
     );
+    let never_written = TableSpec {
+        name: TableName::new(Layer::Silver, "nowhere"),
+        ..EVENTS
+    };
     assert!(matches!(
-        lake.read_matching(
-            &TableSpec {
-                name: TableName::new(Layer::Silver, "nowhere"),
-                ..EVENTS
-            },
-            "event_id",
-            &wanted,
-            None,
-            Columns::All,
-        )
-        .await,
+        lake.read_matching(&never_written, "event_id", &wanted, None, Columns::All,)
+            .await,
         Err(LakeError::TableNotFound { .. })
     ));
     // Only the asked columns come back, though the match is on one left out.
@@ -288,10 +283,7 @@ async fn reading_ten_thousand_keys_finds_each_stored_one_once() {
     assert_eq!(revenue.height(), found.height());
     let nowhere = lake
         .read_matching_or_empty(
-            &TableSpec {
-                name: TableName::new(Layer::Silver, "nowhere"),
-                ..EVENTS
-            },
+            &never_written,
             "event_id",
             &wanted,
             None,
