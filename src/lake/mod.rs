@@ -38,7 +38,10 @@ use url::Url;
 use crate::date_range::DateRange;
 pub use deltalake::datafusion::prelude::Expr;
 pub use frame::{FrameError, count_column, float_column, string_column};
-pub use rows::{column_at_most, column_before_day, column_in_range, column_on_day, rows_to_batch};
+pub use rows::{
+    column_at_most, column_before_day, column_in_range, column_nonzero, column_on_day,
+    rows_to_batch,
+};
 pub use slices::PlayerSlice;
 pub use table::{ColumnSpec, ColumnType, Layer, TableName, TableSpec};
 pub use uri::LakeUri;

@@ -49,6 +49,11 @@ pub fn column_in_range(column: &str, range: &crate::date_range::DateRange) -> Ex
     col(column).between(date_literal(range.first()), date_literal(range.last()))
 }
 
+/// `column != 0` (and not null), for a float column: the rows that move a sum.
+pub fn column_nonzero(column: &str) -> Expr {
+    col(column).not_eq(lit(0.0))
+}
+
 /// `column <= value`, for an integer column.
 pub fn column_at_most(column: &str, value: i32) -> Expr {
     col(column).lt_eq(lit(value))

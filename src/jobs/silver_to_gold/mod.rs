@@ -23,7 +23,9 @@ use polars::prelude::*;
 use crate::date_range::DateRange;
 use crate::exit_codes::UsageError;
 use crate::lake::frame::distinct_strings;
-use crate::lake::{AppTxn, Columns, Lake, column_before_day, column_in_range, column_on_day};
+use crate::lake::{
+    AppTxn, Columns, Lake, column_before_day, column_in_range, column_nonzero, column_on_day,
+};
 use crate::money::money_sum;
 use crate::run::{JobContext, JobReport};
 use crate::tables::{gold, silver};
@@ -288,7 +290,11 @@ impl LtvLedger {
                 &silver::PLAYER_EVENTS,
                 "player_id",
                 &ids,
-                Some(column_before_day("event_date", range.first())),
+                // Only the rows that move the sum: most events earn nothing.
+                Some(
+                    column_before_day("event_date", range.first())
+                        .and(column_nonzero("revenue_usd")),
+                ),
                 Columns::Only(&["game_id", "player_id", "revenue_usd"]),
             )
             .await?;
