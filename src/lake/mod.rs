@@ -364,17 +364,7 @@ impl Lake {
             .read_matching(spec, column, values, filter, columns)
             .await
         {
-            Err(LakeError::TableNotFound { .. }) => match columns {
-                Columns::All => self.empty(spec),
-                Columns::Only(names) => {
-                    self.empty(spec)?
-                        .select(names.iter().copied())
-                        .map_err(|source| LakeError::Frame {
-                            table: spec.name,
-                            source: source.into(),
-                        })
-                }
-            },
+            Err(LakeError::TableNotFound { .. }) => self.empty_columns(spec, columns),
             read => read,
         }
     }
@@ -385,6 +375,26 @@ impl Lake {
             table: spec.name,
             source,
         })
+    }
+
+    /// [`Lake::empty`] with only `columns`.
+    fn empty_columns(
+        &self,
+        spec: &TableSpec,
+        columns: Columns<'_>,
+    ) -> Result<DataFrame, LakeError> {
+        let empty = self.empty(spec)?;
+        match columns {
+            Columns::All => Ok(empty),
+            Columns::Only(names) => {
+                empty
+                    .select(names.iter().copied())
+                    .map_err(|source| LakeError::Frame {
+                        table: spec.name,
+                        source: source.into(),
+                    })
+            }
+        }
     }
 
     /// The latest day in the table's date column, `None` for an empty or missing table.

@@ -264,7 +264,7 @@ async fn reading_ten_thousand_keys_finds_each_stored_one_once() {
         ..EVENTS
     };
     assert!(matches!(
-        lake.read_matching(&never_written, "event_id", &wanted, None, Columns::All,)
+        lake.read_matching(&never_written, "event_id", &wanted, None, Columns::All)
             .await,
         Err(LakeError::TableNotFound { .. })
     ));
@@ -279,7 +279,7 @@ async fn reading_ten_thousand_keys_finds_each_stored_one_once() {
         )
         .await
         .unwrap();
-    assert_eq!(names(&revenue), ["revenue_usd"]);
+    assert_eq!(revenue.get_column_names(), ["revenue_usd"]);
     assert_eq!(revenue.height(), found.height());
     let nowhere = lake
         .read_matching_or_empty(
@@ -291,16 +291,6 @@ async fn reading_ten_thousand_keys_finds_each_stored_one_once() {
         )
         .await
         .unwrap();
-    assert_eq!(
-        (nowhere.height(), names(&nowhere)),
-        (0, vec!["event_date", "revenue_usd"])
-    );
-}
-
-fn names(frame: &DataFrame) -> Vec<&str> {
-    frame
-        .get_column_names()
-        .into_iter()
-        .map(|name| name.as_str())
-        .collect()
+    assert_eq!(nowhere.height(), 0);
+    assert_eq!(nowhere.get_column_names(), ["event_date", "revenue_usd"]);
 }

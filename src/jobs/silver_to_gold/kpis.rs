@@ -129,9 +129,9 @@ pub fn activity_kpis(events: &DataFrame) -> PolarsResult<DataFrame> {
         .collect()
 }
 
-/// The `gold.kpi_daily` rows of `activity_kpis` (rows of [`activity_kpis`]), with the D1, D7
-/// and D30 calendar retention of the cohorts reaching each day (`retention`, per game and day,
-/// from `gold.ltv_cohorts`).
+/// `gold.kpi_daily` rows: the rows of [`activity_kpis`] with the D1, D7 and D30 calendar
+/// retention of the cohorts reaching each day (`retention`, per game and day, from
+/// `gold.ltv_cohorts`).
 pub fn with_retention(activity_kpis: LazyFrame, retention: LazyFrame) -> PolarsResult<DataFrame> {
     let key = [col("game_id"), col("activity_date")];
     activity_kpis
