@@ -275,11 +275,13 @@ impl<'a> Scorer<'a> {
         let mut first_days = BTreeMap::new();
         for n in OBSERVATION_DAYS {
             let mut wanted = vec![false; rows];
-            for (_, by_window) in &ltv_models {
+            for (horizon, by_window) in &ltv_models {
                 if let Some((model, scored)) = by_window.get(&n)
                     && matches!(model.method, Method::Xgboost { .. })
                 {
-                    scored.iter().for_each(|row| wanted[*row] = true);
+                    for row in self.younger_than(*horizon, scored) {
+                        wanted[row] = true;
+                    }
                 }
             }
             if wanted.contains(&true) {
@@ -295,13 +297,18 @@ impl<'a> Scorer<'a> {
             for (n, (model, scored)) in by_window {
                 match &model.method {
                     Method::Xgboost { .. } => {
-                        let features = first_days
-                            .get(n)
-                            .context("the features of a booster's window")?;
-                        let future = features.predict(model, scored)?;
-                        let to_come = self.share_to_come(*horizon, *n)?;
-                        for (&row, future) in scored.iter().zip(future) {
-                            predicted[row] = Some(earned[row] + future * to_come[row]);
+                        let open: Vec<usize> = self.younger_than(*horizon, scored).collect();
+                        // A window none of whose players is younger than the horizon has no
+                        // features computed, and needs none.
+                        if !open.is_empty() {
+                            let features = first_days
+                                .get(n)
+                                .context("the features of a booster's window")?;
+                            let future = features.predict(model, &open)?;
+                            let to_come = self.share_to_come(*horizon, *n)?;
+                            for (&row, future) in open.iter().zip(future) {
+                                predicted[row] = Some(earned[row] + future * to_come[row]);
+                            }
                         }
                     }
                     Method::CohortCurve { multiplier } => {
@@ -387,6 +394,20 @@ impl<'a> Scorer<'a> {
                     .collect::<Vec<_>>(),
             )
             .collect()?)
+    }
+
+    /// The `rows` (ascending) younger than `horizon` days. Only they need a booster's
+    /// prediction of it: an older player's pLTV at that horizon is their actual revenue. On a
+    /// day scoring 180 days of installs, that spares the D7 booster 173 install days in 180
+    /// and the D30 booster 150.
+    fn younger_than<'r>(
+        &'r self,
+        horizon: i32,
+        rows: &'r [usize],
+    ) -> impl Iterator<Item = usize> + 'r {
+        rows.iter()
+            .copied()
+            .filter(move |row| self.ages[*row] < horizon)
     }
 
     /// For each window, the promoted model of `target` with that window and the player rows
