@@ -397,9 +397,9 @@ impl<'a> Scorer<'a> {
     }
 
     /// The `rows` (ascending) younger than `horizon` days. Only they need a booster's
-    /// prediction of it: an older player's pLTV at that horizon is their actual revenue. On a
-    /// day scoring 180 days of installs, that spares the D7 booster 173 install days in 180
-    /// and the D30 booster 150.
+    /// prediction of it: an older player's pLTV at that horizon is their actual revenue. A day
+    /// scoring 180 install days (ages 1 to 180) spares the D7 booster 174 of those days and the
+    /// D30 booster 151.
     fn younger_than<'r>(
         &'r self,
         horizon: i32,
