@@ -332,7 +332,7 @@ impl<'a> Scorer<'a> {
             let shorter = ltv.last().map(|(_, values)| values);
             let values = (0..rows)
                 .map(|row| {
-                    if self.ages[row] >= *horizon {
+                    if self.has_lived(row, *horizon) {
                         Some(earned[row])
                     } else {
                         let floor = shorter.and_then(|s| s[row]).unwrap_or(0.0);
@@ -396,10 +396,15 @@ impl<'a> Scorer<'a> {
             .collect()?)
     }
 
-    /// The `rows` (ascending) younger than `horizon` days. Only they need a booster's
-    /// prediction of it: an older player's pLTV at that horizon is their actual revenue. A day
-    /// scoring 180 install days (ages 1 to 180) spares the D7 booster 174 of those days and the
-    /// D30 booster 151.
+    /// Whether the player of `row` has lived `horizon` days, so that their pLTV at that
+    /// horizon is their actual revenue.
+    fn has_lived(&self, row: usize, horizon: i32) -> bool {
+        self.ages[row] >= horizon
+    }
+
+    /// The `rows` (ascending) that have not lived `horizon` days: only they need a booster's
+    /// prediction of it. A day scoring 180 install days (ages 1 to 180) spares the D7 booster
+    /// 174 of those days and the D30 booster 151.
     fn younger_than<'r>(
         &'r self,
         horizon: i32,
@@ -407,7 +412,7 @@ impl<'a> Scorer<'a> {
     ) -> impl Iterator<Item = usize> + 'r {
         rows.iter()
             .copied()
-            .filter(move |row| self.ages[*row] < horizon)
+            .filter(move |row| !self.has_lived(*row, horizon))
     }
 
     /// For each window, the promoted model of `target` with that window and the player rows
