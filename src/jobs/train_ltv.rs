@@ -9,6 +9,7 @@
 //! days of `gold.ltv_cohorts`), and says so in the registry. A model is promoted only when it
 //! beats the heuristic on its holdout.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -22,7 +23,7 @@ use crate::lake::{Lake, column_at_most, column_before_day, float_column};
 use crate::ltv::evaluation::{CohortCurve, Evaluation, Heuristic, HoldoutGroups};
 use crate::ltv::features::{self, CHURN_WINDOW_DAYS, HORIZONS, OBSERVATION_DAYS, Vocabulary};
 use crate::ltv::metrics;
-use crate::ltv::model::{Features, Model, Objective, Settings};
+use crate::ltv::model::{Features, Model, Objective, Settings, fit_concurrently};
 use crate::run::{JobContext, JobReport};
 use crate::tables::gold;
 
@@ -170,38 +171,58 @@ pub async fn run(context: JobContext, options: TrainOptions) -> anyhow::Result<J
     let age = (lit(crate::date_range::days_since_epoch(as_of))
         - col("acquisition_date").cast(DataType::Int32))
     .alias("age_days");
+    // Every window's snapshot first, so that the boosters of all windows share the cores
+    // (`fit_concurrently`); the three snapshots are in memory together.
+    let snapshots = OBSERVATION_DAYS
+        .iter()
+        .map(|&n| {
+            let snapshot = features::snapshot(players.clone().lazy(), days.clone().lazy(), n)
+                .with_column(age.clone())
+                .filter(col("age_days").gt_eq(lit(n)))
+                .collect()?;
+            Ok((n, snapshot))
+        })
+        .collect::<PolarsResult<Vec<_>>>()?;
+    let jobs: Vec<(i32, &DataFrame, Target)> = snapshots
+        .iter()
+        .flat_map(|(n, snapshot)| {
+            HORIZONS
+                .iter()
+                .filter(move |h| **h > *n)
+                .map(|h| Target::Ltv(*h))
+                .chain([Target::Churn])
+                .map(move |target| (*n, snapshot, target))
+        })
+        .collect();
+    let fitted = fit_concurrently(&jobs, settings.threads, |(n, snapshot, target), threads| {
+        let settings = Settings {
+            threads,
+            ..settings
+        };
+        fit(snapshot, *n, *target, &settings, options.holdout_share)
+    });
+    // In the jobs' order, a window's D30 comes before the D180 that may fall back on it.
     let mut trained = Vec::new();
-    for n in OBSERVATION_DAYS {
-        let snapshot = features::snapshot(players.clone().lazy(), days.clone().lazy(), n)
-            .with_column(age.clone())
-            .filter(col("age_days").gt_eq(lit(n)))
-            .collect()?;
-        let mut d30 = None;
-        for target in HORIZONS
-            .iter()
-            .filter(|h| **h > n)
-            .map(|h| Target::Ltv(*h))
-            .chain([Target::Churn])
-        {
-            let model = match fit(&snapshot, n, target, &settings, options.holdout_share)? {
-                Some(model) => model,
-                None if target == Target::Ltv(180) => {
-                    match d30
-                        .as_ref()
-                        .zip(curve.as_ref())
-                        .map(|(d30, curve)| extrapolate(d30, curve))
-                    {
-                        Some(model) => model,
-                        None => continue,
-                    }
+    let mut d30_of_window = HashMap::new();
+    for ((n, _, target), model) in jobs.iter().zip(fitted) {
+        let model = match model? {
+            Some(model) => model,
+            None if *target == Target::Ltv(180) => {
+                match d30_of_window
+                    .get(n)
+                    .zip(curve.as_ref())
+                    .map(|(d30, curve)| extrapolate(d30, curve))
+                {
+                    Some(model) => model,
+                    None => continue,
                 }
-                None => continue,
-            };
-            if target == Target::Ltv(30) {
-                d30 = Some(model.clone());
             }
-            trained.push(model);
+            None => continue,
+        };
+        if *target == Target::Ltv(30) {
+            d30_of_window.insert(*n, model.clone());
         }
+        trained.push(model);
     }
 
     let version = format!("ltv-{as_of}-s{}", options.seed);
