@@ -61,11 +61,20 @@ impl Objective {
 }
 
 /// Training settings; fixed threads and seed make a rerun give the same trees.
+///
+/// The defaults are 75 rounds at a learning rate of 0.16 over features cut into 32 bins.
+/// Against 150 rounds at 0.08 over XGBoost's 256 bins they train a million players' booster
+/// 1.7-1.8 times as fast (`examples/ltv_bench`). On the holdout of the generated 480/day
+/// studio they fit as well: decile MAPE lower for each of the five revenue boosters, cohort
+/// MAPE lower for three, Gini no lower, churn AUC within 0.003.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
     pub rounds: u32,
     pub max_depth: u32,
     pub learning_rate: f64,
+    /// Histogram bins per feature. The features are counts and dollar amounts whose split
+    /// points need no finer grid, and fewer bins make each round's histograms cheaper.
+    pub max_bin: u32,
     /// The least hessian a leaf may hold. In Tweedie's units a non-payer predicted at $0.05
     /// weighs about 0.11, so 2 is a leaf of some 20 such players: small enough for a leaf to
     /// be carved around a few training whales.
@@ -77,9 +86,10 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            rounds: 150,
+            rounds: 75,
             max_depth: 5,
-            learning_rate: 0.08,
+            learning_rate: 0.16,
+            max_bin: 32,
             min_child_weight: 2.0,
             seed: 7,
             threads: 2,
@@ -143,6 +153,7 @@ impl Model {
             ("tree_method", "hist".to_string()),
             ("max_depth", settings.max_depth.to_string()),
             ("eta", settings.learning_rate.to_string()),
+            ("max_bin", settings.max_bin.to_string()),
             ("min_child_weight", settings.min_child_weight.to_string()),
             ("subsample", "0.9".to_string()),
             ("seed", settings.seed.to_string()),
