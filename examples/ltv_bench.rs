@@ -1,9 +1,9 @@
 //! pLTV at scale: N synthetic players (default a million), each with up to 15 days of daily
 //! activity whose spend follows a hidden propensity, and their D30 revenue. Times building the
 //! day-7 features, training the D30 (Tweedie) and churn (logistic) models of one observation
-//! window side by side with train-ltv's settings, and scoring every player with score-ltv's scorer; prints
-//! the figures. Everything runs in memory, so the figures are the models' and features' cost,
-//! not the lake's.
+//! window side by side with train-ltv's settings, and scoring every player with score-ltv's
+//! scorer; prints the figures. Everything runs in memory, so the figures are the models' and
+//! features' cost, not the lake's.
 //!
 //! The N players are old enough to train on; the scored day also has the week of installs
 //! after them (N/3 more players), as every real scoring day does: its youngest players are

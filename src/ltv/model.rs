@@ -236,11 +236,12 @@ impl Model {
 /// `fit` applied to every job, the results in the jobs' order; `fit` is given the XGBoost
 /// threads its booster may use.
 ///
-/// XGBoost's `hist` trains one booster on two threads only about 1.4 times as fast as on one
-/// (19.5 s against 13.9 s for a million rows, see `examples/ltv_bench`), so with several
-/// boosters to train the `threads` cores do more each on a booster of its own: `threads` jobs
-/// run at once, one XGBoost thread each. A lone job gets every thread. The threads a job gets
-/// depend only on the number of jobs, so a rerun trains the same trees.
+/// XGBoost's `hist` spreads one booster over two threads poorly, so with several boosters to
+/// train the `threads` cores do more each on a booster of its own: `threads` jobs run at
+/// once, one XGBoost thread each. (`examples/ltv_bench`, a million rows, 150 rounds: D30 and
+/// churn took 22.8 s one after the other on two threads, 19.2 s side by side.) A lone job
+/// gets every thread. The threads a job gets depend only on the number of jobs, so a rerun
+/// trains the same trees.
 pub fn fit_concurrently<Job: Sync, Fitted: Send>(
     jobs: &[Job],
     threads: u32,
