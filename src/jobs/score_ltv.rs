@@ -28,7 +28,7 @@ use crate::jobs::silver_to_gold::is_whale;
 use crate::jobs::train_ltv::Target;
 use crate::lake::float_column;
 use crate::lake::{Lake, column_in_range};
-use crate::ltv::features::{self, HORIZONS, OBSERVATION_DAYS, PLAYER_KEY};
+use crate::ltv::features::{self, HORIZONS, OBSERVATION_DAYS, PLAYER_ROW};
 use crate::ltv::model::Features;
 use crate::ltv::registry::{self, Method, ModelVersion, RegisteredModel};
 use crate::money::money_sum_where;
@@ -153,21 +153,18 @@ pub fn score_players(
                 .alias("age_days"),
         )
         .filter(col("age_days").gt_eq(lit(1)))
-        .sort(["game_id", "player_id"], SortMultipleOptions::default())
-        .with_row_index(ROW, None)
-        .collect()?;
+        .sort(["game_id", "player_id"], SortMultipleOptions::default());
+    // Numbered in that order: every group-by and join after this keys on the number
+    // ([`PLAYER_ROW`]) instead of the two player strings.
+    let (players, days) = features::numbered(players, days.clone().lazy(), &["age_days"])?;
     Scorer::new(models, &players, days)?.scores(day)
 }
-
-/// The column numbering the scored players (their position in the sorted frame): every
-/// group-by and join after the first keys on it instead of the two player strings.
-const ROW: &str = "row";
 
 /// Predictions for the rows of one frame of players, by row.
 struct Scorer<'a> {
     models: &'a ModelVersion,
     players: &'a DataFrame,
-    /// The fact rows of the scored players, with their player's [`ROW`] and `age_days`.
+    /// The fact rows of the scored players, with their player's [`PLAYER_ROW`] and `age_days`.
     days: DataFrame,
     ages: Vec<i32>,
 }
@@ -207,7 +204,8 @@ impl WindowFeatures {
                         .map_err(|_| anyhow::anyhow!("player row {row} has no features"))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            self.frame.take(&IdxCa::from_vec(ROW.into(), positions))?
+            self.frame
+                .take(&IdxCa::from_vec(PLAYER_ROW.into(), positions))?
         };
         predict(model, &subset)
     }
@@ -217,7 +215,7 @@ impl<'a> Scorer<'a> {
     fn new(
         models: &'a ModelVersion,
         players: &'a DataFrame,
-        days: &DataFrame,
+        days: DataFrame,
     ) -> PolarsResult<Self> {
         let ages = players
             .column("age_days")?
@@ -225,24 +223,6 @@ impl<'a> Scorer<'a> {
             .iter()
             .map(|a| a.unwrap_or(0))
             .collect();
-        let key = PLAYER_KEY.map(col);
-        let days = days
-            .clone()
-            .lazy()
-            .join(
-                players.clone().lazy().select(
-                    PLAYER_KEY
-                        .iter()
-                        .chain(&[ROW, "age_days"])
-                        .map(|name| col(*name))
-                        .collect::<Vec<_>>(),
-                ),
-                key.clone(),
-                key,
-                JoinArgs::new(JoinType::Inner),
-            )
-            .drop(by_name(PLAYER_KEY, true, false))
-            .collect()?;
         Ok(Scorer {
             models,
             players,
@@ -443,7 +423,7 @@ impl<'a> Scorer<'a> {
             .days
             .clone()
             .lazy()
-            .group_by([col(ROW)])
+            .group_by([col(PLAYER_ROW)])
             .agg(
                 HORIZONS
                     .iter()
@@ -481,13 +461,9 @@ impl<'a> Scorer<'a> {
                 .with_column((col("day_number") - (col("age_days") - lit(n))).alias("day_number"))
                 .filter(col("day_number").gt_eq(lit(0)));
         }
-        let wanted = self
-            .players
-            .filter(&BooleanChunked::from_slice("wanted".into(), wanted))?;
-        let frame =
-            features::features_of(wanted.lazy(), self.players.clone().lazy(), days, n, &[ROW])
-                .sort([ROW], SortMultipleOptions::default())
-                .collect()?;
+        let frame = features::features_of(wanted, self.players, days, n)?
+            .sort([PLAYER_ROW], SortMultipleOptions::default())
+            .collect()?;
         let rows = row_numbers(&frame)?.collect();
         Ok(WindowFeatures { rows, frame })
     }
@@ -496,10 +472,10 @@ impl<'a> Scorer<'a> {
 /// Per window, a model and the player rows it scores.
 type ScoredBy<'a> = BTreeMap<i32, (&'a RegisteredModel, Vec<usize>)>;
 
-/// The [`ROW`] column of a frame as indexes.
+/// The [`PLAYER_ROW`] column of a frame as indexes.
 fn row_numbers(frame: &DataFrame) -> PolarsResult<impl Iterator<Item = usize> + '_> {
     Ok(frame
-        .column(ROW)?
+        .column(PLAYER_ROW)?
         .idx()?
         .into_no_null_iter()
         .map(|row| row as usize))

@@ -176,7 +176,7 @@ pub async fn run(context: JobContext, options: TrainOptions) -> anyhow::Result<J
     let snapshots = OBSERVATION_DAYS
         .iter()
         .map(|&n| {
-            let snapshot = features::snapshot(players.clone().lazy(), days.clone().lazy(), n)
+            let snapshot = features::snapshot(players.clone().lazy(), days.clone().lazy(), n)?
                 .with_column(age.clone())
                 .filter(col("age_days").gt_eq(lit(n)))
                 .collect()?;

@@ -20,7 +20,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::money::{dollars, micros, money_sum, money_sum_where};
+use crate::money::{dollars, micros};
 
 /// Days after install a prediction may be made with (its features cover days 0..=N).
 pub const OBSERVATION_DAYS: [i32; 3] = [1, 3, 7];
@@ -164,90 +164,173 @@ impl Vocabulary {
 /// What identifies a player in the lifecycle and fact tables.
 pub const PLAYER_KEY: [&str; 2] = ["game_id", "player_id"];
 
-/// One row per player of `players` (`gold.player_lifecycle` rows) with the features of their
-/// first `n` days, from `days` (`gold.fact_player_daily` rows; later days are ignored), joined
-/// on the columns of `key` (the player, or any column both frames carry that identifies one).
-/// Keeps the lifecycle columns, so keys travel with the features. `players` are also each
-/// other's acquisition peers, so they must hold every install of the days they cover.
-pub fn features(players: LazyFrame, days: LazyFrame, n: i32, key: &[&str]) -> LazyFrame {
-    let own = own_features(players, days, n, key);
-    with_peers(own.clone(), own)
-}
+/// The column numbering players 0, 1, … in their frame's order; each fact row carries its
+/// player's number, so features are summed by position instead of by a hash of two strings.
+pub const PLAYER_ROW: &str = "player_row";
 
-/// [`features`] of some of the players only: `wanted` (rows of `players`), with their peers
-/// found among all of `players`. The wanted players' own days are summed once; everyone
-/// else's only for the two sums peers need.
-pub fn features_of(
-    wanted: LazyFrame,
+/// `players` (`gold.player_lifecycle` rows) numbered in their order by [`PLAYER_ROW`], and the
+/// rows of `days` (`gold.fact_player_daily` rows) of those players with their number and the
+/// player columns `carried` (joined on [`PLAYER_KEY`], which the numbered days no longer carry;
+/// facts of other players are left out): what [`features`] are computed from.
+pub fn numbered(
     players: LazyFrame,
     days: LazyFrame,
-    n: i32,
-    key: &[&str],
-) -> LazyFrame {
-    let on: Vec<Expr> = key.iter().map(|name| col(*name)).collect();
-    let wanted_days = days.clone().join(
-        wanted.clone().select(on.clone()),
-        on.clone(),
-        on.clone(),
-        JoinArgs::new(JoinType::Semi),
+    carried: &[&str],
+) -> PolarsResult<(DataFrame, DataFrame)> {
+    let players = players.with_row_index(PLAYER_ROW, None).collect()?;
+    let key = PLAYER_KEY.map(col);
+    let numbers = players.clone().lazy().select(
+        PLAYER_KEY
+            .iter()
+            .chain(&[PLAYER_ROW])
+            .chain(carried)
+            .map(|name| col(*name))
+            .collect::<Vec<_>>(),
     );
-    let peer_sums = days
-        .filter(col("day_number").lt_eq(lit(n)))
-        .group_by(on.clone())
-        .agg([money_sum("iap_revenue"), money_sum("total_revenue")]);
-    let population = players
-        .join(peer_sums, on.clone(), on, JoinArgs::new(JoinType::Left))
-        .with_columns([
-            col("iap_revenue").fill_null(lit(0)),
-            col("total_revenue").fill_null(lit(0)),
-        ]);
-    with_peers(own_features(wanted, wanted_days, n, key), population)
+    let days = days
+        .join(numbers, key.clone(), key, JoinArgs::new(JoinType::Inner))
+        .drop(by_name(PLAYER_KEY, true, false))
+        .collect()?;
+    Ok((players, days))
 }
 
-/// [`features`] without the peers: the player's own first `n` days and lifecycle columns.
-fn own_features(players: LazyFrame, days: LazyFrame, n: i32, key: &[&str]) -> LazyFrame {
-    let key: Vec<Expr> = key.iter().map(|name| col(*name)).collect();
+/// One row per player of `players` ([`numbered`] lifecycle rows) with the features of their
+/// first `n` days, from `days` (their numbered fact rows; later days are ignored). Keeps the
+/// lifecycle columns, so keys travel with the features. `players` are also each other's
+/// acquisition peers, so they must hold every install of the days they cover.
+pub fn features(players: &DataFrame, days: LazyFrame, n: i32) -> PolarsResult<LazyFrame> {
+    let own = own_features(players, days, n)?.lazy();
+    Ok(with_peers(own.clone(), own))
+}
+
+/// [`features`] of the `wanted` rows of `players` only (a flag per row), with their peers
+/// found among all of `players`.
+pub fn features_of(
+    wanted: &[bool],
+    players: &DataFrame,
+    days: LazyFrame,
+    n: i32,
+) -> PolarsResult<LazyFrame> {
+    let own = own_features(players, days, n)?;
+    let some = own.filter(&BooleanChunked::from_slice("wanted".into(), wanted))?;
+    Ok(with_peers(some.lazy(), own.lazy()))
+}
+
+/// The columns of [`SUMMED`] that are sums of whole micro-units (see [`crate::money`]): their
+/// totals do not depend on the order of the rows.
+const SUMMED_MICROS: [&str; 4] = [
+    "iap_revenue",
+    "ad_revenue",
+    "total_revenue",
+    // Minutes are not money, but their sum must not depend on row order either.
+    "minutes_played",
+];
+/// The columns of [`SUMMED`] that are sums of counts.
+const SUMMED_COUNTS: [&str; 4] = [
+    "iap_purchases",
+    "ad_impressions",
+    "sessions",
+    "levels_gained",
+];
+
+/// [`features`] without the peers: `players` with the sums of their own first `n` days
+/// ([`SUMMED`]) and their recency. One pass over the fact rows adds each into its player's
+/// position: at a million players a hash group-by of the fact rows and a join back cost many
+/// times the arithmetic.
+fn own_features(players: &DataFrame, days: LazyFrame, n: i32) -> PolarsResult<DataFrame> {
+    let rows = players.height();
+    let in_order = players
+        .column(PLAYER_ROW)?
+        .idx()?
+        .iter()
+        .enumerate()
+        .all(|(position, number)| number == Some(position as IdxSize));
+    polars_ensure!(in_order, ComputeError: "players must be numbered 0, 1, … in order by {PLAYER_ROW}");
     let observed = days
         .filter(col("day_number").lt_eq(lit(n)))
-        .group_by(key.clone())
-        .agg([
-            money_sum("iap_revenue"),
-            money_sum("ad_revenue"),
-            money_sum("total_revenue"),
-            money_sum_where("total_revenue", col("day_number").eq(lit(0))).alias("revenue_day0"),
-            col("iap_purchases").sum(),
-            col("ad_impressions").sum(),
-            col("sessions").sum(),
-            // Minutes are not money, but their sum must not depend on row order either.
-            dollars(micros(col("minutes_played")).sum()).alias("minutes_played"),
-            col("levels_gained").sum(),
-            col("is_active")
-                .cast(DataType::Int32)
-                .sum()
-                .alias("active_days"),
-            col("is_active")
-                .and(col("day_number").eq(lit(n)))
-                .any(true)
-                .alias("active_last_day"),
-            (lit(n)
-                - col("day_number")
-                    .filter(col("is_active"))
-                    .max()
-                    .fill_null(lit(-1)))
-            .alias("days_since_active"),
-        ]);
-    players
-        .join(observed, key.clone(), key, JoinArgs::new(JoinType::Left))
-        .with_columns(
-            SUMMED
-                .iter()
-                .map(|name| col(*name).fill_null(lit(0)))
-                .chain([
-                    col("active_last_day").fill_null(lit(false)),
-                    col("days_since_active").fill_null(lit(n + 1)),
-                ])
-                .collect::<Vec<_>>(),
+        .select(
+            [
+                col(PLAYER_ROW),
+                col("day_number").cast(DataType::Int32),
+                col("is_active").fill_null(lit(false)),
+            ]
+            .into_iter()
+            .chain(SUMMED_MICROS.map(|name| micros(col(name)).alias(name)))
+            .chain(SUMMED_COUNTS.map(|name| col(name).cast(DataType::Int64).fill_null(lit(0))))
+            .collect::<Vec<_>>(),
         )
+        .collect()?;
+    let player_of = observed
+        .column(PLAYER_ROW)?
+        .idx()?
+        .into_no_null_iter()
+        .map(|number| {
+            let number = number as usize;
+            polars_ensure!(number < rows, ComputeError: "a fact row's {PLAYER_ROW} {number} is not one of the {rows} players");
+            Ok(number)
+        })
+        .collect::<PolarsResult<Vec<usize>>>()?;
+    let summed = |name: &str| -> PolarsResult<Column> {
+        let mut by_player = vec![0i64; rows];
+        let values = observed.column(name)?.i64()?.into_no_null_iter();
+        for (player, value) in player_of.iter().zip(values) {
+            by_player[*player] += value;
+        }
+        Ok(Column::new(name.into(), by_player))
+    };
+
+    let mut revenue_day0 = vec![0i64; rows];
+    let mut active_days = vec![0i32; rows];
+    let mut active_last_day = vec![false; rows];
+    // Never active in the window reads as last active the day before install.
+    let mut last_active = vec![-1i32; rows];
+    let day_number = observed.column("day_number")?.i32()?.into_no_null_iter();
+    let is_active = observed
+        .column("is_active")?
+        .bool()?
+        .iter()
+        .map(|active| active == Some(true));
+    let revenue = observed.column("total_revenue")?.i64()?.into_no_null_iter();
+    for (((player, day), active), revenue) in
+        player_of.iter().zip(day_number).zip(is_active).zip(revenue)
+    {
+        if day == 0 {
+            revenue_day0[*player] += revenue;
+        }
+        if active {
+            active_days[*player] += 1;
+            active_last_day[*player] |= day == n;
+            last_active[*player] = last_active[*player].max(day);
+        }
+    }
+
+    let mut columns = SUMMED_MICROS
+        .iter()
+        .chain(&SUMMED_COUNTS)
+        .map(|name| summed(name))
+        .collect::<PolarsResult<Vec<Column>>>()?;
+    columns.extend([
+        Column::new("revenue_day0".into(), revenue_day0),
+        Column::new("active_days".into(), active_days),
+        Column::new("active_last_day".into(), active_last_day),
+        Column::new(
+            "days_since_active".into(),
+            last_active
+                .iter()
+                .map(|last| n - last)
+                .collect::<Vec<i32>>(),
+        ),
+    ]);
+    let in_units: Vec<Expr> = SUMMED_MICROS
+        .iter()
+        .chain(&["revenue_day0"])
+        .map(|name| dollars(col(*name)).alias(*name))
+        .collect();
+    players
+        .hstack(&columns)?
+        .lazy()
+        .with_columns(in_units)
+        .collect()
 }
 
 /// `frame` (one row per player with their summed first days) with the [`PEERS`] features:
@@ -336,21 +419,23 @@ fn with_peers(frame: LazyFrame, population: LazyFrame) -> LazyFrame {
 
 /// The training snapshot at `n` days: the [`features`] of `players`' first `n` days and the
 /// churn label `active_after` (active on any of the [`CHURN_WINDOW_DAYS`] days after day `n`).
-pub fn snapshot(players: LazyFrame, days: LazyFrame, n: i32) -> LazyFrame {
-    let key = PLAYER_KEY.map(col);
+pub fn snapshot(players: LazyFrame, days: LazyFrame, n: i32) -> PolarsResult<LazyFrame> {
+    let (players, days) = numbered(players, days, &[])?;
+    let player = [col(PLAYER_ROW)];
     let later = days
         .clone()
+        .lazy()
         .filter(
             col("day_number")
                 .gt(lit(n))
                 .and(col("day_number").lt_eq(lit(n + CHURN_WINDOW_DAYS)))
                 .and(col("is_active")),
         )
-        .group_by(key.clone())
+        .group_by(player.clone())
         .agg([len().gt(lit(0)).alias("active_after")]);
-    features(players, days, n, &PLAYER_KEY)
-        .join(later, key.clone(), key, JoinArgs::new(JoinType::Left))
-        .with_column(col("active_after").fill_null(lit(false)))
+    Ok(features(&players, days.lazy(), n)?
+        .join(later, player.clone(), player, JoinArgs::new(JoinType::Left))
+        .with_column(col("active_after").fill_null(lit(false))))
 }
 
 /// The label column of a horizon (revenue from install through day H).
@@ -416,7 +501,7 @@ pub fn matrix(frame: &DataFrame, vocabulary: &Vocabulary) -> PolarsResult<Vec<f3
 mod tests {
     use chrono::NaiveDate;
 
-    use crate::lake::float_column;
+    use crate::lake::{float_column, string_column};
 
     use super::*;
 
@@ -460,6 +545,7 @@ mod tests {
     #[test]
     fn a_snapshot_sees_only_the_first_n_days_and_churn_looks_one_week_ahead() {
         let snapshot = snapshot(players().lazy(), days().lazy(), 3)
+            .unwrap()
             .sort(["player_id"], SortMultipleOptions::default())
             .collect()
             .unwrap();
@@ -488,9 +574,98 @@ mod tests {
         assert_eq!(active_after, [Some(true), Some(false)]);
     }
 
+    /// Numbered fact rows: each row's player number, day, IAP revenue, minutes and activity
+    /// (missing where `None`), one session and no ad revenue.
+    fn numbered_days(
+        player_of: &[IdxSize],
+        day_number: &[i32],
+        iap_revenue: &[Option<f64>],
+        minutes_played: &[Option<f64>],
+        is_active: &[Option<bool>],
+    ) -> DataFrame {
+        let rows = player_of.len();
+        df!(
+            PLAYER_ROW => player_of,
+            "day_number" => day_number,
+            "iap_revenue" => iap_revenue,
+            "ad_revenue" => vec![0.0; rows],
+            "total_revenue" => iap_revenue,
+            "iap_purchases" => iap_revenue.iter().map(|r| r.map(|_| 1i64)).collect::<Vec<_>>(),
+            "ad_impressions" => vec![0i64; rows],
+            "sessions" => vec![1i64; rows],
+            "minutes_played" => minutes_played,
+            "levels_gained" => vec![0i64; rows],
+            "is_active" => is_active,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn own_days_add_up_in_their_players_row_in_whole_micro_units_with_missing_as_nothing() {
+        let (players, _) = numbered(players().lazy(), days().lazy(), &[]).unwrap();
+        // payer (row 0): 0.1 and 0.2 on days 0 and 1, 50 on day 2 (after the window), one
+        // day whose revenue, minutes and activity are missing. quiet (row 1): one inactive day.
+        let days = numbered_days(
+            &[0, 0, 1, 0, 0],
+            &[0, 1, 1, 1, 2],
+            &[Some(0.1), Some(0.2), Some(1.0), None, Some(50.0)],
+            &[Some(1.5), Some(2.25), Some(4.0), None, Some(9.0)],
+            &[Some(true), Some(true), Some(false), None, Some(true)],
+        );
+        let own = own_features(&players, days.lazy(), 1).unwrap();
+        assert_eq!(
+            string_column(&own, "player_id").unwrap(),
+            [Some("payer".to_string()), Some("quiet".to_string())]
+        );
+        let about = |name: &str, expected: [f64; 2]| {
+            let values = float_column(&own, name).unwrap();
+            let close = values
+                .iter()
+                .zip(expected)
+                .all(|(v, e)| (v - e).abs() < 1e-9);
+            assert!(close, "{name}: {values:?}, expected {expected:?}");
+        };
+        about("iap_revenue", [0.3, 1.0]);
+        about("total_revenue", [0.3, 1.0]);
+        about("revenue_day0", [0.1, 0.0]);
+        about("minutes_played", [3.75, 4.0]);
+        assert_eq!(float_column(&own, "iap_purchases").unwrap(), [2.0, 1.0]);
+        assert_eq!(float_column(&own, "sessions").unwrap(), [3.0, 1.0]);
+        assert_eq!(float_column(&own, "active_days").unwrap(), [2.0, 0.0]);
+        // quiet was never active in days 0..=1: as if last seen the day before install.
+        assert_eq!(float_column(&own, "days_since_active").unwrap(), [0.0, 2.0]);
+        let last_day: Vec<Option<bool>> = own
+            .column("active_last_day")
+            .unwrap()
+            .bool()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(last_day, [Some(true), Some(false)]);
+    }
+
+    #[test]
+    fn facts_of_an_unknown_player_number_or_players_out_of_order_are_refused() {
+        let (players, _) = numbered(players().lazy(), days().lazy(), &[]).unwrap();
+        let fact_of = |player: IdxSize| {
+            numbered_days(&[player], &[0], &[Some(1.0)], &[Some(1.0)], &[Some(true)]).lazy()
+        };
+        assert!(features(&players, fact_of(1), 1).is_ok());
+        let Err(unknown) = features(&players, fact_of(2), 1) else {
+            panic!("a fact of player number 2 among 2 players was accepted");
+        };
+        assert!(
+            unknown.to_string().contains("not one of the 2 players"),
+            "{unknown}"
+        );
+        let reversed = players.reverse();
+        assert!(features(&reversed, fact_of(1), 1).is_err());
+    }
+
     #[test]
     fn the_matrix_follows_the_feature_names_with_one_hot_columns_and_nan_for_missing() {
         let snapshot = snapshot(players().lazy(), days().lazy(), 1)
+            .unwrap()
             .sort(["player_id"], SortMultipleOptions::default())
             .collect()
             .unwrap();
@@ -592,7 +767,9 @@ mod tests {
     #[test]
     fn peers_are_the_same_campaigns_earlier_installs_of_the_week_without_the_player() {
         let (players, days) = peer_studio();
-        let peers = features(players.lazy(), days.lazy(), 1, &PLAYER_KEY)
+        let (players, days) = numbered(players.lazy(), days.lazy(), &[]).unwrap();
+        let peers = features(&players, days.lazy(), 1)
+            .unwrap()
             .sort(["player_id"], SortMultipleOptions::default())
             .collect()
             .unwrap();
@@ -620,21 +797,21 @@ mod tests {
                 .collect()
                 .unwrap()
         };
-        let wanted = || {
-            col("player_id")
-                .eq(lit("b"))
-                .or(col("player_id").eq(lit("e")))
-        };
+        let (players, days) = numbered(players.lazy(), days.lazy(), &[]).unwrap();
+        let is_wanted = |id: &str| id == "b" || id == "e";
+        let wanted: Vec<bool> = string_column(&players, "player_id")
+            .unwrap()
+            .iter()
+            .map(|id| id.as_deref().is_some_and(is_wanted))
+            .collect();
         let everyone = by_player(
-            features(players.clone().lazy(), days.clone().lazy(), 1, &PLAYER_KEY).filter(wanted()),
+            features(&players, days.clone().lazy(), 1).unwrap().filter(
+                col("player_id")
+                    .eq(lit("b"))
+                    .or(col("player_id").eq(lit("e"))),
+            ),
         );
-        let some = by_player(features_of(
-            players.clone().lazy().filter(wanted()),
-            players.lazy(),
-            days.lazy(),
-            1,
-            &PLAYER_KEY,
-        ));
+        let some = by_player(features_of(&wanted, &players, days.lazy(), 1).unwrap());
         assert_eq!(some.height(), 2);
         assert!(
             some.equals_missing(&everyone),
