@@ -242,6 +242,10 @@ impl Model {
 /// churn took 22.8 s one after the other on two threads, 19.2 s side by side.) A lone job
 /// gets every thread. The threads a job gets depend only on the number of jobs, so a rerun
 /// trains the same trees.
+///
+/// Plain threads taking the next job, not a rayon pool: a rayon worker that waits for
+/// polars' pool (as `fit` does when it selects its rows) takes another job meanwhile, so a
+/// worker could hold several half-done jobs and their matrices, where a thread holds one.
 pub fn fit_concurrently<Job: Sync, Fitted: Send>(
     jobs: &[Job],
     threads: u32,
@@ -449,6 +453,31 @@ mod tests {
         let together = fit_concurrently(&jobs, 2, predictions);
         let alone: Vec<Vec<f32>> = jobs.iter().map(|job| predictions(job, 1)).collect();
         assert_eq!(together, alone);
+    }
+
+    #[test]
+    fn two_jobs_on_two_threads_run_at_the_same_time() {
+        use std::sync::Mutex;
+        use std::sync::mpsc::channel;
+        use std::time::Duration;
+        // Each job waits for the other to have started: one after the other, the first waits
+        // in vain.
+        let (to_first, first_hears) = channel();
+        let (to_second, second_hears) = channel();
+        let (first_hears, second_hears) = (Mutex::new(first_hears), Mutex::new(second_hears));
+        let met = fit_concurrently(&[0, 1], 2, |job, _| {
+            let (tell, hear) = match job {
+                0 => (&to_second, &first_hears),
+                _ => (&to_first, &second_hears),
+            };
+            tell.send(()).is_ok()
+                && hear
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(Duration::from_secs(20))
+                    .is_ok()
+        });
+        assert_eq!(met, [true, true]);
     }
 
     #[test]
