@@ -171,12 +171,13 @@ pub async fn run(context: JobContext, options: TrainOptions) -> anyhow::Result<J
     let age = (lit(crate::date_range::days_since_epoch(as_of))
         - col("acquisition_date").cast(DataType::Int32))
     .alias("age_days");
+    let (players, days) = features::numbered(players.lazy(), days.lazy(), &[])?;
     // Every window's snapshot first, so that the boosters of all windows share the cores
     // (`fit_concurrently`); the three snapshots are in memory together.
     let snapshots = OBSERVATION_DAYS
         .iter()
         .map(|&n| {
-            let snapshot = features::snapshot(players.clone().lazy(), days.clone().lazy(), n)?
+            let snapshot = features::snapshot(&players, &days, n)?
                 .with_column(age.clone())
                 .filter(col("age_days").gt_eq(lit(n)))
                 .collect()?;

@@ -419,8 +419,8 @@ fn with_peers(frame: LazyFrame, population: LazyFrame) -> LazyFrame {
 
 /// The training snapshot at `n` days: the [`features`] of `players`' first `n` days and the
 /// churn label `active_after` (active on any of the [`CHURN_WINDOW_DAYS`] days after day `n`).
-pub fn snapshot(players: LazyFrame, days: LazyFrame, n: i32) -> PolarsResult<LazyFrame> {
-    let (players, days) = numbered(players, days, &[])?;
+/// `players` and `days` are [`numbered`], once for every window.
+pub fn snapshot(players: &DataFrame, days: &DataFrame, n: i32) -> PolarsResult<LazyFrame> {
     let player = [col(PLAYER_ROW)];
     let later = days
         .clone()
@@ -433,7 +433,7 @@ pub fn snapshot(players: LazyFrame, days: LazyFrame, n: i32) -> PolarsResult<Laz
         )
         .group_by(player.clone())
         .agg([len().gt(lit(0)).alias("active_after")]);
-    Ok(features(&players, days.lazy(), n)?
+    Ok(features(players, days.clone().lazy(), n)?
         .join(later, player.clone(), player, JoinArgs::new(JoinType::Left))
         .with_column(col("active_after").fill_null(lit(false))))
 }
@@ -542,10 +542,14 @@ mod tests {
         .unwrap()
     }
 
+    fn snapshot_of_fixture(n: i32) -> LazyFrame {
+        let (players, days) = numbered(players().lazy(), days().lazy(), &[]).unwrap();
+        snapshot(&players, &days, n).unwrap()
+    }
+
     #[test]
     fn a_snapshot_sees_only_the_first_n_days_and_churn_looks_one_week_ahead() {
-        let snapshot = snapshot(players().lazy(), days().lazy(), 3)
-            .unwrap()
+        let snapshot = snapshot_of_fixture(3)
             .sort(["player_id"], SortMultipleOptions::default())
             .collect()
             .unwrap();
@@ -664,8 +668,7 @@ mod tests {
 
     #[test]
     fn the_matrix_follows_the_feature_names_with_one_hot_columns_and_nan_for_missing() {
-        let snapshot = snapshot(players().lazy(), days().lazy(), 1)
-            .unwrap()
+        let snapshot = snapshot_of_fixture(1)
             .sort(["player_id"], SortMultipleOptions::default())
             .collect()
             .unwrap();
