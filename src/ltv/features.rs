@@ -14,7 +14,7 @@
 //! Peers installed no later than the player have lived at least N days whenever the player
 //! has, so training and scoring see the same thing.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -168,16 +168,24 @@ pub const PLAYER_KEY: [&str; 2] = ["game_id", "player_id"];
 /// player's number, so features are summed by position instead of by a hash of two strings.
 pub const PLAYER_ROW: &str = "player_row";
 
-/// `players` (`gold.player_lifecycle` rows) numbered in their order by [`PLAYER_ROW`], and the
-/// rows of `days` (`gold.fact_player_daily` rows) of those players with their number and the
-/// player columns `carried` (joined on [`PLAYER_KEY`], which the numbered days no longer carry;
-/// facts of other players are left out): what [`features`] are computed from.
+/// The column numbering the players' acquisition peer groups (a game and a campaign; a game's
+/// organic installs are one group), so that each window's peers are found by a number
+/// instead of by a hash of two strings.
+pub const PEER_GROUP: &str = "peer_group";
+
+/// `players` (`gold.player_lifecycle` rows) numbered in their order by [`PLAYER_ROW`] and by
+/// [`PEER_GROUP`], and the rows of `days` (`gold.fact_player_daily` rows) of those players
+/// with their number and the player columns `carried` (joined on [`PLAYER_KEY`], which the
+/// numbered days no longer carry; facts of other players are left out): what [`features`]
+/// are computed from.
 pub fn numbered(
     players: LazyFrame,
     days: LazyFrame,
     carried: &[&str],
 ) -> PolarsResult<(DataFrame, DataFrame)> {
-    let players = players.with_row_index(PLAYER_ROW, None).collect()?;
+    let mut players = players.with_row_index(PLAYER_ROW, None).collect()?;
+    let groups = peer_groups(&players)?;
+    players.with_column(groups)?;
     let key = PLAYER_KEY.map(col);
     let numbers = players.clone().lazy().select(
         PLAYER_KEY
@@ -192,6 +200,24 @@ pub fn numbered(
         .drop(by_name(PLAYER_KEY, true, false))
         .collect()?;
     Ok((players, days))
+}
+
+/// The [`PEER_GROUP`] of each of `players`: groups numbered in order of first appearance.
+fn peer_groups(players: &DataFrame) -> PolarsResult<Column> {
+    let games = players.column("game_id")?.str()?;
+    let campaigns = players.column("campaign_id")?.str()?;
+    let mut numbers: HashMap<(Option<&str>, &str), u32> = HashMap::new();
+    let groups: Vec<u32> = games
+        .iter()
+        .zip(campaigns.iter())
+        .map(|(game, campaign)| {
+            let next = numbers.len() as u32;
+            *numbers
+                .entry((game, campaign.unwrap_or_default()))
+                .or_insert(next)
+        })
+        .collect();
+    Ok(Column::new(PEER_GROUP.into(), groups))
 }
 
 /// One row per player of `players` ([`numbered`] lifecycle rows) with the features of their
@@ -335,15 +361,13 @@ fn own_features(players: &DataFrame, days: LazyFrame, n: i32) -> PolarsResult<Da
 
 /// `frame` (one row per player with their summed first days) with the [`PEERS`] features:
 /// over the other players of `population` (the same sums of every player, `frame`'s among
-/// them) with the same game and campaign (organic installs are one campaign) installed on the
-/// player's install day or the [`PEER_DAYS`]` - 1` days before.
+/// them) of the same [`PEER_GROUP`] installed on the player's install day or the
+/// [`PEER_DAYS`]` - 1` days before.
 fn with_peers(frame: LazyFrame, population: LazyFrame) -> LazyFrame {
-    const GROUP: &str = "peer_group";
     const PEER_DAY: &str = "peer_install_day";
-    let group = [col("game_id"), col(GROUP)];
+    let group = [col(PEER_GROUP)];
     let peer_keys = |players: LazyFrame| {
         players.with_columns([
-            col("campaign_id").fill_null(lit("")).alias(GROUP),
             col("acquisition_date")
                 .cast(DataType::Int32)
                 .alias(PEER_DAY),
@@ -352,7 +376,7 @@ fn with_peers(frame: LazyFrame, population: LazyFrame) -> LazyFrame {
     };
     let frame = peer_keys(frame);
     let by_day = peer_keys(population)
-        .group_by([col("game_id"), col(GROUP), col(PEER_DAY)])
+        .group_by([col(PEER_GROUP), col(PEER_DAY)])
         .agg([
             len().cast(DataType::Int64).alias("installs"),
             col("paid_early")
@@ -364,7 +388,7 @@ fn with_peers(frame: LazyFrame, population: LazyFrame) -> LazyFrame {
     // Each install day of a group against the days of the same group in its window.
     let windows = by_day
         .clone()
-        .select([col("game_id"), col(GROUP), col(PEER_DAY).alias("day")])
+        .select([col(PEER_GROUP), col(PEER_DAY).alias("day")])
         .join(
             by_day,
             group.clone(),
@@ -376,14 +400,14 @@ fn with_peers(frame: LazyFrame, population: LazyFrame) -> LazyFrame {
                 .lt_eq(col("day"))
                 .and(col(PEER_DAY).gt(col("day") - lit(PEER_DAYS))),
         )
-        .group_by([col("game_id"), col(GROUP), col("day")])
+        .group_by([col(PEER_GROUP), col("day")])
         .agg([
             col("installs").sum().alias("window_installs"),
             col("payers").sum().alias("window_payers"),
             col("revenue_micros").sum().alias("window_revenue_micros"),
         ])
         .rename(["day"], [PEER_DAY], true);
-    let on = [col("game_id"), col(GROUP), col(PEER_DAY)];
+    let on = [col(PEER_GROUP), col(PEER_DAY)];
     let peers = (col("window_installs") - lit(1)).cast(DataType::Float64);
     let per_peer = |value: Expr| {
         when(peers.clone().gt(lit(0.0)))
@@ -405,7 +429,6 @@ fn with_peers(frame: LazyFrame, population: LazyFrame) -> LazyFrame {
         ])
         .drop(by_name(
             [
-                GROUP,
                 PEER_DAY,
                 "paid_early",
                 "window_installs",
@@ -789,6 +812,18 @@ mod tests {
             column("peer_revenue_per_install"),
             [None, Some(5.0), Some(3.0), Some(0.5), Some(3.5 / 3.0), None]
         );
+    }
+
+    #[test]
+    fn a_peer_group_is_a_game_and_a_campaign_and_a_games_organic_installs_are_one() {
+        let players = df!(
+            "game_id" => ["g", "g", "h", "g", "h", "g"],
+            "campaign_id" => [Some("c"), None, Some("c"), Some("c"), None, None],
+        )
+        .unwrap();
+        let groups = peer_groups(&players).unwrap();
+        let groups: Vec<u32> = groups.u32().unwrap().into_no_null_iter().collect();
+        assert_eq!(groups, [0, 1, 2, 0, 3, 1]);
     }
 
     #[test]
