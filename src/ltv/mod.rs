@@ -2,6 +2,7 @@
 //!
 //! - [`features`]: a player's first N days as model inputs, and the labels of matured players;
 //! - [`model`]: XGBoost training and prediction (the only module that talks to XGBoost);
+//!   `forest` walks a trained booster's trees for its predictions;
 //! - [`metrics`] and [`evaluation`]: the holdout report against the industry heuristic;
 //! - [`registry`]: the trained models of `gold.ltv_models`, loaded to score;
 //! - [`share_to_come`]: how much of a model's prediction a player has still to live through,
@@ -9,6 +10,7 @@
 
 pub mod evaluation;
 pub mod features;
+mod forest;
 pub mod metrics;
 pub mod model;
 pub mod registry;

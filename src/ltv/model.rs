@@ -21,6 +21,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde::{Deserialize, Serialize};
 use xgboost_rs::{Booster, DMatrix};
 
+use super::forest::{Forest, ForestError};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     #[error("XGBoost: {0}")]
@@ -34,6 +36,10 @@ pub enum ModelError {
     },
     #[error("no rows to train on")]
     Empty,
+    #[error("rows of {got} features for a booster that reads {needs}")]
+    Width { needs: usize, got: usize },
+    #[error(transparent)]
+    Forest(#[from] ForestError),
     #[error("the booster's {BALANCE_ATTRIBUTE} attribute is not a positive number: {0:?}")]
     Balance(String),
 }
@@ -105,7 +111,7 @@ pub struct Features<'a> {
 }
 
 impl Features<'_> {
-    fn matrix(&self, threads: u32) -> Result<DMatrix, ModelError> {
+    fn check_shape(&self) -> Result<(), ModelError> {
         if self.values.len() != self.rows * self.width {
             return Err(ModelError::Shape {
                 rows: self.rows,
@@ -114,6 +120,11 @@ impl Features<'_> {
                 got: self.values.len(),
             });
         }
+        Ok(())
+    }
+
+    fn matrix(&self, threads: u32) -> Result<DMatrix, ModelError> {
+        self.check_shape()?;
         let float = std::mem::size_of::<f32>();
         Ok(DMatrix::from_col_major_f32(
             self.values,
@@ -130,6 +141,8 @@ impl Features<'_> {
 /// A trained model.
 pub struct Model {
     booster: Booster,
+    /// The booster's trees, which predict for it (see [`Forest`]).
+    forest: Forest,
     /// What a revenue model's predictions are multiplied by; `None` for a classifier, whose
     /// probabilities are not rescaled, and for a booster stored before models were balanced.
     balance: Option<f64>,
@@ -180,8 +193,10 @@ impl Model {
             // same.
             booster.set_attribute(BALANCE_ATTRIBUTE, &factor.to_string())?;
         }
+        let forest = Forest::from_json(&booster.save_to_buffer("json".to_string())?)?;
         Ok(Model {
             booster,
+            forest,
             balance,
             threads: settings.threads,
         })
@@ -191,7 +206,16 @@ impl Model {
         if features.rows == 0 {
             return Ok(Vec::new());
         }
-        let raw = self.booster.predict(&features.matrix(self.threads)?)?;
+        features.check_shape()?;
+        if features.width < self.forest.width() {
+            return Err(ModelError::Width {
+                needs: self.forest.width(),
+                got: features.width,
+            });
+        }
+        let raw = self
+            .forest
+            .predict(features.values, features.width, self.threads);
         Ok(self.balanced(raw))
     }
 
@@ -218,6 +242,7 @@ impl Model {
     /// balance attribute and predicts as it did.
     pub fn from_json(json: &str, threads: u32) -> Result<Self, ModelError> {
         let booster = Booster::load_buffer(json.as_bytes())?;
+        let forest = Forest::from_json(json)?;
         let balance = match booster.get_attribute(BALANCE_ATTRIBUTE)? {
             None => None,
             Some(text) => match text.parse::<f64>() {
@@ -227,6 +252,7 @@ impl Model {
         };
         Ok(Model {
             booster,
+            forest,
             balance,
             threads,
         })
@@ -404,6 +430,72 @@ mod tests {
         let p = model.predict(&features).unwrap();
         assert_eq!(model.balance(), None, "a probability is not rescaled");
         assert!(p[0] > 0.6 && p[1] < 0.4, "{p:?}");
+    }
+
+    #[test]
+    fn the_walked_trees_predict_what_xgboost_predicts_to_the_bit() {
+        // Three features, some of them missing, for both objectives.
+        let rows = 3000;
+        let (pairs, revenue) = zero_inflated(rows);
+        let values: Vec<f32> = pairs
+            .chunks(2)
+            .enumerate()
+            .flat_map(|(row, pair)| {
+                let b = if row % 7 == 3 { f32::NAN } else { pair[1] };
+                let product = if row % 4 == 1 {
+                    f32::NAN
+                } else {
+                    pair[0] * pair[1]
+                };
+                [pair[0], b, product]
+            })
+            .collect();
+        let features = Features {
+            values: &values,
+            rows,
+            width: 3,
+        };
+        let churned: Vec<f32> = revenue
+            .iter()
+            .map(|r| if *r > 0.0 { 0.0 } else { 1.0 })
+            .collect();
+        for (objective, labels) in [
+            (Objective::Tweedie, &revenue),
+            (Objective::Logistic, &churned),
+        ] {
+            let model = Model::train(objective, &features, labels, &Settings::default()).unwrap();
+            let by_xgboost =
+                model.balanced(model.booster.predict(&features.matrix(1).unwrap()).unwrap());
+            for threads in [1, 2, 5] {
+                let loaded = Model::from_json(&model.to_json().unwrap(), threads).unwrap();
+                assert_eq!(
+                    loaded.predict(&features).unwrap(),
+                    by_xgboost,
+                    "{objective:?} on {threads} threads"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rows_narrower_than_the_trees_read_are_an_error() {
+        let (values, labels) = zero_inflated(400);
+        let features = Features {
+            values: &values,
+            rows: 400,
+            width: 2,
+        };
+        let model =
+            Model::train(Objective::Tweedie, &features, &labels, &Settings::default()).unwrap();
+        let narrow = Features {
+            values: &values[..400],
+            rows: 400,
+            width: 1,
+        };
+        assert!(matches!(
+            model.predict(&narrow),
+            Err(ModelError::Width { needs: 2, got: 1 })
+        ));
     }
 
     #[test]
