@@ -31,7 +31,7 @@ use crate::lake::{Lake, column_in_range};
 use crate::ltv::features::{self, HORIZONS, OBSERVATION_DAYS, PLAYER_ROW};
 use crate::ltv::model::Features;
 use crate::ltv::registry::{self, Method, ModelVersion, RegisteredModel};
-use crate::money::money_sum_where;
+use crate::money::{dollars, micros};
 use crate::run::{JobContext, JobReport};
 use crate::tables::gold;
 
@@ -418,32 +418,46 @@ impl<'a> Scorer<'a> {
 
     /// Revenue from install through each of [`HORIZONS`] so far, by row.
     fn earned(&self) -> PolarsResult<Vec<Vec<f64>>> {
-        let name = |horizon: i32| format!("earned_d{horizon}");
-        let by_row = self
+        // Each fact row added into its player's row, in whole micro-units: a group-by of a
+        // million players' facts costs many times the arithmetic (as `features` found).
+        let players = self.players.height();
+        let facts = self
             .days
             .clone()
             .lazy()
-            .group_by([col(PLAYER_ROW)])
-            .agg(
-                HORIZONS
-                    .iter()
-                    .map(|horizon| {
-                        money_sum_where("total_revenue", col("day_number").lt_eq(lit(*horizon)))
-                            .alias(name(*horizon))
-                    })
-                    .collect::<Vec<_>>(),
-            )
+            .select([
+                col(PLAYER_ROW),
+                col("day_number").cast(DataType::Int32),
+                micros(col("total_revenue")).alias("revenue"),
+            ])
             .collect()?;
-        let rows: Vec<usize> = row_numbers(&by_row)?.collect();
+        let mut by_horizon = vec![vec![0i64; players]; HORIZONS.len()];
+        let days = facts.column("day_number")?.i32()?.iter();
+        let revenue = facts.column("revenue")?.i64()?.into_no_null_iter();
+        for ((row, day), revenue) in row_numbers(&facts)?.zip(days).zip(revenue) {
+            polars_ensure!(row < players, ComputeError: "a fact row's {PLAYER_ROW} {row} is not one of the {players} players");
+            let Some(day) = day else { continue };
+            for (horizon, sums) in HORIZONS.iter().zip(&mut by_horizon) {
+                if day <= *horizon {
+                    sums[row] += revenue;
+                }
+            }
+        }
+        let name = |horizon: i32| format!("earned_d{horizon}");
+        let in_dollars = DataFrame::new(
+            players,
+            HORIZONS
+                .iter()
+                .zip(by_horizon)
+                .map(|(horizon, sums)| Column::new(name(*horizon).into(), sums))
+                .collect(),
+        )?
+        .lazy()
+        .select(HORIZONS.map(|horizon| dollars(col(name(horizon))).alias(name(horizon))))
+        .collect()?;
         HORIZONS
             .iter()
-            .map(|horizon| {
-                let mut earned = vec![0.0; self.players.height()];
-                for (row, value) in rows.iter().zip(float_column(&by_row, &name(*horizon))?) {
-                    earned[*row] = value;
-                }
-                Ok(earned)
-            })
+            .map(|horizon| float_column(&in_dollars, &name(*horizon)))
             .collect()
     }
 
