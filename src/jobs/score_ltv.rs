@@ -434,8 +434,11 @@ impl<'a> Scorer<'a> {
         let mut by_horizon = vec![vec![0i64; players]; HORIZONS.len()];
         let days = facts.column("day_number")?.i32()?.iter();
         let revenue = facts.column("revenue")?.i64()?.into_no_null_iter();
-        for ((row, day), revenue) in row_numbers(&facts)?.zip(days).zip(revenue) {
-            polars_ensure!(row < players, ComputeError: "a fact row's {PLAYER_ROW} {row} is not one of the {players} players");
+        for ((row, day), revenue) in features::player_numbers(&facts, players)?
+            .into_iter()
+            .zip(days)
+            .zip(revenue)
+        {
             let Some(day) = day else { continue };
             for (horizon, sums) in HORIZONS.iter().zip(&mut by_horizon) {
                 if day <= *horizon {

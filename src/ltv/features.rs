@@ -220,6 +220,21 @@ fn peer_groups(players: &DataFrame) -> PolarsResult<Column> {
     Ok(Column::new(PEER_GROUP.into(), groups))
 }
 
+/// The [`PLAYER_ROW`] of each of `facts` ([`numbered`] fact rows), each checked to be one of
+/// the first `players`: the positions a dense pass adds the facts into.
+pub fn player_numbers(facts: &DataFrame, players: usize) -> PolarsResult<Vec<usize>> {
+    facts
+        .column(PLAYER_ROW)?
+        .idx()?
+        .into_no_null_iter()
+        .map(|number| {
+            let number = number as usize;
+            polars_ensure!(number < players, ComputeError: "a fact row's {PLAYER_ROW} {number} is not one of the {players} players");
+            Ok(number)
+        })
+        .collect()
+}
+
 /// One row per player of `players` ([`numbered`] lifecycle rows) with the features of their
 /// first `n` days, from `days` (their numbered fact rows; later days are ignored). Keeps the
 /// lifecycle columns, so keys travel with the features. `players` are also each other's
@@ -286,16 +301,7 @@ fn own_features(players: &DataFrame, days: LazyFrame, n: i32) -> PolarsResult<Da
             .collect::<Vec<_>>(),
         )
         .collect()?;
-    let player_of = observed
-        .column(PLAYER_ROW)?
-        .idx()?
-        .into_no_null_iter()
-        .map(|number| {
-            let number = number as usize;
-            polars_ensure!(number < rows, ComputeError: "a fact row's {PLAYER_ROW} {number} is not one of the {rows} players");
-            Ok(number)
-        })
-        .collect::<PolarsResult<Vec<usize>>>()?;
+    let player_of = player_numbers(&observed, rows)?;
     let summed = |name: &str| -> PolarsResult<Column> {
         let mut by_player = vec![0i64; rows];
         let values = observed.column(name)?.i64()?.into_no_null_iter();

@@ -63,7 +63,8 @@ impl Link {
 }
 
 /// One node. A leaf's ways all lead back to itself, so walks of trees of any shape take the
-/// tree's depth in steps and every lane moves in step.
+/// tree's depth in steps and every lane moves in step. (A lane at a leaf still reads its
+/// feature 0, which every row has: [`Forest::width`] is at least one.)
 #[derive(Debug, Clone, Copy)]
 struct Node {
     feature: u32,
