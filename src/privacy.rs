@@ -2,10 +2,15 @@
 //! hash (HMAC-SHA256) before anything is written, the same way for telemetry and attribution
 //! so that joins on the player still work.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+
 use hmac::{Hmac, KeyInit, Mac};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
+use crate::contracts::{Json, JsonObject};
 use crate::exit_codes::UsageError;
 
 /// Environment variable holding the hashing key (at least 32 bytes of secret text).
@@ -56,7 +61,10 @@ impl PiiHasher {
     pub fn hash(&self, value: &str) -> String {
         let mut mac = self.mac.clone();
         mac.update(value.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+        let mut hex = [0u8; 64];
+        hex::encode_to_slice(mac.finalize().into_bytes(), &mut hex)
+            .expect("64 hex digits hold 32 bytes");
+        String::from_utf8(hex.to_vec()).expect("hex digits are ASCII")
     }
 
     /// Replaces the string values at `paths` (dotted, e.g. `device.id`) by their hash.
@@ -74,6 +82,146 @@ impl PiiHasher {
                 *value = Value::String(self.hash(text));
             }
         }
+    }
+}
+
+/// Hashes for one batch of messages, each distinct value hashed once: a player's ids recur in
+/// every one of their events, and looking a hash up costs a fraction of computing it.
+pub struct HashMemo<'h> {
+    hasher: &'h PiiHasher,
+    hashes: HashMap<String, String>,
+}
+
+impl<'h> HashMemo<'h> {
+    pub fn new(hasher: &'h PiiHasher) -> Self {
+        HashMemo {
+            hasher,
+            hashes: HashMap::new(),
+        }
+    }
+
+    /// [`PiiHasher::hash`] of `value`.
+    pub fn hash(&mut self, value: &str) -> &str {
+        if !self.hashes.contains_key(value) {
+            let hash = self.hasher.hash(value);
+            self.hashes.insert(value.to_owned(), hash);
+        }
+        &self.hashes[value]
+    }
+
+    /// `text`, the JSON object `object` was parsed from, with the string values at `paths`
+    /// (dotted, e.g. `device.id`) replaced by their hash. A key written twice has each of its
+    /// values hashed.
+    ///
+    /// The hashes are spliced into the text, every other byte kept as it arrived; only when a
+    /// hashed value is written with escapes (the parse holds a decoded copy, so where it sits
+    /// in the text is not known) is the object written out again, compact, keys in their order.
+    pub fn hash_json_text(&mut self, text: &str, object: &JsonObject, paths: &[&str]) -> String {
+        let paths: Vec<Vec<&str>> = paths.iter().map(|path| path.split('.').collect()).collect();
+        self.splice_hashes(text, object, &paths).unwrap_or_else(|| {
+            let hashed = HashedObject {
+                hasher: self.hasher,
+                object,
+                paths: paths.iter().map(Vec::as_slice).collect(),
+            };
+            serde_json::to_string(&hashed).expect("JSON with text keys always serialises")
+        })
+    }
+
+    /// `text` with the hashes in place of the values at `paths`; `None` when one of those is
+    /// not a slice of `text`.
+    fn splice_hashes(
+        &mut self,
+        text: &str,
+        object: &JsonObject,
+        paths: &[Vec<&str>],
+    ) -> Option<String> {
+        let mut values = Vec::new();
+        for path in paths {
+            values_at(object, path, &mut values);
+        }
+        let text_start = text.as_ptr() as usize;
+        let mut spans = Vec::with_capacity(values.len());
+        for value in values {
+            match value {
+                Json::Str(Cow::Borrowed(clear)) => {
+                    let start = (clear.as_ptr() as usize).checked_sub(text_start)?;
+                    let end = start + clear.len();
+                    if end > text.len() {
+                        return None;
+                    }
+                    spans.push((start, end, *clear));
+                }
+                Json::Str(Cow::Owned(_)) => return None,
+                _ => {}
+            }
+        }
+        spans.sort_unstable_by_key(|&(start, _, _)| start);
+        // Two paths may name the same field (a global one that an event contract repeats).
+        spans.dedup_by_key(|&mut (start, _, _)| start);
+        let mut hashed = String::with_capacity(text.len() + spans.len() * 64);
+        let mut copied_to = 0;
+        for (start, end, clear) in spans {
+            hashed.push_str(&text[copied_to..start]);
+            hashed.push_str(self.hash(clear));
+            copied_to = end;
+        }
+        hashed.push_str(&text[copied_to..]);
+        Some(hashed)
+    }
+}
+
+/// Every value at the dotted path `parts` below `object`, through each of a repeated key's
+/// values.
+fn values_at<'v, 'j>(object: &'v JsonObject<'j>, parts: &[&str], out: &mut Vec<&'v Json<'j>>) {
+    let Some((first, rest)) = parts.split_first() else {
+        return;
+    };
+    let matching = object.iter().filter(|(key, _)| key == first);
+    for value in matching.map(|(_, value)| value) {
+        match value {
+            _ if rest.is_empty() => out.push(value),
+            Json::Object(inner) => values_at(inner, rest, out),
+            _ => {}
+        }
+    }
+}
+
+/// An object written out with the string values at `paths` (split at the dots) hashed.
+struct HashedObject<'a, 'j> {
+    hasher: &'a PiiHasher,
+    object: &'a JsonObject<'j>,
+    paths: Vec<&'a [&'a str]>,
+}
+
+impl Serialize for HashedObject<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.object.len()))?;
+        for (key, value) in self.object.iter() {
+            let below: Vec<&[&str]> = self
+                .paths
+                .iter()
+                .filter_map(|path| match path.split_first() {
+                    Some((first, rest)) if *first == key => Some(rest),
+                    _ => None,
+                })
+                .collect();
+            match value {
+                Json::Str(clear) if below.iter().any(|rest| rest.is_empty()) => {
+                    map.serialize_entry(key, &self.hasher.hash(clear))?
+                }
+                Json::Object(inner) if !below.is_empty() => map.serialize_entry(
+                    key,
+                    &HashedObject {
+                        hasher: self.hasher,
+                        object: inner,
+                        paths: below,
+                    },
+                )?,
+                _ => map.serialize_entry(key, value)?,
+            }
+        }
+        map.end()
     }
 }
 
@@ -103,5 +251,55 @@ mod tests {
         assert_eq!(event["eternal_player_id"], hasher.hash("p"));
         assert_eq!(event["device"]["ad_id"], hasher.hash("d"));
         assert_eq!(event["n"], 1, "only strings are hashed");
+    }
+
+    fn object<'j>(text: &'j str) -> JsonObject<'j> {
+        match serde_json::from_str(text).unwrap() {
+            Json::Object(object) => object,
+            other => panic!("not an object: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn hashes_are_spliced_into_the_text_as_it_arrived() {
+        let hasher = PiiHasher::new(b"0123456789abcdef0123456789abcdef");
+        let text = r#"{ "eternal_player_id":"p1", "n": 1, "device": {"ad_id": "d", "x": "p1"},  "eternal_player_id": "p2", "free": "p1" }"#;
+        let mut memo = HashMemo::new(&hasher);
+        let paths = [
+            "eternal_player_id",
+            "device.ad_id",
+            "n",
+            "absent",
+            "eternal_player_id",
+        ];
+        let hashed = memo.hash_json_text(text, &object(text), &paths);
+        // Both values of the repeated key, the nested one, nothing else; spacing kept.
+        let expected = format!(
+            r#"{{ "eternal_player_id":"{}", "n": 1, "device": {{"ad_id": "{}", "x": "p1"}},  "eternal_player_id": "{}", "free": "p1" }}"#,
+            hasher.hash("p1"),
+            hasher.hash("d"),
+            hasher.hash("p2"),
+        );
+        // Hashed once each, however often they recur.
+        assert_eq!(memo.hashes.len(), 3);
+        assert_eq!(hashed, expected);
+    }
+
+    #[test]
+    fn a_value_written_with_escapes_is_hashed_in_a_rewritten_object() {
+        let hasher = PiiHasher::new(b"0123456789abcdef0123456789abcdef");
+        let text = r#"{"eternal_player_id": "p\u0031", "device": {"ad_id": "d"}, "eternal_player_id": "p2", "n": 1}"#;
+        let hashed = HashMemo::new(&hasher).hash_json_text(
+            text,
+            &object(text),
+            &["eternal_player_id", "device.ad_id"],
+        );
+        let expected = format!(
+            r#"{{"eternal_player_id":"{}","device":{{"ad_id":"{}"}},"eternal_player_id":"{}","n":1}}"#,
+            hasher.hash("p1"),
+            hasher.hash("d"),
+            hasher.hash("p2"),
+        );
+        assert_eq!(hashed, expected);
     }
 }

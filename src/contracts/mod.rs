@@ -31,7 +31,8 @@ pub const FUTURE_TOLERANCE_MS: i64 = 5 * 60 * 1000;
 /// A row as the rules read it: parsed from the row's JSON text, borrowing its keys and strings
 /// from that text, so that judging a day's rows does not copy them. An object keeps its keys
 /// in the text's order and is searched in that order: a key written twice is read at its
-/// first value. (Bronze's `raw_json` never repeats a key: ingest-drain writes it from a map.)
+/// first value. (Bronze's `raw_json` is the message as it arrived, PII hashed, so it may
+/// repeat a key; ingest-drain types Bronze's columns from the first value too.)
 pub type Json<'a> = serde_json_borrow::Value<'a>;
 /// A JSON object of a [`Json`] row.
 pub type JsonObject<'a> = serde_json_borrow::ObjectAsVec<'a>;

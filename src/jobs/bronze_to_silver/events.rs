@@ -92,7 +92,7 @@ fn serialize_ordered<'v, 'j: 'v, S: Serializer>(
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     let mut entries: Vec<_> = entries.collect();
-    // Stable, and one pass when the keys already are in order, as ingest-drain writes them.
+    // Stable, so a key written twice keeps its first value (the one the contracts judged).
     entries.sort_by_key(|(key, _)| *key);
     entries.dedup_by(|(later, _), (earlier, _)| later == earlier);
     serializer.collect_map(

@@ -10,7 +10,7 @@ use anyhow::Context;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::records::{BronzeBatch, InputKind, Provenance, RecordParser};
+use super::records::{BronzeBatch, InputKind, Provenance, RawMessage, RecordParser};
 
 /// A file to load and what is in it.
 #[derive(Debug, Clone)]
@@ -114,14 +114,15 @@ pub fn parse(
     let mut records = 0;
     match file.kind {
         InputKind::Telemetry | InputKind::AppsflyerPush => {
-            for (index, line) in content.split(|&b| b == b'\n').enumerate() {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                if line.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                records += 1;
-                parser.push_message(file.kind, line, at(index as i64 + 1), batch);
-            }
+            let messages: Vec<RawMessage> = lines(content)
+                .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+                .map(|(index, line)| RawMessage {
+                    bytes: line,
+                    provenance: at(index as i64 + 1),
+                })
+                .collect();
+            records = messages.len() as u64;
+            parser.push_messages(file.kind, &messages, batch);
         }
         InputKind::AppsflyerPull | InputKind::AdSpend | InputKind::Campaigns => {
             let mut reader = csv::ReaderBuilder::new()
@@ -165,6 +166,19 @@ pub fn parse(
         }
     }
     records
+}
+
+/// The lines of `content` with their index, without their line ends (`\n` or `\r\n`).
+fn lines(content: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', content)
+        .chain(std::iter::once(content.len()))
+        .enumerate()
+        .map(move |(index, end)| {
+            let line = &content[start..end];
+            start = end + 1;
+            (index, line.strip_suffix(b"\r").unwrap_or(line))
+        })
 }
 
 /// The record as a CSV line, for the quarantine's evidence.

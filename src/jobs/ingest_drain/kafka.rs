@@ -19,7 +19,7 @@ use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::records::{BronzeBatch, InputKind, Provenance, RecordParser};
+use super::records::{BronzeBatch, InputKind, Provenance, RawMessage, RecordParser};
 use crate::lake::{Lake, StreamAppend, StreamProgress, TableName, TableSpec};
 use crate::run::JobReport;
 
@@ -51,14 +51,24 @@ const WATERMARK_TIMEOUT: Duration = Duration::from_secs(120);
 #[derive(Debug)]
 struct PartitionState {
     kind: InputKind,
+    /// `kafka:TOPIC`, the provenance of its rows.
+    source: Arc<str>,
     /// The next offset to read.
     next: i64,
     /// Drain mode stops before this offset (the high watermark at start).
     end: Option<i64>,
-    /// Rows read since the last commit, and the offsets they span.
-    pending: BronzeBatch,
+    /// Messages read since the last commit, parsed when they are committed (on every core),
+    /// and the offsets they span.
+    pending: Vec<PendingMessage>,
     first_pending: Option<i64>,
     last_pending: Option<i64>,
+}
+
+/// A message read and not yet committed.
+#[derive(Debug)]
+struct PendingMessage {
+    payload: Vec<u8>,
+    provenance: Provenance,
 }
 
 impl PartitionState {
@@ -121,16 +131,13 @@ pub async fn drain(
             sync_assignment(&consumer, lake, settings, &assignment, &mut partitions).await?;
         }
         let all_done = !partitions.is_empty() && partitions.values().all(PartitionState::done);
-        let pending_rows: usize = partitions
-            .values()
-            .map(|p| p.pending.rows() + p.pending.quarantine.len())
-            .sum();
+        let pending_rows: usize = partitions.values().map(|p| p.pending.len()).sum();
         let batch_due = pending_rows >= settings.max_batch_rows
             || (pending_rows > 0
                 && last_flush.elapsed() >= Duration::from_secs(settings.max_batch_seconds));
         let stopping = stop.load(Ordering::Relaxed);
         if batch_due || (all_done && pending_rows > 0) || (stopping && pending_rows > 0) {
-            flush(lake, &consumer, &mut partitions, report).await?;
+            flush(lake, &consumer, parser, &mut partitions, report).await?;
             last_flush = Instant::now();
         }
         if stopping {
@@ -163,18 +170,16 @@ pub async fn drain(
                 }
                 let now = chrono::Utc::now();
                 let provenance = Provenance {
-                    source: format!("kafka:{}", key.0),
+                    source: state.source.clone(),
                     partition: Some(key.1),
                     offset,
                     ingest_ts_us: now.timestamp_micros(),
                     ingest_date: ingest_date_override.unwrap_or_else(|| now.date_naive()),
                 };
-                parser.push_message(
-                    state.kind,
-                    message.payload().unwrap_or_default(),
+                state.pending.push(PendingMessage {
+                    payload: message.payload().unwrap_or_default().to_vec(),
                     provenance,
-                    &mut state.pending,
-                );
+                });
                 report.rows_in += 1;
                 state.first_pending.get_or_insert(offset);
                 state.last_pending = Some(offset);
@@ -276,9 +281,10 @@ async fn resume(
     tracing::info!(topic, partition, next, high, "partition assigned");
     Ok(PartitionState {
         kind,
+        source: format!("kafka:{topic}").into(),
         next,
         end: (!settings.follow).then_some(high),
-        pending: BronzeBatch::default(),
+        pending: Vec::new(),
         first_pending: None,
         last_pending: None,
     })
@@ -318,6 +324,7 @@ async fn seek(
 async fn flush(
     lake: &Lake,
     consumer: &StreamConsumer,
+    parser: &RecordParser,
     partitions: &mut BTreeMap<PartitionKey, PartitionState>,
     report: &mut JobReport,
 ) -> anyhow::Result<()> {
@@ -330,13 +337,23 @@ async fn flush(
         else {
             continue;
         };
-        let mut pending = std::mem::take(&mut state.pending);
-        quarantine.quarantine.append(&mut pending.quarantine);
+        let messages: Vec<RawMessage> = state
+            .pending
+            .iter()
+            .map(|message| RawMessage {
+                bytes: &message.payload,
+                provenance: message.provenance.clone(),
+            })
+            .collect();
+        let mut parsed = BronzeBatch::default();
+        parser.push_messages(state.kind, &messages, &mut parsed);
+        state.pending.clear();
+        quarantine.quarantine.append(&mut parsed.quarantine);
         let spec = state.kind.table();
         let (_, (batch, progress)) = by_table
             .entry(spec.name)
             .or_insert_with(|| (spec, Default::default()));
-        batch.absorb(pending);
+        batch.absorb(parsed);
         let app_id = app_id(&key.0, key.1);
         progress.push((
             key.clone(),

@@ -13,6 +13,7 @@ pub mod records;
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use chrono::Utc;
 use clap::Args;
 
@@ -144,8 +145,17 @@ async fn ingest_files(
     let mut report = JobReport::default();
     let mut skipped_files = 0u64;
     let bar = crate::telemetry::progress_bar(inputs.len() as u64, "loading files");
+    // Each file is read (and its content digested) while the one before it is parsed and
+    // written.
+    let mut reads = inputs.iter().map(|input| {
+        let path = input.path.clone();
+        tokio::task::spawn_blocking(move || files::read(&path))
+    });
+    let mut next_read = reads.next();
     for input in &inputs {
-        let (content, digest) = files::read(&input.path)?;
+        let read = next_read.take().expect("one read per input");
+        next_read = reads.next();
+        let (content, digest) = read.await.context("reading a file")??;
         let txn = AppTxn {
             app_id: format!("ingest-drain:file:{digest}"),
             version: 1,
@@ -165,7 +175,7 @@ async fn ingest_files(
             continue;
         }
         let provenance = Provenance {
-            source: format!("file:{}", input.path.display()),
+            source: format!("file:{}", input.path.display()).into(),
             partition: None,
             offset: 0,
             ingest_ts_us: now.timestamp_micros(),

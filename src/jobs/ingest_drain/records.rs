@@ -3,21 +3,23 @@
 //! Ingestion checks only what Bronze needs to file a row (the envelope: ids, name, time, game);
 //! every other rule of the contracts is enforced by `bronze-to-silver`, which keeps rejects.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use deltalake::arrow::array::{
-    ArrayRef, BinaryArray, Date32Array, Int32Array, Int64Array, RecordBatch, StringArray,
-    TimestampMicrosecondArray,
+    ArrayRef, BinaryArray, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch,
+    StringArray, StringBuilder, TimestampMicrosecondArray,
 };
 use deltalake::arrow::error::ArrowError;
-use serde::{Deserialize, Serialize};
+use rayon::prelude::*;
+use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::contracts::ContractSet;
+use crate::contracts::{ContractSet, Json, JsonObject};
 use crate::date_range::days_since_epoch;
 use crate::lake::{LakeError, TableSpec, rows_to_batch};
-use crate::privacy::PiiHasher;
+use crate::privacy::{HashMemo, PiiHasher};
 use crate::tables::bronze;
 use crate::wire::{AdSpendRow, AppsFlyerInstallRow, AppsFlyerPushInstall, CampaignRow};
 
@@ -65,7 +67,8 @@ impl InputKind {
 /// Where a message came from and when it arrived.
 #[derive(Debug, Clone)]
 pub struct Provenance {
-    pub source: String,
+    /// Shared by every message of a file or partition: a copy is a reference count.
+    pub source: Arc<str>,
     pub partition: Option<i32>,
     pub offset: i64,
     pub ingest_ts_us: i64,
@@ -84,7 +87,7 @@ struct ProvenanceColumns {
     raw_json: String,
     ingest_ts: i64,
     ingest_date: i32,
-    source: String,
+    source: Arc<str>,
     source_partition: Option<i32>,
     source_offset: i64,
 }
@@ -191,23 +194,143 @@ impl BronzeBatch {
     /// that holds only some players' rows is skipped by the slices of the others, instead of
     /// every slice decompressing all of the day.
     pub fn into_tables(mut self) -> Result<Vec<(&'static TableSpec, Vec<RecordBatch>)>, LakeError> {
-        self.game_events
-            .sort_by(|a, b| a.player_id.cmp(&b.player_id));
+        let schema_error = |table: &'static TableSpec| {
+            move |err: ArrowError| LakeError::Schema {
+                table: table.name,
+                detail: err.to_string(),
+            }
+        };
         let mut tables = Vec::new();
         // Quarantine first: a data table's commit then implies the file's rejects are stored.
         if !self.quarantine.is_empty() {
-            let batch = quarantine_batch(&self.quarantine).map_err(|err| LakeError::Schema {
-                table: bronze::QUARANTINE.name,
-                detail: err.to_string(),
-            })?;
+            let batch =
+                quarantine_batch(&self.quarantine).map_err(schema_error(&bronze::QUARANTINE))?;
             tables.push((&bronze::QUARANTINE, vec![batch]));
         }
-        push_rows(&mut tables, &bronze::GAME_EVENTS, &self.game_events)?;
+        if !self.game_events.is_empty() {
+            let batches = game_event_batches(&self.game_events)
+                .map_err(schema_error(&bronze::GAME_EVENTS))?;
+            tables.push((&bronze::GAME_EVENTS, batches));
+            // Millions of small strings take a second or more to free: let another thread
+            // do it while the batches are written.
+            let rows = std::mem::take(&mut self.game_events);
+            std::thread::spawn(move || drop(rows));
+        }
         push_rows(&mut tables, &bronze::ATTRIBUTION, &self.attribution)?;
         push_rows(&mut tables, &bronze::AD_SPEND, &self.ad_spend)?;
         push_rows(&mut tables, &bronze::CAMPAIGNS, &self.campaigns)?;
         Ok(tables)
     }
+}
+
+/// Rows per record batch of game events: a batch's strings stay far below the 2 GiB an Arrow
+/// string array can address, however large the file.
+const GAME_EVENTS_PER_BATCH: usize = 1 << 16;
+
+/// The game events as Bronze record batches, ordered by player, built on every core (the
+/// busiest table: a row-wise conversion through serde cost more than parsing the events).
+fn game_event_batches(rows: &[GameEventRow]) -> Result<Vec<RecordBatch>, ArrowError> {
+    by_player(rows)
+        .par_chunks(GAME_EVENTS_PER_BATCH)
+        .map(|chunk| game_event_batch(rows, chunk))
+        .collect()
+}
+
+/// The rows' indexes ordered by player, a player's rows in their order. Each player is ranked
+/// once, so that sorting compares numbers, not a 64-character id per comparison (most of them
+/// between two events of one player, equal to the last character).
+fn by_player(rows: &[GameEventRow]) -> Vec<usize> {
+    let mut first_seen: HashMap<&str, usize> = HashMap::new();
+    let player_of_row: Vec<usize> = rows
+        .iter()
+        .map(|row| {
+            let next = first_seen.len();
+            *first_seen.entry(row.player_id.as_str()).or_insert(next)
+        })
+        .collect();
+    let mut players: Vec<(&str, usize)> = first_seen.into_iter().collect();
+    players.sort_unstable();
+    let mut rank = vec![0; players.len()];
+    for (position, (_, player)) in players.into_iter().enumerate() {
+        rank[player] = position;
+    }
+    let mut order: Vec<(usize, usize)> = player_of_row
+        .into_iter()
+        .enumerate()
+        .map(|(index, player)| (rank[player], index))
+        .collect();
+    order.par_sort_unstable();
+    order.into_iter().map(|(_, index)| index).collect()
+}
+
+/// The rows at `order`, in that order, as one record batch of `bronze.game_events`: one pass
+/// over the rows, each row's fields appended to their columns (a pass per column would fetch
+/// every row from memory once per column).
+fn game_event_batch(rows: &[GameEventRow], order: &[usize]) -> Result<RecordBatch, ArrowError> {
+    let count = order.len();
+    let text = || StringBuilder::with_capacity(count, count * 16);
+    let (mut event_id, mut player_id, mut game_id, mut event_type) =
+        (text(), text(), text(), text());
+    let (mut session_id, mut device_type, mut country, mut campaign_id) =
+        (text(), text(), text(), text());
+    let (mut raw_json, mut source) = (text(), text());
+    let mut event_timestamp = Vec::with_capacity(count);
+    let mut ingest_ts = Vec::with_capacity(count);
+    let (mut session_duration, mut iap_revenue, mut ad_revenue) = (
+        Vec::with_capacity(count),
+        Vec::with_capacity(count),
+        Vec::with_capacity(count),
+    );
+    let (mut level, mut source_partition) = (Vec::with_capacity(count), Vec::with_capacity(count));
+    let (mut ingest_date, mut source_offset) =
+        (Vec::with_capacity(count), Vec::with_capacity(count));
+    for row in order.iter().map(|&index| &rows[index]) {
+        event_id.append_value(&row.event_id);
+        player_id.append_value(&row.player_id);
+        game_id.append_value(&row.game_id);
+        event_type.append_value(&row.event_type);
+        event_timestamp.push(row.event_timestamp);
+        session_id.append_option(row.session_id.as_deref());
+        session_duration.push(row.session_duration);
+        iap_revenue.push(row.iap_revenue);
+        ad_revenue.push(row.ad_revenue);
+        level.push(row.level);
+        device_type.append_option(row.device_type.as_deref());
+        country.append_option(row.country.as_deref());
+        campaign_id.append_option(row.campaign_id.as_deref());
+        raw_json.append_value(&row.provenance.raw_json);
+        ingest_ts.push(row.provenance.ingest_ts);
+        ingest_date.push(row.provenance.ingest_date);
+        source.append_value(&*row.provenance.source);
+        source_partition.push(row.provenance.source_partition);
+        source_offset.push(row.provenance.source_offset);
+    }
+    let timestamps = |values: Vec<i64>| -> ArrayRef {
+        Arc::new(TimestampMicrosecondArray::from(values).with_timezone("UTC"))
+    };
+    let numbers = |values: Vec<Option<f64>>| -> ArrayRef { Arc::new(Float64Array::from(values)) };
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(event_id.finish()),
+        Arc::new(player_id.finish()),
+        Arc::new(game_id.finish()),
+        Arc::new(event_type.finish()),
+        timestamps(event_timestamp),
+        Arc::new(session_id.finish()),
+        numbers(session_duration),
+        numbers(iap_revenue),
+        numbers(ad_revenue),
+        Arc::new(Int32Array::from(level)),
+        Arc::new(device_type.finish()),
+        Arc::new(country.finish()),
+        Arc::new(campaign_id.finish()),
+        Arc::new(raw_json.finish()),
+        timestamps(ingest_ts),
+        Arc::new(Date32Array::from(ingest_date)),
+        Arc::new(source.finish()),
+        Arc::new(Int32Array::from(source_partition)),
+        Arc::new(Int64Array::from(source_offset)),
+    ];
+    RecordBatch::try_new(bronze::GAME_EVENTS.arrow_schema(), columns)
 }
 
 fn push_rows<R: Serialize>(
@@ -243,7 +366,7 @@ fn quarantine_batch(rows: &[QuarantineRow]) -> Result<RecordBatch, ArrowError> {
             rows.iter().map(|r| r.provenance.ingest_days()),
         )),
         Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|r| r.provenance.source.as_str()),
+            rows.iter().map(|r| &*r.provenance.source),
         )),
         Arc::new(Int32Array::from_iter(
             rows.iter().map(|r| r.provenance.partition),
@@ -255,20 +378,118 @@ fn quarantine_batch(rows: &[QuarantineRow]) -> Result<RecordBatch, ArrowError> {
     RecordBatch::try_new(bronze::QUARANTINE.arrow_schema(), columns)
 }
 
+/// A message (or file line) to parse, and where it came from.
+pub struct RawMessage<'a> {
+    pub bytes: &'a [u8],
+    pub provenance: Provenance,
+}
+
+/// How many messages one parallel task parses: enough to amortise a task, few enough that
+/// both cores stay busy to the end of a batch.
+const MESSAGES_PER_TASK: usize = 4096;
+
 /// Turns input into Bronze rows: parses, hashes PII, types the columns Bronze keeps.
 pub struct RecordParser {
     hasher: PiiHasher,
     contracts: ContractSet,
 }
 
+/// The keys of a telemetry event that Bronze types, each at its first value (where the
+/// contracts read a key written twice), found in one pass over the event's keys.
+#[derive(Default)]
+struct EventFields<'v, 'j> {
+    event_id: Option<&'v Json<'j>>,
+    eternal_player_id: Option<&'v Json<'j>>,
+    event_name: Option<&'v Json<'j>>,
+    event_timestamp: Option<&'v Json<'j>>,
+    game_title: Option<&'v Json<'j>>,
+    session_id: Option<&'v Json<'j>>,
+    session_duration_seconds: Option<&'v Json<'j>>,
+    revenue_usd: Option<&'v Json<'j>>,
+    level_id: Option<&'v Json<'j>>,
+    platform: Option<&'v Json<'j>>,
+    country_code: Option<&'v Json<'j>>,
+    attribution: Option<&'v Json<'j>>,
+}
+
 /// The part of a telemetry event Bronze cannot do without; the rest stays in `raw_json`.
-#[derive(Debug, Deserialize)]
-struct Envelope {
-    event_id: String,
-    eternal_player_id: String,
-    event_name: String,
-    event_timestamp: i64,
-    game_title: String,
+struct Envelope<'v> {
+    event_id: &'v str,
+    player: &'v str,
+    name: &'v str,
+    timestamp_ms: i64,
+    game: &'v str,
+}
+
+impl<'v, 'j> EventFields<'v, 'j> {
+    fn read(object: &'v JsonObject<'j>) -> Self {
+        let mut fields = EventFields::default();
+        for (key, value) in object.iter() {
+            let slot = match key {
+                "event_id" => &mut fields.event_id,
+                "eternal_player_id" => &mut fields.eternal_player_id,
+                "event_name" => &mut fields.event_name,
+                "event_timestamp" => &mut fields.event_timestamp,
+                "game_title" => &mut fields.game_title,
+                "session_id" => &mut fields.session_id,
+                "session_duration_seconds" => &mut fields.session_duration_seconds,
+                "revenue_usd" => &mut fields.revenue_usd,
+                "level_id" => &mut fields.level_id,
+                "platform" => &mut fields.platform,
+                "country_code" => &mut fields.country_code,
+                "attribution" => &mut fields.attribution,
+                _ => continue,
+            };
+            slot.get_or_insert(value);
+        }
+        fields
+    }
+
+    fn envelope(&self) -> Result<Envelope<'v>, String> {
+        let text = |value: Option<&'v Json<'j>>, name: &str| match value {
+            Some(Json::Str(text)) => Ok(text.as_ref()),
+            Some(other) => Err(format!(
+                "invalid type: `{name}` is {}, expected a string",
+                json_kind(other)
+            )),
+            None => Err(format!("missing field `{name}`")),
+        };
+        let event_id = text(self.event_id, "event_id")?;
+        let player = text(self.eternal_player_id, "eternal_player_id")?;
+        let name = text(self.event_name, "event_name")?;
+        let timestamp_ms = match self.event_timestamp {
+            Some(value @ Json::Number(number)) if !number.is_f64() => value
+                .as_i64()
+                .ok_or("invalid value: `event_timestamp` is out of range")?,
+            Some(other) => {
+                return Err(format!(
+                    "invalid type: `event_timestamp` is {}, expected an integer",
+                    json_kind(other)
+                ));
+            }
+            None => return Err("missing field `event_timestamp`".into()),
+        };
+        Ok(Envelope {
+            event_id,
+            player,
+            name,
+            timestamp_ms,
+            game: text(self.game_title, "game_title")?,
+        })
+    }
+}
+
+/// What a JSON value is, for an error message.
+fn json_kind(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(number) if number.is_f64() => "a fractional number",
+        Json::Number(_) => "an integer",
+        Json::Str(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
 }
 
 impl RecordParser {
@@ -276,13 +497,34 @@ impl RecordParser {
         RecordParser { hasher, contracts }
     }
 
+    /// Adds the rows parsed from `messages` (or their quarantine rows) to `batch` in the
+    /// messages' order, parsing on every core.
+    pub fn push_messages(&self, kind: InputKind, messages: &[RawMessage], batch: &mut BronzeBatch) {
+        let parts: Vec<BronzeBatch> = messages
+            .par_chunks(MESSAGES_PER_TASK)
+            .map(|chunk| {
+                let mut part = BronzeBatch::default();
+                let mut memo = HashMemo::new(&self.hasher);
+                for message in chunk {
+                    let provenance = message.provenance.clone();
+                    self.push_message(kind, message.bytes, provenance, &mut part, &mut memo);
+                }
+                part
+            })
+            .collect();
+        for part in parts {
+            batch.absorb(part);
+        }
+    }
+
     /// Adds the row parsed from one message (or file line) to `batch`, or its quarantine row.
-    pub fn push_message(
+    fn push_message(
         &self,
         kind: InputKind,
         raw: &[u8],
         provenance: Provenance,
         batch: &mut BronzeBatch,
+        memo: &mut HashMemo,
     ) {
         if raw.len() > MAX_MESSAGE_BYTES {
             let error = format!(
@@ -299,7 +541,7 @@ impl RecordParser {
         }
         let parsed = match kind {
             InputKind::Telemetry => self
-                .telemetry(raw, &provenance)
+                .telemetry(raw, &provenance, memo)
                 .map(|row| batch.game_events.push(row)),
             InputKind::AppsflyerPush => self
                 .appsflyer_push(raw, &provenance)
@@ -346,66 +588,64 @@ impl RecordParser {
         }
     }
 
-    fn telemetry(&self, raw: &[u8], provenance: &Provenance) -> Result<GameEventRow, String> {
-        let mut object: Map<String, Value> =
-            serde_json::from_slice(raw).map_err(|err| format!("not a JSON object: {err}"))?;
-        let envelope: Envelope = serde_json::from_value(Value::Object(object.clone()))
+    /// One parse that borrows the message's text; the PII hashes are spliced into that text
+    /// for `raw_json` (see [`PiiHasher::hash_json_text`]).
+    fn telemetry(
+        &self,
+        raw: &[u8],
+        provenance: &Provenance,
+        memo: &mut HashMemo,
+    ) -> Result<GameEventRow, String> {
+        let text = std::str::from_utf8(raw).map_err(|err| format!("not a JSON object: {err}"))?;
+        let event: Json =
+            serde_json::from_str(text).map_err(|err| format!("not a JSON object: {err}"))?;
+        let Json::Object(object) = &event else {
+            return Err(format!("not a JSON object: {}", json_kind(&event)));
+        };
+        let fields = EventFields::read(object);
+        let envelope = fields
+            .envelope()
             .map_err(|err| format!("envelope: {err}"))?;
+        let player_id = memo.hash(envelope.player).to_owned();
         let mut pii: Vec<&str> = self
             .contracts
             .global()
             .map(|c| c.pii_fields())
             .unwrap_or_default();
-        if let Some(contract) = self
-            .contracts
-            .event_contract(&envelope.game_title, &envelope.event_name)
-        {
+        if let Some(contract) = self.contracts.event_contract(envelope.game, envelope.name) {
             pii.extend(contract.pii_fields());
         }
-        self.hasher.hash_fields(&mut object, &pii);
+        let raw_json = memo.hash_json_text(text, object, &pii);
 
-        let number = |key: &str| object.get(key).and_then(Value::as_f64);
-        let text = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);
-        let name = envelope.event_name.as_str();
-        let level = object
-            .get("level_id")
-            .and_then(Value::as_str)
-            .and_then(|id| {
-                id.trim_start_matches(|c: char| !c.is_ascii_digit())
-                    .parse::<i32>()
-                    .ok()
-            });
+        let text = |value: Option<&Json>| value.and_then(Json::as_str).map(str::to_owned);
+        let number_if = |event_name: &str, value: Option<&Json>| {
+            (envelope.name == event_name)
+                .then(|| value.and_then(Json::as_f64))
+                .flatten()
+        };
+        let level = fields.level_id.and_then(Json::as_str).and_then(|id| {
+            id.trim_start_matches(|c: char| !c.is_ascii_digit())
+                .parse::<i32>()
+                .ok()
+        });
         Ok(GameEventRow {
-            player_id: self.hasher.hash(&envelope.eternal_player_id),
-            event_timestamp: envelope.event_timestamp.saturating_mul(1000),
-            session_id: text("session_id"),
-            session_duration: if name == "game_background" {
-                number("session_duration_seconds")
-            } else {
-                None
-            },
-            iap_revenue: if name == "iap_completed" {
-                number("revenue_usd")
-            } else {
-                None
-            },
-            ad_revenue: if name == "ad_impression" {
-                number("revenue_usd")
-            } else {
-                None
-            },
+            event_id: envelope.event_id.to_owned(),
+            player_id,
+            game_id: envelope.game.to_owned(),
+            event_type: envelope.name.to_owned(),
+            event_timestamp: envelope.timestamp_ms.saturating_mul(1000),
+            session_id: text(fields.session_id),
+            session_duration: number_if("game_background", fields.session_duration_seconds),
+            iap_revenue: number_if("iap_completed", fields.revenue_usd),
+            ad_revenue: number_if("ad_impression", fields.revenue_usd),
             level,
-            device_type: text("platform"),
-            country: text("country_code"),
-            campaign_id: object
-                .get("attribution")
-                .and_then(|a| a.get("campaign_source"))
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            provenance: provenance_columns(&Value::Object(object), provenance),
-            event_id: envelope.event_id,
-            game_id: envelope.game_title,
-            event_type: envelope.event_name,
+            device_type: text(fields.platform),
+            country: text(fields.country_code),
+            campaign_id: text(fields.attribution.and_then(|a| match a {
+                Json::Object(attribution) => attribution.get("campaign_source"),
+                _ => None,
+            })),
+            provenance: provenance_columns(raw_json, provenance),
         })
     }
 
@@ -524,7 +764,7 @@ impl RecordParser {
             install_timestamp: installed.and_utc().timestamp_micros(),
             install_date: days_since_epoch(installed.date()),
             app_id: non_empty(install.app_id),
-            provenance: provenance_columns(&Value::Object(raw), provenance),
+            provenance: provenance_columns(Value::Object(raw).to_string(), provenance),
         })
     }
 }
@@ -566,7 +806,7 @@ fn ad_spend(
         installs: row.installs as i64,
         impressions: row.impressions as i64,
         clicks: row.clicks as i64,
-        provenance: provenance_columns(&Value::Object(record), provenance),
+        provenance: provenance_columns(Value::Object(record).to_string(), provenance),
     })
 }
 
@@ -578,7 +818,7 @@ fn campaign(
         serde_json::from_value(typed_csv(&record)).map_err(|err| format!("campaign row: {err}"))?;
     Ok(CampaignBronzeRow {
         campaign: row,
-        provenance: provenance_columns(&Value::Object(record), provenance),
+        provenance: provenance_columns(Value::Object(record).to_string(), provenance),
     })
 }
 
@@ -599,9 +839,9 @@ fn typed_csv(record: &Map<String, Value>) -> Value {
     )
 }
 
-fn provenance_columns(raw: &Value, provenance: &Provenance) -> ProvenanceColumns {
+fn provenance_columns(raw_json: String, provenance: &Provenance) -> ProvenanceColumns {
     ProvenanceColumns {
-        raw_json: raw.to_string(),
+        raw_json,
         ingest_ts: provenance.ingest_ts_us,
         ingest_date: provenance.ingest_days(),
         source: provenance.source.clone(),
@@ -629,4 +869,137 @@ fn quarantine(
 fn parse_appsflyer_time(text: &str) -> Result<NaiveDateTime, String> {
     NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S%.f")
         .map_err(|_| format!("install_time `{text}` is not YYYY-MM-DD HH:MM:SS"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn parser() -> RecordParser {
+        let contracts = Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts");
+        RecordParser::new(PiiHasher::new(KEY), ContractSet::load(&contracts).unwrap())
+    }
+
+    fn at(offset: i64) -> Provenance {
+        Provenance {
+            source: "file:test.ndjson".into(),
+            partition: None,
+            offset,
+            ingest_ts_us: 1_767_300_000_000_000,
+            ingest_date: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        }
+    }
+
+    #[test]
+    fn an_event_is_typed_at_its_first_values_and_kept_as_it_arrived_with_pii_hashed() {
+        let raw = r#"{"event_id": "e1", "eternal_player_id": "p1", "anonymous_id": "a1",
+            "event_name": "iap_completed", "event_timestamp": 1767297305750,
+            "game_title": "FantasyQuest", "revenue_usd": 4.99, "level_id": "L-012",
+            "attribution": {"campaign_source": "c9"}, "revenue_usd": 99.99,
+            "eternal_player_id": "p2"}"#;
+        let mut batch = BronzeBatch::default();
+        let message = RawMessage {
+            bytes: raw.as_bytes(),
+            provenance: at(1),
+        };
+        parser().push_messages(InputKind::Telemetry, &[message], &mut batch);
+        assert!(batch.quarantine.is_empty(), "{:?}", batch.quarantine);
+        let row = &batch.game_events[0];
+        let hasher = PiiHasher::new(KEY);
+        assert_eq!(row.player_id, hasher.hash("p1"));
+        assert_eq!(row.iap_revenue, Some(4.99));
+        assert_eq!(row.ad_revenue, None);
+        assert_eq!(row.level, Some(12));
+        assert_eq!(row.campaign_id.as_deref(), Some("c9"));
+        assert_eq!(row.event_timestamp, 1_767_297_305_750_000);
+        let mut expected = raw.to_string();
+        for clear in ["p1", "p2", "a1"] {
+            expected = expected.replace(
+                &format!("\"{clear}\""),
+                &format!("\"{}\"", hasher.hash(clear)),
+            );
+        }
+        assert_eq!(row.provenance.raw_json, expected);
+    }
+
+    #[test]
+    fn a_batch_parses_on_every_core_in_message_order() {
+        let good = |n: usize| {
+            format!(
+                r#"{{"event_id":"e{n}","eternal_player_id":"p{}","anonymous_id":"a","event_name":"daily_login","event_timestamp":{n},"game_title":"FantasyQuest"}}"#,
+                n % 7
+            )
+        };
+        let lines: Vec<String> = (0..3 * MESSAGES_PER_TASK)
+            .map(|n| match n % 1000 {
+                0 => "not json".to_string(),
+                1 => r#"{"event_id": 5}"#.to_string(),
+                _ => good(n),
+            })
+            .collect();
+        let messages: Vec<RawMessage> = lines
+            .iter()
+            .enumerate()
+            .map(|(n, line)| RawMessage {
+                bytes: line.as_bytes(),
+                provenance: at(n as i64),
+            })
+            .collect();
+        let mut batch = BronzeBatch::default();
+        parser().push_messages(InputKind::Telemetry, &messages, &mut batch);
+        let quarantined: Vec<i64> = batch
+            .quarantine
+            .iter()
+            .map(|r| r.provenance.offset)
+            .collect();
+        let loaded: Vec<i64> = batch
+            .game_events
+            .iter()
+            .map(|r| r.provenance.source_offset)
+            .collect();
+        let expected_bad: Vec<i64> = (0..lines.len() as i64).filter(|n| n % 1000 < 2).collect();
+        assert_eq!(quarantined, expected_bad);
+        assert_eq!(loaded.len() + quarantined.len(), lines.len());
+        assert!(loaded.windows(2).all(|pair| pair[0] < pair[1]), "in order");
+        assert!(
+            batch.quarantine[1]
+                .error
+                .contains("envelope: invalid type: `event_id`")
+        );
+    }
+
+    #[test]
+    fn game_events_are_written_column_by_column_in_player_order() {
+        let events = [
+            r#"{"event_id":"e1","eternal_player_id":"p2","anonymous_id":"a","event_name":"game_background","event_timestamp":3,"game_title":"FantasyQuest","session_id":"s1","session_duration_seconds":61.5,"platform":"ios","country_code":"US"}"#,
+            r#"{"event_id":"e2","eternal_player_id":"p1","anonymous_id":"a","event_name":"ad_impression","event_timestamp":2,"game_title":"TinyTitans","revenue_usd":0.012,"attribution":{"campaign_source":"c1"}}"#,
+            r#"{"event_id":"e3","eternal_player_id":"p2","anonymous_id":"a","event_name":"level_complete","event_timestamp":1,"game_title":"FantasyQuest","level_id":"L-007"}"#,
+        ];
+        let messages: Vec<RawMessage> = events
+            .iter()
+            .enumerate()
+            .map(|(n, line)| RawMessage {
+                bytes: line.as_bytes(),
+                provenance: Provenance {
+                    partition: Some(3),
+                    ..at(n as i64 + 10)
+                },
+            })
+            .collect();
+        let mut batch = BronzeBatch::default();
+        parser().push_messages(InputKind::Telemetry, &messages, &mut batch);
+        let mut by_player = batch.game_events.clone();
+        by_player.sort_by(|a, b| a.player_id.cmp(&b.player_id));
+        let expected = rows_to_batch(&bronze::GAME_EVENTS, &by_player).unwrap();
+
+        let tables = batch.into_tables().unwrap();
+        assert_eq!(tables.len(), 1);
+        let (spec, batches) = &tables[0];
+        assert_eq!(spec.name, bronze::GAME_EVENTS.name);
+        assert_eq!(batches.as_slice(), [expected]);
+    }
 }
