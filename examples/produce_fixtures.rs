@@ -1,15 +1,42 @@
 //! Produces the telemetry of a generated studio to a Kafka topic, keyed
-//! `game_title:eternal_player_id`, for the demo and the ingest benchmark.
+//! `game_title:eternal_player_id`, for the demo and the ingest benchmark. Prints how many
+//! messages the broker acknowledged; one it refused is reported and not counted.
 //!
 //! Usage: produce_fixtures STUDIO_DIR TOPIC [BROKERS]
 
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
+use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::message::DeliveryResult;
+use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
+
+/// Counts the broker's acknowledgements: a message handed to the producer is not yet stored.
+#[derive(Default)]
+struct Deliveries {
+    acknowledged: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        let Err((err, _)) = result else {
+            self.acknowledged.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        if self.failed.fetch_add(1, Ordering::Relaxed) == 0 {
+            eprintln!("produce_fixtures: a message was not delivered: {err}");
+        }
+    }
+}
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -19,19 +46,18 @@ fn main() -> anyhow::Result<()> {
     );
     let topic = args.next().context("missing TOPIC")?;
     let brokers = args.next().unwrap_or_else(|| "127.0.0.1:9092".into());
-    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+    let producer: ThreadedProducer<Deliveries> = ClientConfig::new()
         .set("bootstrap.servers", &brokers)
         // tansu's SQLite storage does not round-trip snappy.
         .set("compression.type", "lz4")
         .set("linger.ms", "20")
         .set("batch.size", "1000000")
         .set("queue.buffering.max.messages", "1000000")
-        .create()?;
+        .create_with_context(Deliveries::default())?;
     let mut files: Vec<PathBuf> = std::fs::read_dir(studio.join("telemetry"))?
         .map(|entry| entry.map(|e| e.path()))
         .collect::<Result<_, _>>()?;
     files.sort();
-    let mut produced = 0u64;
     for path in files {
         let mut text = String::new();
         let file = std::fs::File::open(&path)?;
@@ -58,10 +84,14 @@ fn main() -> anyhow::Result<()> {
                     }
                 }
             }
-            produced += 1;
         }
     }
     producer.flush(Duration::from_secs(120))?;
-    println!("{produced}");
+    let deliveries = producer.context();
+    let failed = deliveries.failed.load(Ordering::Relaxed);
+    if failed > 0 {
+        eprintln!("produce_fixtures: {failed} messages were not delivered");
+    }
+    println!("{}", deliveries.acknowledged.load(Ordering::Relaxed));
     Ok(())
 }
