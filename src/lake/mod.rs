@@ -26,9 +26,11 @@ use deltalake::datafusion::common::JoinType;
 use deltalake::datafusion::error::DataFusionError;
 use deltalake::datafusion::functions_aggregate::expr_fn::max;
 use deltalake::datafusion::prelude::{SessionContext, col};
+use deltalake::kernel::Action;
 use deltalake::kernel::Transaction;
-use deltalake::kernel::transaction::CommitProperties;
-use deltalake::protocol::SaveMode;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableError};
 use futures::StreamExt as _;
 use polars::prelude::DataFrame;
@@ -730,6 +732,10 @@ impl Lake {
         }
     }
 
+    /// Appends `rows` in one commit with `txns`. The Parquet files are written by one writer
+    /// per core, each taking a run of the batches (so a Bronze day ordered by player becomes
+    /// a sorted run per writer): delta-rs' write operation hashes each Delta partition to a
+    /// single stream, which kept a one-game day on one core.
     async fn append_with_txns(
         &self,
         table: DeltaTable,
@@ -737,7 +743,27 @@ impl Lake {
         rows: impl Into<Rows<'_>>,
         txns: &[AppTxn],
     ) -> Result<WriteOutcome, LakeError> {
+        let failed = |source| delta(&spec.name, "append", source);
         let (batches, rows_written) = self.conform(spec, rows)?;
+        let writers = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+        let mut writing = tokio::task::JoinSet::new();
+        for run in runs_of_rows(batches, writers) {
+            let mut writer = RecordBatchWriter::for_table(&table).map_err(failed)?;
+            writing.spawn(async move {
+                for batch in run {
+                    writer.write(batch).await?;
+                }
+                writer.flush().await
+            });
+        }
+        let mut actions = Vec::new();
+        while let Some(written) = writing.join_next().await {
+            let adds = written
+                .map_err(|err| DeltaTableError::Generic(format!("a writer task failed: {err}")))
+                .and_then(|adds| adds)
+                .map_err(failed)?;
+            actions.extend(adds.into_iter().map(Action::Add));
+        }
         let properties = self
             .commit_properties(json!({}))
             .with_application_transactions(
@@ -745,16 +771,21 @@ impl Lake {
                     .map(|txn| Transaction::new(&txn.app_id, txn.version))
                     .collect(),
             );
-        let written = table
-            .write(batches)
-            .with_save_mode(SaveMode::Append)
-            .with_partition_columns(spec.partition_by.iter().copied())
-            .with_commit_properties(properties)
+        let operation = DeltaOperation::Write {
+            mode: SaveMode::Append,
+            partition_by: (!spec.partition_by.is_empty())
+                .then(|| spec.partition_by.iter().map(|c| c.to_string()).collect()),
+            predicate: None,
+        };
+        let snapshot = table.snapshot().map_err(failed)?;
+        let committed = CommitBuilder::from(properties)
+            .with_actions(actions)
+            .build(Some(snapshot), table.log_store(), operation)
             .await
-            .map_err(|source| delta(&spec.name, "append", source))?;
+            .map_err(failed)?;
         Ok(WriteOutcome {
             table: spec.name,
-            version: written.version(),
+            version: Some(committed.version()),
             rows_written,
             skipped: false,
         })
@@ -843,6 +874,32 @@ impl Lake {
             ("operation_parameters".to_string(), operation),
         ])
     }
+}
+
+/// `batches` cut into at most `count` runs of consecutive rows, as even as rows allow (a batch
+/// is sliced where a run ends, without copying); no empty run.
+fn runs_of_rows(batches: Vec<RecordBatch>, count: usize) -> Vec<Vec<RecordBatch>> {
+    let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let run_length = total.div_ceil(count.max(1)).max(1);
+    let mut runs = Vec::new();
+    let mut run: Vec<RecordBatch> = Vec::new();
+    let mut in_run = 0;
+    for batch in batches {
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            let take = (run_length - in_run).min(batch.num_rows() - offset);
+            run.push(batch.slice(offset, take));
+            (offset, in_run) = (offset + take, in_run + take);
+            if in_run == run_length {
+                runs.push(std::mem::take(&mut run));
+                in_run = 0;
+            }
+        }
+    }
+    if !run.is_empty() {
+        runs.push(run);
+    }
+    runs
 }
 
 fn conform_batch(

@@ -294,3 +294,30 @@ async fn reading_ten_thousand_keys_finds_each_stored_one_once() {
     assert_eq!(nowhere.height(), 0);
     assert_eq!(nowhere.get_column_names(), ["event_date", "revenue_usd"]);
 }
+
+#[test]
+fn writers_get_even_runs_of_consecutive_rows() {
+    let numbers = |range: std::ops::Range<i64>| {
+        let column = deltalake::arrow::array::Int64Array::from_iter_values(range);
+        RecordBatch::try_from_iter([("n", Arc::new(column) as deltalake::arrow::array::ArrayRef)])
+            .unwrap()
+    };
+    let rows_of = |run: &Vec<RecordBatch>| -> Vec<i64> {
+        run.iter()
+            .flat_map(|batch| {
+                let column = batch.column(0).as_any();
+                let values = column
+                    .downcast_ref::<deltalake::arrow::array::Int64Array>()
+                    .unwrap();
+                values.values().to_vec()
+            })
+            .collect()
+    };
+    // Batches of 7, 1 and 4 rows: two runs of 6, the first batch cut where the first ends.
+    let runs = runs_of_rows(vec![numbers(0..7), numbers(7..8), numbers(8..12)], 2);
+    let runs: Vec<Vec<i64>> = runs.iter().map(rows_of).collect();
+    assert_eq!(runs, [(0..6).collect::<Vec<_>>(), (6..12).collect()]);
+    // Fewer rows than writers: no empty run; no rows at all: no run.
+    assert_eq!(runs_of_rows(vec![numbers(0..1)], 2).len(), 1);
+    assert!(runs_of_rows(vec![numbers(0..0)], 2).is_empty());
+}
