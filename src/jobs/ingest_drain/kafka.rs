@@ -105,6 +105,11 @@ pub async fn drain(
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
         .set("fetch.message.max.bytes", "2097152")
+        // tansu 0.6 sleeps after reading a fetch's records, for up to half of this wait, even
+        // when it has data to answer with: at librdkafka's 500 ms every fetch took 250 ms, and
+        // a 2M-event drain waited 13.5 s for messages (24.7 s -> 16 s at 25 ms). A real
+        // broker answers as soon as it has data; this only makes its idle polls more frequent.
+        .set("fetch.wait.max.ms", "25")
         .create()
         .with_context(|| format!("connecting to Kafka at {}", settings.brokers))?;
     let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
