@@ -117,12 +117,11 @@ impl<'h> HashMemo<'h> {
     /// hashed value is written with escapes (the parse holds a decoded copy, so where it sits
     /// in the text is not known) is the object written out again, compact, keys in their order.
     pub fn hash_json_text(&mut self, text: &str, object: &JsonObject, paths: &[&str]) -> String {
-        let paths: Vec<Vec<&str>> = paths.iter().map(|path| path.split('.').collect()).collect();
-        self.splice_hashes(text, object, &paths).unwrap_or_else(|| {
+        self.splice_hashes(text, object, paths).unwrap_or_else(|| {
             let hashed = HashedObject {
                 hasher: self.hasher,
                 object,
-                paths: paths.iter().map(Vec::as_slice).collect(),
+                paths: paths.to_vec(),
             };
             serde_json::to_string(&hashed).expect("JSON with text keys always serialises")
         })
@@ -130,12 +129,7 @@ impl<'h> HashMemo<'h> {
 
     /// `text` with the hashes in place of the values at `paths`; `None` when one of those is
     /// not a slice of `text`.
-    fn splice_hashes(
-        &mut self,
-        text: &str,
-        object: &JsonObject,
-        paths: &[Vec<&str>],
-    ) -> Option<String> {
+    fn splice_hashes(&mut self, text: &str, object: &JsonObject, paths: &[&str]) -> Option<String> {
         let mut values = Vec::new();
         for path in paths {
             values_at(object, path, &mut values);
@@ -171,51 +165,56 @@ impl<'h> HashMemo<'h> {
     }
 }
 
-/// Every value at the dotted path `parts` below `object`, through each of a repeated key's
-/// values.
-fn values_at<'v, 'j>(object: &'v JsonObject<'j>, parts: &[&str], out: &mut Vec<&'v Json<'j>>) {
-    let Some((first, rest)) = parts.split_first() else {
-        return;
-    };
-    let matching = object.iter().filter(|(key, _)| key == first);
+/// A dotted path's first key and the path below it, if any.
+fn first_key(path: &str) -> (&str, Option<&str>) {
+    match path.split_once('.') {
+        Some((first, rest)) => (first, Some(rest)),
+        None => (path, None),
+    }
+}
+
+/// Every value at the dotted `path` below `object`, through each of a repeated key's values.
+fn values_at<'v, 'j>(object: &'v JsonObject<'j>, path: &str, out: &mut Vec<&'v Json<'j>>) {
+    let (first, rest) = first_key(path);
+    let matching = object.iter().filter(|(key, _)| *key == first);
     for value in matching.map(|(_, value)| value) {
-        match value {
-            _ if rest.is_empty() => out.push(value),
-            Json::Object(inner) => values_at(inner, rest, out),
+        match (value, rest) {
+            (_, None) => out.push(value),
+            (Json::Object(inner), Some(rest)) => values_at(inner, rest, out),
             _ => {}
         }
     }
 }
 
-/// An object written out with the string values at `paths` (split at the dots) hashed.
+/// An object written out with the string values at the dotted `paths` hashed.
 struct HashedObject<'a, 'j> {
     hasher: &'a PiiHasher,
     object: &'a JsonObject<'j>,
-    paths: Vec<&'a [&'a str]>,
+    paths: Vec<&'a str>,
 }
 
 impl Serialize for HashedObject<'_, '_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.object.len()))?;
         for (key, value) in self.object.iter() {
-            let below: Vec<&[&str]> = self
+            // The rest of each path that goes through this key; `None` where it ends here.
+            let below: Vec<Option<&str>> = self
                 .paths
                 .iter()
-                .filter_map(|path| match path.split_first() {
-                    Some((first, rest)) if *first == key => Some(rest),
-                    _ => None,
-                })
+                .map(|path| first_key(path))
+                .filter(|(first, _)| *first == key)
+                .map(|(_, rest)| rest)
                 .collect();
             match value {
-                Json::Str(clear) if below.iter().any(|rest| rest.is_empty()) => {
+                Json::Str(clear) if below.contains(&None) => {
                     map.serialize_entry(key, &self.hasher.hash(clear))?
                 }
-                Json::Object(inner) if !below.is_empty() => map.serialize_entry(
+                Json::Object(inner) if below.iter().any(Option::is_some) => map.serialize_entry(
                     key,
                     &HashedObject {
                         hasher: self.hasher,
                         object: inner,
-                        paths: below,
+                        paths: below.into_iter().flatten().collect(),
                     },
                 )?,
                 _ => map.serialize_entry(key, value)?,

@@ -589,7 +589,7 @@ impl RecordParser {
     }
 
     /// One parse that borrows the message's text; the PII hashes are spliced into that text
-    /// for `raw_json` (see [`PiiHasher::hash_json_text`]).
+    /// for `raw_json` (see [`HashMemo::hash_json_text`]).
     fn telemetry(
         &self,
         raw: &[u8],
