@@ -114,7 +114,7 @@ pub fn parse(
     let mut records = 0;
     match file.kind {
         InputKind::Telemetry | InputKind::AppsflyerPush => {
-            let messages: Vec<RawMessage> = lines(content)
+            let messages: Vec<RawMessage<&[u8]>> = lines(content)
                 .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
                 .map(|(index, line)| RawMessage {
                     bytes: line,

@@ -59,16 +59,9 @@ struct PartitionState {
     end: Option<i64>,
     /// Messages read since the last commit, parsed when they are committed (on every core),
     /// and the offsets they span.
-    pending: Vec<PendingMessage>,
+    pending: Vec<RawMessage<Vec<u8>>>,
     first_pending: Option<i64>,
     last_pending: Option<i64>,
-}
-
-/// A message read and not yet committed.
-#[derive(Debug)]
-struct PendingMessage {
-    payload: Vec<u8>,
-    provenance: Provenance,
 }
 
 impl PartitionState {
@@ -181,8 +174,8 @@ pub async fn drain(
                     ingest_ts_us: now.timestamp_micros(),
                     ingest_date: ingest_date_override.unwrap_or_else(|| now.date_naive()),
                 };
-                state.pending.push(PendingMessage {
-                    payload: message.payload().unwrap_or_default().to_vec(),
+                state.pending.push(RawMessage {
+                    bytes: message.payload().unwrap_or_default().to_vec(),
                     provenance,
                 });
                 report.rows_in += 1;
@@ -342,17 +335,8 @@ async fn flush(
         else {
             continue;
         };
-        let messages: Vec<RawMessage> = state
-            .pending
-            .iter()
-            .map(|message| RawMessage {
-                bytes: &message.payload,
-                provenance: message.provenance.clone(),
-            })
-            .collect();
         let mut parsed = BronzeBatch::default();
-        parser.push_messages(state.kind, &messages, &mut parsed);
-        state.pending.clear();
+        parser.push_messages(state.kind, &std::mem::take(&mut state.pending), &mut parsed);
         quarantine.quarantine.append(&mut parsed.quarantine);
         let spec = state.kind.table();
         let (_, (batch, progress)) = by_table

@@ -378,9 +378,11 @@ fn quarantine_batch(rows: &[QuarantineRow]) -> Result<RecordBatch, ArrowError> {
     RecordBatch::try_new(bronze::QUARANTINE.arrow_schema(), columns)
 }
 
-/// A message (or file line) to parse, and where it came from.
-pub struct RawMessage<'a> {
-    pub bytes: &'a [u8],
+/// A message (or file line) to parse, and where it came from: a file's line borrows the file
+/// (`&[u8]`), a Kafka message waiting for its batch to commit owns its payload (`Vec<u8>`).
+#[derive(Debug)]
+pub struct RawMessage<B> {
+    pub bytes: B,
     pub provenance: Provenance,
 }
 
@@ -499,7 +501,12 @@ impl RecordParser {
 
     /// Adds the rows parsed from `messages` (or their quarantine rows) to `batch` in the
     /// messages' order, parsing on every core.
-    pub fn push_messages(&self, kind: InputKind, messages: &[RawMessage], batch: &mut BronzeBatch) {
+    pub fn push_messages<B: AsRef<[u8]> + Sync>(
+        &self,
+        kind: InputKind,
+        messages: &[RawMessage<B>],
+        batch: &mut BronzeBatch,
+    ) {
         let parts: Vec<BronzeBatch> = messages
             .par_chunks(MESSAGES_PER_TASK)
             .map(|chunk| {
@@ -507,7 +514,8 @@ impl RecordParser {
                 let mut memo = HashMemo::new(&self.hasher);
                 for message in chunk {
                     let provenance = message.provenance.clone();
-                    self.push_message(kind, message.bytes, provenance, &mut part, &mut memo);
+                    let bytes = message.bytes.as_ref();
+                    self.push_message(kind, bytes, provenance, &mut part, &mut memo);
                 }
                 part
             })
@@ -941,7 +949,7 @@ mod tests {
                 _ => good(n),
             })
             .collect();
-        let messages: Vec<RawMessage> = lines
+        let messages: Vec<RawMessage<&[u8]>> = lines
             .iter()
             .enumerate()
             .map(|(n, line)| RawMessage {
@@ -979,7 +987,7 @@ mod tests {
             r#"{"event_id":"e2","eternal_player_id":"p1","anonymous_id":"a","event_name":"ad_impression","event_timestamp":2,"game_title":"TinyTitans","revenue_usd":0.012,"attribution":{"campaign_source":"c1"}}"#,
             r#"{"event_id":"e3","eternal_player_id":"p2","anonymous_id":"a","event_name":"level_complete","event_timestamp":1,"game_title":"FantasyQuest","level_id":"L-007"}"#,
         ];
-        let messages: Vec<RawMessage> = events
+        let messages: Vec<RawMessage<&[u8]>> = events
             .iter()
             .enumerate()
             .map(|(n, line)| RawMessage {
