@@ -14,6 +14,7 @@ use common::{
     TestDatabase, bronze_to_silver, ingest_files, lake, run_stage, run_stage_with, silver_to_gold,
     sorted,
 };
+use ltv_lakehouse::jobs::gen_fixtures::studio::designed_roas_d30;
 use ltv_lakehouse::ltv::metrics;
 use ltv_lakehouse::tables::gold;
 use polars::prelude::*;
@@ -160,15 +161,17 @@ const LAUNCH_INSTALLS_PER_DAY: &str = "1000";
 
 /// optimize-campaigns on the first week of a busier launch, scored with the version trained on
 /// the 60-day studio (players it never saw), with the shipped thresholds: the campaigns the
-/// generator built to lose money are paused and those built to win are never paused, judged
-/// by what their installs really earn by D30 (the ground truth).
+/// generator built to lose money are paused and those built to win are never paused.
 ///
-/// One winner of three is scaled, and this asserts at least that one. The winners' true ROAS
-/// is a lucky week's, 1.4-1.6 times what the generator builds them to earn, and from a
-/// player's first 1-7 days the balanced models read 1.61, 1.45 and 0.99 for a true 2.34, 2.37
-/// and 2.69. The pROAS interval carries the scoring models' systematic error per acquisition
-/// segment: 1.61 (1.08-2.14) clears the floor and is scaled; 1.45 (0.33-2.58), whose players'
-/// values spread wider, is watched.
+/// "Built to" is the campaign's design (`studio::designed_roas_d30`), not what this week's
+/// installs happen to earn by D30: a few hundred installs' D30 rides on a handful of whales,
+/// and the three winners' week here earns 2.3-2.7 for a design of 1.4-1.7.
+///
+/// One winner of three is scaled, and this asserts at least that one. From a player's first
+/// 1-7 days the models read the winners at 1.61, 1.45 and 0.99. The pROAS interval carries
+/// the spread of the segment's player values and the scoring models' systematic error:
+/// 1.61 (1.08-2.14) clears the floor and is scaled; 1.45 (0.33-2.58), whose players' values
+/// spread wider, is watched.
 async fn campaigns_are_judged_in_their_first_week(trained_lake: &Path, folder: &Path) {
     let week_end = "2026-01-08";
     let studio = folder.join("launch");
@@ -203,8 +206,9 @@ async fn campaigns_are_judged_in_their_first_week(trained_lake: &Path, folder: &
         &["--lake", lake_arg, "--date", week_end],
     );
 
-    // What each campaign's first-week installs really earn by D30, per dollar.
-    let mut truth: HashMap<String, (f64, f64)> = HashMap::new();
+    // What each campaign's first-week installs really earn by D30, per dollar: printed
+    // beside the design, which is what the campaigns are judged against.
+    let mut week: HashMap<String, (f64, f64)> = HashMap::new();
     let mut reader = csv::Reader::from_path(studio.join("ground_truth.csv")).unwrap();
     for row in reader.deserialize() {
         let row: ltv_lakehouse::jobs::gen_fixtures::GroundTruthRow = row.unwrap();
@@ -214,10 +218,11 @@ async fn campaigns_are_judged_in_their_first_week(trained_lake: &Path, folder: &
         let (Some(cost), false) = (row.install_cost_usd, row.campaign_id.is_empty()) else {
             continue;
         };
-        let entry = truth.entry(row.campaign_id).or_default();
+        let entry = week.entry(row.campaign_id).or_default();
         entry.0 += row.revenue_d30;
         entry.1 += cost;
     }
+    let designed = designed_roas_d30(1_000..1_100);
     let ledger = sorted(&lake_path, &gold::CAMPAIGN_ACTIONS).await;
     let campaigns = common::strings(&ledger, "campaign_id");
     let verdicts = common::strings(&ledger, "recommendation");
@@ -233,16 +238,16 @@ async fn campaigns_are_judged_in_their_first_week(trained_lake: &Path, folder: &
         .unwrap()
         .into_no_null_iter()
         .collect();
-    let true_roas = |row: usize| {
-        let (revenue, cost) = truth[&campaigns[row]];
-        revenue / cost
-    };
+    let built_to = |row: usize| designed[&campaigns[row]];
     for row in 0..ledger.height() {
+        let (revenue, cost) = week[&campaigns[row]];
         eprintln!(
-            "{:28} installs {:4} true ROAS D30 {:5.2} pROAS D30 {:5.2} ({:.2}-{:.2}) -> {}",
+            "{:28} installs {:4} ROAS D30 built to {:5.2}, this week {:5.2}; \
+             pROAS D30 {:5.2} ({:.2}-{:.2}) -> {}",
             campaigns[row],
             installs[row],
-            true_roas(row),
+            built_to(row),
+            revenue / cost,
             predicted[row].unwrap_or(f64::NAN),
             low[row].unwrap_or(f64::NAN),
             high[row].unwrap_or(f64::NAN),
@@ -252,7 +257,7 @@ async fn campaigns_are_judged_in_their_first_week(trained_lake: &Path, folder: &
     let (mut losers, mut paused, mut winners, mut scaled) = (0, 0, 0, 0);
     for row in (0..ledger.height()).filter(|&row| installs[row] >= 100) {
         let roas = predicted[row].unwrap();
-        if true_roas(row) < 0.5 {
+        if built_to(row) < 0.5 {
             losers += 1;
             paused += usize::from(verdicts[row] == "pause");
             assert!(
@@ -261,7 +266,8 @@ async fn campaigns_are_judged_in_their_first_week(trained_lake: &Path, folder: &
                 campaigns[row]
             );
         }
-        if true_roas(row) > 1.5 {
+        // Built to reach the shipped scale target.
+        if built_to(row) >= 1.2 {
             winners += 1;
             scaled += usize::from(verdicts[row] == "scale");
             assert!(
