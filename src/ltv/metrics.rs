@@ -179,8 +179,10 @@ pub fn mape(groups: &[Group]) -> Mape {
 /// Whales make those moments noisy: on a holdout of a few thousand players the estimate can
 /// land on zero by chance. So the variance taken is the estimate plus its standard error
 /// (from the spread of the groups' terms): a holdout too small to tell the model's misreading
-/// from luck reads as doubt, not as certainty. `None` without a group of that size or any
-/// prediction.
+/// from luck reads as doubt, not as certainty. A single group has no spread to take that
+/// error from, and its own excess is as likely luck as misreading: `None` then, as without a
+/// group of that size or any prediction, so that a reader falls back on a figure that carries
+/// the luck (the segment MAPE). A one-segment holdout is what a small studio's has.
 pub fn systematic_error(groups: &[Group]) -> Option<f64> {
     // Per group: the squared error of its sum beyond luck, and the squared sum it is a share
     // of.
@@ -196,7 +198,7 @@ pub fn systematic_error(groups: &[Group]) -> Option<f64> {
         })
         .collect();
     let weight: f64 = terms.iter().map(|(_, w)| w).sum();
-    if weight <= 0.0 {
+    if weight <= 0.0 || terms.len() < 2 {
         return None;
     }
     let variance = terms.iter().map(|(excess, _)| excess).sum::<f64>() / weight;
@@ -357,10 +359,14 @@ mod tests {
         let error = systematic_error(&groups_by(&over.0, &over.1, &over.2)).unwrap();
         assert!((0.15..0.19).contains(&error), "{error}");
         // One group of two players, 8 predicted and 10 spent: squared residuals of 52 explain
-        // an error of 2, and one group has no spread to doubt by.
+        // an error of 2, but one group has no spread to tell the model's share of an error
+        // from luck by, so it measures nothing (it used to read as no error at all).
         let pair = groups_by(&["a", "a"], &[0.0, 10.0], &[4.0, 4.0]);
         assert_eq!(pair[0].mean_squared_residual, 26.0);
-        assert_eq!(systematic_error(&pair), Some(0.0));
+        assert_eq!(systematic_error(&pair), None);
+        // A second group, as far off as the first, gives a figure.
+        let two = groups_by(&["a", "a", "b", "b"], &[0.0, 10.0, 0.0, 10.0], &[4.0; 4]);
+        assert!(systematic_error(&two).is_some());
     }
 
     #[test]

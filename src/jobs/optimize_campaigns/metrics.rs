@@ -204,8 +204,9 @@ fn payback_day(spend: f64, predicted: [f64; 3]) -> Option<u32> {
 ///   (that luck, at the holdout's segment sizes, is most of a segment MAPE). A model that
 ///   misreads a campaign misreads all its installs alike, so the players' shares add up as
 ///   one shared error, not as independent ones.
-/// - A model trained before that was measured has the segment's mean absolute error, luck
-///   and all, read as a normal's; where the holdout had no segment large enough, the install
+/// - A model trained before that was measured, or whose holdout had a single segment (no
+///   spread to measure it by), has the segment's mean absolute error, luck and all, read as
+///   a normal's; where the holdout had no segment large enough, the install
 ///   day × channel cohort error stands in, then the decile error (a player-level figure,
 ///   wider).
 /// - It applies to the revenue still to come: measured at the model's window N, it shrinks
