@@ -203,15 +203,11 @@ pub fn systematic_error(groups: &[Group]) -> Option<f64> {
     }
     let variance = terms.iter().map(|(excess, _)| excess).sum::<f64>() / weight;
     let count = terms.len() as f64;
-    let standard_error = if terms.len() > 1 {
-        let scatter: f64 = terms
-            .iter()
-            .map(|(excess, w)| (excess - variance * w).powi(2))
-            .sum();
-        (scatter * count / (count - 1.0)).sqrt() / weight
-    } else {
-        0.0
-    };
+    let scatter: f64 = terms
+        .iter()
+        .map(|(excess, w)| (excess - variance * w).powi(2))
+        .sum();
+    let standard_error = (scatter * count / (count - 1.0)).sqrt() / weight;
     Some((variance + standard_error).max(0.0).sqrt())
 }
 
