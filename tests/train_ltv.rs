@@ -15,6 +15,7 @@ use common::{
     sorted,
 };
 use ltv_lakehouse::jobs::gen_fixtures::studio::designed_roas_d30;
+use ltv_lakehouse::jobs::optimize_campaigns::config::OptimizerConfig;
 use ltv_lakehouse::ltv::metrics;
 use ltv_lakehouse::tables::gold;
 use polars::prelude::*;
@@ -254,24 +255,30 @@ async fn campaigns_are_judged_in_their_first_week(trained_lake: &Path, folder: &
             verdicts[row]
         );
     }
+    // The thresholds optimize-campaigns ran with: min installs 100, floor 0.8, target 1.2.
+    let shipped = OptimizerConfig::load(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/optimizer.yaml"
+    )))
+    .unwrap();
     let (mut losers, mut paused, mut winners, mut scaled) = (0, 0, 0, 0);
-    for row in (0..ledger.height()).filter(|&row| installs[row] >= 100) {
+    for row in (0..ledger.height()).filter(|&row| installs[row] as u64 >= shipped.min_installs) {
         let roas = predicted[row].unwrap();
         if built_to(row) < 0.5 {
             losers += 1;
             paused += usize::from(verdicts[row] == "pause");
             assert!(
-                roas < 0.8 && verdicts[row] != "scale",
+                roas < shipped.roas_floor_d30 && verdicts[row] != "scale",
                 "{} loses money",
                 campaigns[row]
             );
         }
-        // Built to reach the shipped scale target.
-        if built_to(row) >= 1.2 {
+        // Built to reach the scale target.
+        if built_to(row) >= shipped.roas_target_d30 {
             winners += 1;
             scaled += usize::from(verdicts[row] == "scale");
             assert!(
-                roas >= 0.8 && verdicts[row] != "pause",
+                roas >= shipped.roas_floor_d30 && verdicts[row] != "pause",
                 "{} makes money",
                 campaigns[row]
             );
