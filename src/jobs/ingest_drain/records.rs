@@ -273,7 +273,14 @@ fn game_event_batch(rows: &[GameEventRow], order: &[usize]) -> Result<RecordBatc
         (text(), text(), text(), text());
     let (mut session_id, mut device_type, mut country, mut campaign_id) =
         (text(), text(), text(), text());
-    let (mut raw_json, mut source) = (text(), text());
+    // `raw_json` is most of a batch's bytes: sized once, a builder growing to tens of MB
+    // would copy them over and over and fault in fresh pages for each copy.
+    let raw_bytes = order
+        .iter()
+        .map(|&index| rows[index].provenance.raw_json.len())
+        .sum();
+    let mut raw_json = StringBuilder::with_capacity(count, raw_bytes);
+    let mut source = text();
     let mut event_timestamp = Vec::with_capacity(count);
     let mut ingest_ts = Vec::with_capacity(count);
     let (mut session_duration, mut iap_revenue, mut ad_revenue) = (
