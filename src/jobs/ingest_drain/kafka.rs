@@ -6,6 +6,9 @@
 //! drains in one consumer group split the partitions; a partition that moves to another drain
 //! mid-batch is dropped from this one's batch, and a commit that another drain overtook is
 //! refused by the lake and replayed from its progress.
+//!
+//! A batch is parsed and committed while the next one is read: one batch at a time is in the
+//! lake's hands, so each commit's offsets follow on from the last one's.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -18,9 +21,10 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
+use tokio::task::JoinHandle;
 
 use super::records::{BronzeBatch, InputKind, Provenance, RawMessage, RecordParser};
-use crate::lake::{Lake, StreamAppend, StreamProgress, TableName, TableSpec};
+use crate::lake::{Lake, StreamAppend, StreamProgress, TableName, TableSpec, WriteOutcome};
 use crate::run::JobReport;
 
 /// The topics and what they carry.
@@ -85,7 +89,7 @@ fn kind_of_topic(topic: &str) -> Option<InputKind> {
 
 pub async fn drain(
     lake: &Lake,
-    parser: &RecordParser,
+    parser: Arc<RecordParser>,
     settings: &KafkaSettings,
     ingest_date_override: Option<chrono::NaiveDate>,
     report: &mut JobReport,
@@ -120,6 +124,7 @@ pub async fn drain(
     let mut last_flush = Instant::now();
     let mut last_assignment_check = Instant::now() - Duration::from_secs(10);
     let mut ever_assigned = false;
+    let mut committing: Option<Committing> = None;
     let stop = stop_signal();
     loop {
         if last_assignment_check.elapsed() >= Duration::from_millis(500) {
@@ -128,6 +133,11 @@ pub async fn drain(
             ever_assigned |= assignment.count() > 0;
             sync_assignment(&consumer, lake, settings, &assignment, &mut partitions).await?;
         }
+        if committing.as_ref().is_some_and(JoinHandle::is_finished)
+            && let Some(batch) = committing.take()
+        {
+            settle(batch, &consumer, &mut partitions, report).await?;
+        }
         let all_done = !partitions.is_empty() && partitions.values().all(PartitionState::done);
         let pending_rows: usize = partitions.values().map(|p| p.pending.len()).sum();
         let batch_due = pending_rows >= settings.max_batch_rows
@@ -135,16 +145,30 @@ pub async fn drain(
                 && last_flush.elapsed() >= Duration::from_secs(settings.max_batch_seconds));
         let stopping = stop.load(Ordering::Relaxed);
         if batch_due || (all_done && pending_rows > 0) || (stopping && pending_rows > 0) {
-            flush(lake, &consumer, parser, &mut partitions, report).await?;
+            if let Some(previous) = committing.take() {
+                settle(previous, &consumer, &mut partitions, report).await?;
+            }
+            let batch = take_pending(&mut partitions);
+            committing = Some(tokio::spawn(commit(lake.clone(), parser.clone(), batch)));
             last_flush = Instant::now();
         }
         if stopping {
+            if let Some(last) = committing.take() {
+                settle(last, &consumer, &mut partitions, report).await?;
+            }
             tracing::info!("stop requested; pending rows committed");
             break;
         }
         if !settings.follow {
             if all_done && partitions.values().all(|p| p.first_pending.is_none()) {
-                break;
+                match committing.take() {
+                    // An overtaken batch hands its partitions back to be resumed from the lake.
+                    Some(last) => {
+                        settle(last, &consumer, &mut partitions, report).await?;
+                        continue;
+                    }
+                    None => break,
+                }
             }
             if !ever_assigned && started.elapsed() > settings.assignment_timeout {
                 tracing::info!("no partitions assigned to this drain; nothing to do");
@@ -317,52 +341,73 @@ async fn seek(
     }
 }
 
-/// Commits every partition's pending rows: quarantine first (MERGE on the message's place, so
-/// a replay cannot duplicate it), then each data table with the partitions' offsets.
-async fn flush(
-    lake: &Lake,
-    consumer: &StreamConsumer,
-    parser: &RecordParser,
-    partitions: &mut BTreeMap<PartitionKey, PartitionState>,
-    report: &mut JobReport,
-) -> anyhow::Result<()> {
-    let mut quarantine = BronzeBatch::default();
-    // Per data table: its pending rows and, per partition, how far they reach.
-    type TableBatch = (BronzeBatch, Vec<(PartitionKey, StreamProgress)>);
-    let mut by_table: HashMap<TableName, (&'static TableSpec, TableBatch)> = HashMap::new();
-    for (key, state) in partitions.iter_mut() {
-        let (Some(first), Some(last)) = (state.first_pending.take(), state.last_pending.take())
-        else {
-            continue;
-        };
-        let mut parsed = BronzeBatch::default();
-        parser.push_messages(state.kind, &std::mem::take(&mut state.pending), &mut parsed);
-        quarantine.quarantine.append(&mut parsed.quarantine);
-        let spec = state.kind.table();
-        let (_, (batch, progress)) = by_table
-            .entry(spec.name)
-            .or_insert_with(|| (spec, Default::default()));
-        batch.absorb(parsed);
-        let app_id = app_id(&key.0, key.1);
-        progress.push((
-            key.clone(),
-            StreamProgress {
-                app_id,
-                first,
-                last,
-            },
-        ));
-    }
-    let quarantined = quarantine.quarantine.len() as u64;
-    if quarantined > 0 {
+/// A batch being parsed and committed while the drain reads on.
+type Committing = JoinHandle<anyhow::Result<Committed>>;
+
+/// One partition's share of a batch: its messages and the offsets they span.
+struct PartitionBatch {
+    key: PartitionKey,
+    kind: InputKind,
+    messages: Vec<RawMessage<Vec<u8>>>,
+    progress: StreamProgress,
+}
+
+/// What a batch's commit did, for the run summary, the consumer group and the partitions.
+#[derive(Default)]
+struct Committed {
+    quarantine: Option<WriteOutcome>,
+    quarantined: u64,
+    writes: Vec<WriteOutcome>,
+    /// Each partition whose rows are in, and the offset it goes on from.
+    next_offsets: Vec<(PartitionKey, i64)>,
+    /// Partitions another drain committed first: they are resumed from the lake.
+    overtaken: Vec<PartitionKey>,
+}
+
+/// Takes every partition's pending messages out for a commit.
+fn take_pending(partitions: &mut BTreeMap<PartitionKey, PartitionState>) -> Vec<PartitionBatch> {
+    partitions
+        .iter_mut()
+        .filter_map(|(key, state)| {
+            let (Some(first), Some(last)) = (state.first_pending.take(), state.last_pending.take())
+            else {
+                return None;
+            };
+            Some(PartitionBatch {
+                key: key.clone(),
+                kind: state.kind,
+                messages: std::mem::take(&mut state.pending),
+                progress: StreamProgress {
+                    app_id: app_id(&key.0, key.1),
+                    first,
+                    last,
+                },
+            })
+        })
+        .collect()
+}
+
+/// Commits a batch: quarantine first (MERGE on the message's place, so a replay cannot
+/// duplicate it), then each data table with its partitions' offsets as transaction ids.
+async fn commit(
+    lake: Lake,
+    parser: Arc<RecordParser>,
+    batch: Vec<PartitionBatch>,
+) -> anyhow::Result<Committed> {
+    // Parsing runs on every core; off the async workers, which encode the Parquet files.
+    let (quarantine, by_table) = tokio::task::spawn_blocking(move || parse(&parser, batch))
+        .await
+        .context("parsing a batch")?;
+    let mut committed = Committed {
+        quarantined: quarantine.quarantine.len() as u64,
+        ..Committed::default()
+    };
+    if committed.quarantined > 0 {
         for (spec, batches) in quarantine.into_tables()? {
-            let outcome = lake.merge(spec, batches).await?;
-            report.record_table(&outcome.table, outcome.version);
+            committed.quarantine = Some(lake.merge(spec, batches).await?);
         }
-        report.rows_quarantined += quarantined;
     }
-    let mut offsets = TopicPartitionList::new();
-    for (spec, (batch, progress)) in by_table.into_values() {
+    for (spec, (batch, partitions)) in by_table.into_values() {
         // No rows (all quarantined) still commits, so the table records how far the partitions got.
         let batches = batch
             .into_tables()?
@@ -370,22 +415,78 @@ async fn flush(
             .next()
             .map(|(_, batches)| batches)
             .unwrap_or_default();
-        let sources: Vec<StreamProgress> =
-            progress.iter().map(|(_, source)| source.clone()).collect();
+        let sources: Vec<StreamProgress> = partitions
+            .iter()
+            .map(|(_, source)| source.clone())
+            .collect();
         match lake.append_stream(spec, batches, &sources).await? {
             StreamAppend::Committed(outcome) => {
-                report.record_write(&outcome);
-                for (key, source) in &progress {
-                    offsets.add_partition_offset(&key.0, key.1, Offset::Offset(source.last + 1))?;
-                }
+                committed.writes.push(outcome);
+                committed.next_offsets.extend(
+                    partitions
+                        .into_iter()
+                        .map(|(key, source)| (key, source.last + 1)),
+                );
             }
-            StreamAppend::Overtaken { app_id, committed } => {
-                tracing::warn!(app_id, committed, table = %spec.name, "another drain committed these offsets first; resuming from the lake");
-                for (key, _) in &progress {
-                    partitions.remove(key);
-                }
+            StreamAppend::Overtaken {
+                app_id,
+                committed: at,
+            } => {
+                tracing::warn!(app_id, committed = at, table = %spec.name, "another drain committed these offsets first; resuming from the lake");
+                committed
+                    .overtaken
+                    .extend(partitions.into_iter().map(|(key, _)| key));
             }
         }
+    }
+    Ok(committed)
+}
+
+/// Per data table: its rows and, per partition, how far they reach.
+type TableBatches = HashMap<TableName, (&'static TableSpec, TableBatch)>;
+type TableBatch = (BronzeBatch, Vec<(PartitionKey, StreamProgress)>);
+
+/// A batch's messages as Bronze rows: the quarantined ones, and the rest by data table.
+fn parse(parser: &RecordParser, batch: Vec<PartitionBatch>) -> (BronzeBatch, TableBatches) {
+    let mut quarantine = BronzeBatch::default();
+    let mut by_table = TableBatches::new();
+    for partition in batch {
+        let mut parsed = BronzeBatch::default();
+        parser.push_messages(partition.kind, &partition.messages, &mut parsed);
+        quarantine.quarantine.append(&mut parsed.quarantine);
+        let spec = partition.kind.table();
+        let (_, (rows, progress)) = by_table
+            .entry(spec.name)
+            .or_insert_with(|| (spec, Default::default()));
+        rows.absorb(parsed);
+        progress.push((partition.key, partition.progress));
+    }
+    (quarantine, by_table)
+}
+
+/// Waits for a batch's commit and takes in what it did: the summary's counts, the offsets for
+/// the consumer group, and overtaken partitions dropped (with anything read since) so that
+/// they resume from the lake.
+async fn settle(
+    committing: Committing,
+    consumer: &StreamConsumer,
+    partitions: &mut BTreeMap<PartitionKey, PartitionState>,
+    report: &mut JobReport,
+) -> anyhow::Result<()> {
+    let committed = committing.await.context("committing a batch")??;
+    if let Some(quarantine) = &committed.quarantine {
+        report.record_table(&quarantine.table, quarantine.version);
+        report.rows_quarantined += committed.quarantined;
+    }
+    for outcome in &committed.writes {
+        report.record_write(outcome);
+    }
+    for key in &committed.overtaken {
+        partitions.remove(key);
+    }
+    let mut offsets = TopicPartitionList::new();
+    for ((topic, partition), next) in &committed.next_offsets {
+        offsets.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
     }
     // A convenience for lag monitoring; the lake stays the source of truth.
     if offsets.count() > 0

@@ -114,7 +114,14 @@ pub async fn run(context: JobContext, options: IngestOptions) -> anyhow::Result<
             }
             let ingest_date = single_day(&context)?;
             let mut report = JobReport::default();
-            kafka::drain(&context.lake, &parser, &settings, ingest_date, &mut report).await?;
+            kafka::drain(
+                &context.lake,
+                std::sync::Arc::new(parser),
+                &settings,
+                ingest_date,
+                &mut report,
+            )
+            .await?;
             Ok(report)
         }
         Source::File(path) => ingest_files(&context, &parser, path, options.kind).await,
