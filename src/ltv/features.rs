@@ -571,6 +571,52 @@ mod tests {
         .unwrap()
     }
 
+    #[test]
+    fn facts_are_numbered_by_their_player_and_strangers_left_out() {
+        let players = players().lazy().with_column(lit(7).alias("age_days"));
+        // A stranger of the same game, one of another game with a known id, and a null id.
+        let mut days = days();
+        let strangers = df!(
+            "game_id" => [Some("g"), Some("h"), Some("g")],
+            "player_id" => [Some("stranger"), Some("quiet"), None],
+        )
+        .unwrap();
+        let stranger_days = days
+            .head(Some(3))
+            .drop_many(PLAYER_KEY)
+            .hstack(strangers.columns())
+            .unwrap()
+            .select(days.get_column_names_owned())
+            .unwrap();
+        days = stranger_days.vstack(&days).unwrap();
+        let (players, numbered_days) = numbered(players, days.lazy(), &["age_days"]).unwrap();
+        let numbered_days = numbered_days
+            .sort([PLAYER_ROW, "day_number"], SortMultipleOptions::default())
+            .unwrap();
+        assert_eq!(players.height(), 2);
+        assert!(numbered_days.column("player_id").is_err());
+        let rows: Vec<_> = numbered_days
+            .column(PLAYER_ROW)
+            .unwrap()
+            .idx()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        assert_eq!(rows, [0, 0, 0, 1], "payer's three days, then quiet's");
+        assert_eq!(
+            float_column(&numbered_days, "total_revenue").unwrap(),
+            [0.5, 5.0, 100.0, 0.25]
+        );
+        let ages: Vec<_> = numbered_days
+            .column("age_days")
+            .unwrap()
+            .i32()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        assert_eq!(ages, [7; 4]);
+    }
+
     fn snapshot_of_fixture(n: i32) -> LazyFrame {
         let (players, days) = numbered(players().lazy(), days().lazy(), &[]).unwrap();
         snapshot(&players, &days, n).unwrap()
