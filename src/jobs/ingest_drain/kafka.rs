@@ -133,10 +133,8 @@ pub async fn drain(
             ever_assigned |= assignment.count() > 0;
             sync_assignment(&consumer, lake, settings, &assignment, &mut partitions).await?;
         }
-        if committing.as_ref().is_some_and(JoinHandle::is_finished)
-            && let Some(batch) = committing.take()
-        {
-            settle(batch, &consumer, &mut partitions, report).await?;
+        if committing.as_ref().is_some_and(JoinHandle::is_finished) {
+            settle(&mut committing, &consumer, &mut partitions, report).await?;
         }
         let all_done = !partitions.is_empty() && partitions.values().all(PartitionState::done);
         let pending_rows: usize = partitions.values().map(|p| p.pending.len()).sum();
@@ -145,30 +143,23 @@ pub async fn drain(
                 && last_flush.elapsed() >= Duration::from_secs(settings.max_batch_seconds));
         let stopping = stop.load(Ordering::Relaxed);
         if batch_due || (all_done && pending_rows > 0) || (stopping && pending_rows > 0) {
-            if let Some(previous) = committing.take() {
-                settle(previous, &consumer, &mut partitions, report).await?;
-            }
+            settle(&mut committing, &consumer, &mut partitions, report).await?;
             let batch = take_pending(&mut partitions);
             committing = Some(tokio::spawn(commit(lake.clone(), parser.clone(), batch)));
             last_flush = Instant::now();
         }
         if stopping {
-            if let Some(last) = committing.take() {
-                settle(last, &consumer, &mut partitions, report).await?;
-            }
+            settle(&mut committing, &consumer, &mut partitions, report).await?;
             tracing::info!("stop requested; pending rows committed");
             break;
         }
         if !settings.follow {
             if all_done && partitions.values().all(|p| p.first_pending.is_none()) {
-                match committing.take() {
-                    // An overtaken batch hands its partitions back to be resumed from the lake.
-                    Some(last) => {
-                        settle(last, &consumer, &mut partitions, report).await?;
-                        continue;
-                    }
-                    None => break,
+                // An overtaken last batch hands its partitions back to be resumed from the lake.
+                if settle(&mut committing, &consumer, &mut partitions, report).await? {
+                    continue;
                 }
+                break;
             }
             if !ever_assigned && started.elapsed() > settings.assignment_timeout {
                 tracing::info!("no partitions assigned to this drain; nothing to do");
@@ -464,16 +455,19 @@ fn parse(parser: &RecordParser, batch: Vec<PartitionBatch>) -> (BronzeBatch, Tab
     (quarantine, by_table)
 }
 
-/// Waits for a batch's commit and takes in what it did: the summary's counts, the offsets for
-/// the consumer group, and overtaken partitions dropped (with anything read since) so that
-/// they resume from the lake.
+/// Waits for the batch being committed, if any, and takes in what it did: the summary's
+/// counts, the offsets for the consumer group, and overtaken partitions dropped (with anything
+/// read since) so that they resume from the lake. Whether there was a batch to wait for.
 async fn settle(
-    committing: Committing,
+    committing: &mut Option<Committing>,
     consumer: &StreamConsumer,
     partitions: &mut BTreeMap<PartitionKey, PartitionState>,
     report: &mut JobReport,
-) -> anyhow::Result<()> {
-    let committed = committing.await.context("committing a batch")??;
+) -> anyhow::Result<bool> {
+    let Some(batch) = committing.take() else {
+        return Ok(false);
+    };
+    let committed = batch.await.context("committing a batch")??;
     if let Some(quarantine) = &committed.quarantine {
         report.record_table(&quarantine.table, quarantine.version);
         report.rows_quarantined += committed.quarantined;
@@ -494,5 +488,5 @@ async fn settle(
     {
         tracing::debug!(error = %err, "committing offsets to the consumer group failed");
     }
-    Ok(())
+    Ok(true)
 }
