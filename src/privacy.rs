@@ -109,60 +109,74 @@ impl<'h> HashMemo<'h> {
         &self.hashes[value]
     }
 
-    /// `text`, the JSON object `object` was parsed from, with the string values at `paths`
-    /// (dotted, e.g. `device.id`) replaced by their hash. A key written twice has each of its
-    /// values hashed.
+    /// Appends to `out` `text`, the JSON object `object` was parsed from, with the string
+    /// values at `paths` (dotted, e.g. `device.id`) replaced by their hash. A key written twice
+    /// has each of its values hashed. Appending lets a caller gather many events' texts in one
+    /// buffer instead of allocating one per event.
     ///
     /// The hashes are spliced into the text, every other byte kept as it arrived; only when a
     /// hashed value is written with escapes (the parse holds a decoded copy, so where it sits
     /// in the text is not known) is the object written out again, compact, keys in their order.
-    pub fn hash_json_text(&mut self, text: &str, object: &JsonObject, paths: &[&str]) -> String {
-        self.splice_hashes(text, object, paths).unwrap_or_else(|| {
+    pub fn hash_json_text(
+        &mut self,
+        text: &str,
+        object: &JsonObject,
+        paths: &[&str],
+        out: &mut String,
+    ) {
+        if let Some(spans) = spans_of(text, object, paths) {
+            out.reserve(text.len() + spans.len() * 64);
+            let mut copied_to = 0;
+            for (start, end, clear) in spans {
+                out.push_str(&text[copied_to..start]);
+                out.push_str(self.hash(clear));
+                copied_to = end;
+            }
+            out.push_str(&text[copied_to..]);
+        } else {
             let hashed = HashedObject {
                 hasher: self.hasher,
                 object,
                 paths: paths.to_vec(),
             };
-            serde_json::to_string(&hashed).expect("JSON with text keys always serialises")
-        })
+            out.push_str(
+                &serde_json::to_string(&hashed).expect("JSON with text keys always serialises"),
+            );
+        }
     }
+}
 
-    /// `text` with the hashes in place of the values at `paths`; `None` when one of those is
-    /// not a slice of `text`.
-    fn splice_hashes(&mut self, text: &str, object: &JsonObject, paths: &[&str]) -> Option<String> {
-        let mut values = Vec::new();
-        for path in paths {
-            values_at(object, path, &mut values);
-        }
-        let text_start = text.as_ptr() as usize;
-        let mut spans = Vec::with_capacity(values.len());
-        for value in values {
-            match value {
-                Json::Str(Cow::Borrowed(clear)) => {
-                    let start = (clear.as_ptr() as usize).checked_sub(text_start)?;
-                    let end = start + clear.len();
-                    if end > text.len() {
-                        return None;
-                    }
-                    spans.push((start, end, *clear));
-                }
-                Json::Str(Cow::Owned(_)) => return None,
-                _ => {}
-            }
-        }
-        spans.sort_unstable_by_key(|&(start, _, _)| start);
-        // Two paths may name the same field (a global one that an event contract repeats).
-        spans.dedup_by_key(|&mut (start, _, _)| start);
-        let mut hashed = String::with_capacity(text.len() + spans.len() * 64);
-        let mut copied_to = 0;
-        for (start, end, clear) in spans {
-            hashed.push_str(&text[copied_to..start]);
-            hashed.push_str(self.hash(clear));
-            copied_to = end;
-        }
-        hashed.push_str(&text[copied_to..]);
-        Some(hashed)
+/// Where in `text` each string value at `paths` sits (start, end, value), in text order, each
+/// once; `None` when one of them is not a slice of `text` (it was written with escapes).
+fn spans_of<'t>(
+    text: &str,
+    object: &JsonObject<'t>,
+    paths: &[&str],
+) -> Option<Vec<(usize, usize, &'t str)>> {
+    let mut values = Vec::new();
+    for path in paths {
+        values_at(object, path, &mut values);
     }
+    let text_start = text.as_ptr() as usize;
+    let mut spans = Vec::with_capacity(values.len());
+    for value in values {
+        match value {
+            Json::Str(Cow::Borrowed(clear)) => {
+                let start = (clear.as_ptr() as usize).checked_sub(text_start)?;
+                let end = start + clear.len();
+                if end > text.len() {
+                    return None;
+                }
+                spans.push((start, end, *clear));
+            }
+            Json::Str(Cow::Owned(_)) => return None,
+            _ => {}
+        }
+    }
+    spans.sort_unstable_by_key(|&(start, _, _)| start);
+    // Two paths may name the same field (a global one that an event contract repeats).
+    spans.dedup_by_key(|&mut (start, _, _)| start);
+    Some(spans)
 }
 
 /// A dotted path's first key and the path below it, if any.
@@ -271,7 +285,8 @@ mod tests {
             "absent",
             "eternal_player_id",
         ];
-        let hashed = memo.hash_json_text(text, &object(text), &paths);
+        let mut hashed = "kept ".to_string();
+        memo.hash_json_text(text, &object(text), &paths, &mut hashed);
         // Both values of the repeated key, the nested one, nothing else; spacing kept.
         let expected = format!(
             r#"{{ "eternal_player_id":"{}", "n": 1, "device": {{"ad_id": "{}", "x": "p1"}},  "eternal_player_id": "{}", "free": "p1" }}"#,
@@ -281,17 +296,20 @@ mod tests {
         );
         // Hashed once each, however often they recur.
         assert_eq!(memo.hashes.len(), 3);
-        assert_eq!(hashed, expected);
+        // Appended to what the buffer held.
+        assert_eq!(hashed, format!("kept {expected}"));
     }
 
     #[test]
     fn a_value_written_with_escapes_is_hashed_in_a_rewritten_object() {
         let hasher = PiiHasher::new(b"0123456789abcdef0123456789abcdef");
         let text = r#"{"eternal_player_id": "p\u0031", "device": {"ad_id": "d"}, "eternal_player_id": "p2", "n": 1}"#;
-        let hashed = HashMemo::new(&hasher).hash_json_text(
+        let mut hashed = String::new();
+        HashMemo::new(&hasher).hash_json_text(
             text,
             &object(text),
             &["eternal_player_id", "device.ad_id"],
+            &mut hashed,
         );
         let expected = format!(
             r#"{{"eternal_player_id":"{}","device":{{"ad_id":"{}"}},"eternal_player_id":"{}","n":1}}"#,

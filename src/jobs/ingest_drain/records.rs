@@ -92,23 +92,105 @@ struct ProvenanceColumns {
     source_offset: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Where a text sits in its batch's arena of text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+/// The game events of a batch. Their text (ids, names, `raw_json`) is kept in a few large
+/// buffers, one per parse task, that rows point into: a string per field made nine
+/// allocations per event, and allocating and freeing them cost about a sixth of a drain.
+#[derive(Debug, Default)]
+pub struct GameEvents {
+    arenas: Vec<String>,
+    rows: Vec<GameEventRow>,
+}
+
+/// One event of [`GameEvents`]; its text is in the arena `arena` of its batch.
+#[derive(Debug, Clone)]
 pub struct GameEventRow {
-    event_id: String,
-    player_id: String,
-    game_id: String,
-    event_type: String,
+    arena: usize,
+    event_id: Span,
+    player_id: Span,
+    game_id: Span,
+    event_type: Span,
     event_timestamp: i64,
-    session_id: Option<String>,
+    session_id: Option<Span>,
     session_duration: Option<f64>,
     iap_revenue: Option<f64>,
     ad_revenue: Option<f64>,
     level: Option<i32>,
-    device_type: Option<String>,
-    country: Option<String>,
-    campaign_id: Option<String>,
-    #[serde(flatten)]
-    provenance: ProvenanceColumns,
+    device_type: Option<Span>,
+    country: Option<Span>,
+    campaign_id: Option<Span>,
+    raw_json: Span,
+    provenance: Provenance,
+}
+
+impl GameEvents {
+    /// Room for about `bytes` of text in the arena that the next rows go to.
+    fn reserve(&mut self, bytes: usize) {
+        self.arena().reserve(bytes);
+    }
+
+    /// The arena the next rows go to.
+    fn arena(&mut self) -> &mut String {
+        if self.arenas.is_empty() {
+            self.arenas.push(String::new());
+        }
+        self.arenas.last_mut().expect("an arena was just made")
+    }
+
+    /// `text` copied into the arena.
+    fn push_text(&mut self, text: &str) -> Span {
+        self.push_with(|arena| arena.push_str(text))
+    }
+
+    /// What `write` appends to the arena.
+    fn push_with(&mut self, write: impl FnOnce(&mut String)) -> Span {
+        let arena = self.arena();
+        let start = arena.len();
+        write(arena);
+        Span {
+            start,
+            end: arena.len(),
+        }
+    }
+
+    /// Adds a row whose spans point into the current arena (this sets its `arena`).
+    fn push(&mut self, row: GameEventRow) {
+        let arena = self.arenas.len().saturating_sub(1);
+        self.rows.push(GameEventRow { arena, ..row });
+    }
+
+    fn text(&self, row: &GameEventRow, span: Span) -> &str {
+        &self.arenas[row.arena][span.start..span.end]
+    }
+
+    fn optional_text(&self, row: &GameEventRow, span: Option<Span>) -> Option<&str> {
+        span.map(|span| self.text(row, span))
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Moves the rows (and their arenas) of `other` after these.
+    fn append(&mut self, other: GameEvents) {
+        let first_arena = self.arenas.len();
+        self.arenas.extend(other.arenas);
+        self.rows
+            .extend(other.rows.into_iter().map(|row| GameEventRow {
+                arena: row.arena + first_arena,
+                ..row
+            }));
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -167,7 +249,7 @@ pub struct QuarantineRow {
 /// The Bronze rows of one batch of input, by table.
 #[derive(Debug, Default)]
 pub struct BronzeBatch {
-    pub game_events: Vec<GameEventRow>,
+    pub game_events: GameEvents,
     pub attribution: Vec<AttributionRow>,
     pub ad_spend: Vec<AdSpendBronzeRow>,
     pub campaigns: Vec<CampaignBronzeRow>,
@@ -177,7 +259,8 @@ pub struct BronzeBatch {
 impl BronzeBatch {
     /// Moves every row of `other` into this batch.
     pub fn absorb(&mut self, mut other: BronzeBatch) {
-        self.game_events.append(&mut other.game_events);
+        self.game_events
+            .append(std::mem::take(&mut other.game_events));
         self.attribution.append(&mut other.attribution);
         self.ad_spend.append(&mut other.ad_spend);
         self.campaigns.append(&mut other.campaigns);
@@ -193,7 +276,7 @@ impl BronzeBatch {
     /// check-contracts read a busy day in slices of players, and a file, a row group or a page
     /// that holds only some players' rows is skipped by the slices of the others, instead of
     /// every slice decompressing all of the day.
-    pub fn into_tables(mut self) -> Result<Vec<(&'static TableSpec, Vec<RecordBatch>)>, LakeError> {
+    pub fn into_tables(self) -> Result<Vec<(&'static TableSpec, Vec<RecordBatch>)>, LakeError> {
         let schema_error = |table: &'static TableSpec| {
             move |err: ArrowError| LakeError::Schema {
                 table: table.name,
@@ -211,10 +294,6 @@ impl BronzeBatch {
             let batches = game_event_batches(&self.game_events)
                 .map_err(schema_error(&bronze::GAME_EVENTS))?;
             tables.push((&bronze::GAME_EVENTS, batches));
-            // Millions of small strings take a second or more to free: let another thread
-            // do it while the batches are written.
-            let rows = std::mem::take(&mut self.game_events);
-            std::thread::spawn(move || drop(rows));
         }
         push_rows(&mut tables, &bronze::ATTRIBUTION, &self.attribution)?;
         push_rows(&mut tables, &bronze::AD_SPEND, &self.ad_spend)?;
@@ -229,23 +308,26 @@ const GAME_EVENTS_PER_BATCH: usize = 1 << 16;
 
 /// The game events as Bronze record batches, ordered by player, built on every core (the
 /// busiest table: a row-wise conversion through serde cost more than parsing the events).
-fn game_event_batches(rows: &[GameEventRow]) -> Result<Vec<RecordBatch>, ArrowError> {
-    by_player(rows)
+fn game_event_batches(events: &GameEvents) -> Result<Vec<RecordBatch>, ArrowError> {
+    by_player(events)
         .par_chunks(GAME_EVENTS_PER_BATCH)
-        .map(|chunk| game_event_batch(rows, chunk))
+        .map(|chunk| game_event_batch(events, chunk))
         .collect()
 }
 
 /// The rows' indexes ordered by player, a player's rows in their order. Each player is ranked
 /// once, so that sorting compares numbers, not a 64-character id per comparison (most of them
 /// between two events of one player, equal to the last character).
-fn by_player(rows: &[GameEventRow]) -> Vec<usize> {
+fn by_player(events: &GameEvents) -> Vec<usize> {
     let mut first_seen: HashMap<&str, usize> = HashMap::new();
-    let player_of_row: Vec<usize> = rows
+    let player_of_row: Vec<usize> = events
+        .rows
         .iter()
         .map(|row| {
             let next = first_seen.len();
-            *first_seen.entry(row.player_id.as_str()).or_insert(next)
+            *first_seen
+                .entry(events.text(row, row.player_id))
+                .or_insert(next)
         })
         .collect();
     let mut players: Vec<(&str, usize)> = first_seen.into_iter().collect();
@@ -266,7 +348,8 @@ fn by_player(rows: &[GameEventRow]) -> Vec<usize> {
 /// The rows at `order`, in that order, as one record batch of `bronze.game_events`: one pass
 /// over the rows, each row's fields appended to their columns (a pass per column would fetch
 /// every row from memory once per column).
-fn game_event_batch(rows: &[GameEventRow], order: &[usize]) -> Result<RecordBatch, ArrowError> {
+fn game_event_batch(events: &GameEvents, order: &[usize]) -> Result<RecordBatch, ArrowError> {
+    let rows = &events.rows;
     let count = order.len();
     let text = || StringBuilder::with_capacity(count, count * 16);
     let (mut event_id, mut player_id, mut game_id, mut event_type) =
@@ -277,7 +360,7 @@ fn game_event_batch(rows: &[GameEventRow], order: &[usize]) -> Result<RecordBatc
     // would copy them over and over and fault in fresh pages for each copy.
     let raw_bytes = order
         .iter()
-        .map(|&index| rows[index].provenance.raw_json.len())
+        .map(|&index| rows[index].raw_json.end - rows[index].raw_json.start)
         .sum();
     let mut raw_json = StringBuilder::with_capacity(count, raw_bytes);
     let mut source = text();
@@ -292,25 +375,28 @@ fn game_event_batch(rows: &[GameEventRow], order: &[usize]) -> Result<RecordBatc
     let (mut ingest_date, mut source_offset) =
         (Vec::with_capacity(count), Vec::with_capacity(count));
     for row in order.iter().map(|&index| &rows[index]) {
-        event_id.append_value(&row.event_id);
-        player_id.append_value(&row.player_id);
-        game_id.append_value(&row.game_id);
-        event_type.append_value(&row.event_type);
+        let text = |span| events.text(row, span);
+        let optional_text = |span| events.optional_text(row, span);
+        event_id.append_value(text(row.event_id));
+        player_id.append_value(text(row.player_id));
+        game_id.append_value(text(row.game_id));
+        event_type.append_value(text(row.event_type));
         event_timestamp.push(row.event_timestamp);
-        session_id.append_option(row.session_id.as_deref());
+        session_id.append_option(optional_text(row.session_id));
         session_duration.push(row.session_duration);
         iap_revenue.push(row.iap_revenue);
         ad_revenue.push(row.ad_revenue);
         level.push(row.level);
-        device_type.append_option(row.device_type.as_deref());
-        country.append_option(row.country.as_deref());
-        campaign_id.append_option(row.campaign_id.as_deref());
-        raw_json.append_value(&row.provenance.raw_json);
-        ingest_ts.push(row.provenance.ingest_ts);
-        ingest_date.push(row.provenance.ingest_date);
-        source.append_value(&*row.provenance.source);
-        source_partition.push(row.provenance.source_partition);
-        source_offset.push(row.provenance.source_offset);
+        device_type.append_option(optional_text(row.device_type));
+        country.append_option(optional_text(row.country));
+        campaign_id.append_option(optional_text(row.campaign_id));
+        raw_json.append_value(text(row.raw_json));
+        let provenance = &row.provenance;
+        ingest_ts.push(provenance.ingest_ts_us);
+        ingest_date.push(provenance.ingest_days());
+        source.append_value(&*provenance.source);
+        source_partition.push(provenance.partition);
+        source_offset.push(provenance.offset);
     }
     let timestamps = |values: Vec<i64>| -> ArrayRef {
         Arc::new(TimestampMicrosecondArray::from(values).with_timezone("UTC"))
@@ -518,6 +604,13 @@ impl RecordParser {
             .par_chunks(MESSAGES_PER_TASK)
             .map(|chunk| {
                 let mut part = BronzeBatch::default();
+                if kind == InputKind::Telemetry {
+                    // The events' text as it arrived, a little more for the hashes spliced
+                    // into it, and their typed columns' text (ids, names: under 256 bytes).
+                    let bytes: usize = chunk.iter().map(|m| m.bytes.as_ref().len()).sum();
+                    part.game_events
+                        .reserve(bytes + bytes / 8 + chunk.len() * 256);
+                }
                 let mut memo = HashMemo::new(&self.hasher);
                 for message in chunk {
                     let provenance = message.provenance.clone();
@@ -555,9 +648,7 @@ impl RecordParser {
             );
         }
         let parsed = match kind {
-            InputKind::Telemetry => self
-                .telemetry(raw, &provenance, memo)
-                .map(|row| batch.game_events.push(row)),
+            InputKind::Telemetry => self.telemetry(raw, &provenance, memo, &mut batch.game_events),
             InputKind::AppsflyerPush => self
                 .appsflyer_push(raw, &provenance)
                 .map(|row| batch.attribution.push(row)),
@@ -604,13 +695,15 @@ impl RecordParser {
     }
 
     /// One parse that borrows the message's text; the PII hashes are spliced into that text
-    /// for `raw_json` (see [`HashMemo::hash_json_text`]).
+    /// for `raw_json` (see [`HashMemo::hash_json_text`]). The row goes to `events`, or nothing
+    /// does when the event is refused.
     fn telemetry(
         &self,
         raw: &[u8],
         provenance: &Provenance,
         memo: &mut HashMemo,
-    ) -> Result<GameEventRow, String> {
+        events: &mut GameEvents,
+    ) -> Result<(), String> {
         let text = std::str::from_utf8(raw).map_err(|err| format!("not a JSON object: {err}"))?;
         let event: Json =
             serde_json::from_str(text).map_err(|err| format!("not a JSON object: {err}"))?;
@@ -621,7 +714,7 @@ impl RecordParser {
         let envelope = fields
             .envelope()
             .map_err(|err| format!("envelope: {err}"))?;
-        let player_id = memo.hash(envelope.player).to_owned();
+        // Nothing below refuses the event: its text goes into the arena from here on.
         let mut pii: Vec<&str> = self
             .contracts
             .global()
@@ -630,9 +723,21 @@ impl RecordParser {
         if let Some(contract) = self.contracts.event_contract(envelope.game, envelope.name) {
             pii.extend(contract.pii_fields());
         }
-        let raw_json = memo.hash_json_text(text, object, &pii);
+        let raw_json = events.push_with(|arena| memo.hash_json_text(text, object, &pii, arena));
+        let player_id = events.push_text(memo.hash(envelope.player));
 
-        let text = |value: Option<&Json>| value.and_then(Json::as_str).map(str::to_owned);
+        let mut text = |value: Option<&Json>| {
+            value
+                .and_then(Json::as_str)
+                .map(|text| events.push_text(text))
+        };
+        let session_id = text(fields.session_id);
+        let device_type = text(fields.platform);
+        let country = text(fields.country_code);
+        let campaign_id = text(fields.attribution.and_then(|a| match a {
+            Json::Object(attribution) => attribution.get("campaign_source"),
+            _ => None,
+        }));
         let number_if = |event_name: &str, value: Option<&Json>| {
             (envelope.name == event_name)
                 .then(|| value.and_then(Json::as_f64))
@@ -643,25 +748,26 @@ impl RecordParser {
                 .parse::<i32>()
                 .ok()
         });
-        Ok(GameEventRow {
-            event_id: envelope.event_id.to_owned(),
+        let row = GameEventRow {
+            arena: 0, // set by `push`
+            event_id: events.push_text(envelope.event_id),
             player_id,
-            game_id: envelope.game.to_owned(),
-            event_type: envelope.name.to_owned(),
+            game_id: events.push_text(envelope.game),
+            event_type: events.push_text(envelope.name),
             event_timestamp: envelope.timestamp_ms.saturating_mul(1000),
-            session_id: text(fields.session_id),
+            session_id,
             session_duration: number_if("game_background", fields.session_duration_seconds),
             iap_revenue: number_if("iap_completed", fields.revenue_usd),
             ad_revenue: number_if("ad_impression", fields.revenue_usd),
             level,
-            device_type: text(fields.platform),
-            country: text(fields.country_code),
-            campaign_id: text(fields.attribution.and_then(|a| match a {
-                Json::Object(attribution) => attribution.get("campaign_source"),
-                _ => None,
-            })),
-            provenance: provenance_columns(raw_json, provenance),
-        })
+            device_type,
+            country,
+            campaign_id,
+            raw_json,
+            provenance: provenance.clone(),
+        };
+        events.push(row);
+        Ok(())
     }
 
     fn appsflyer_push(
@@ -923,13 +1029,14 @@ mod tests {
         };
         parser().push_messages(InputKind::Telemetry, &[message], &mut batch);
         assert!(batch.quarantine.is_empty(), "{:?}", batch.quarantine);
-        let row = &batch.game_events[0];
+        let events = &batch.game_events;
+        let row = &events.rows[0];
         let hasher = PiiHasher::new(KEY);
-        assert_eq!(row.player_id, hasher.hash("p1"));
+        assert_eq!(events.text(row, row.player_id), hasher.hash("p1"));
         assert_eq!(row.iap_revenue, Some(4.99));
         assert_eq!(row.ad_revenue, None);
         assert_eq!(row.level, Some(12));
-        assert_eq!(row.campaign_id.as_deref(), Some("c9"));
+        assert_eq!(events.optional_text(row, row.campaign_id), Some("c9"));
         assert_eq!(row.event_timestamp, 1_767_297_305_750_000);
         let mut expected = raw.to_string();
         for clear in ["p1", "p2", "a1"] {
@@ -938,7 +1045,7 @@ mod tests {
                 &format!("\"{}\"", hasher.hash(clear)),
             );
         }
-        assert_eq!(row.provenance.raw_json, expected);
+        assert_eq!(events.text(row, row.raw_json), expected);
     }
 
     #[test]
@@ -973,18 +1080,74 @@ mod tests {
             .collect();
         let loaded: Vec<i64> = batch
             .game_events
+            .rows
             .iter()
-            .map(|r| r.provenance.source_offset)
+            .map(|r| r.provenance.offset)
             .collect();
         let expected_bad: Vec<i64> = (0..lines.len() as i64).filter(|n| n % 1000 < 2).collect();
         assert_eq!(quarantined, expected_bad);
         assert_eq!(loaded.len() + quarantined.len(), lines.len());
         assert!(loaded.windows(2).all(|pair| pair[0] < pair[1]), "in order");
+        // Each task's rows point into its own arena, wherever its rows end up in the batch.
+        let events = &batch.game_events;
+        assert!(events.arenas.len() >= 3, "{} arenas", events.arenas.len());
+        for row in &events.rows {
+            let offset = row.provenance.offset;
+            assert_eq!(events.text(row, row.event_id), format!("e{offset}"));
+            assert!(
+                events
+                    .text(row, row.raw_json)
+                    .contains(&format!("\"e{offset}\""))
+            );
+        }
         assert!(
             batch.quarantine[1]
                 .error
                 .contains("envelope: invalid type: `event_id`")
         );
+    }
+
+    /// A game event with its text owned, in `bronze.game_events`' column names.
+    #[derive(Serialize)]
+    struct ExpectedRow {
+        event_id: String,
+        player_id: String,
+        game_id: String,
+        event_type: String,
+        event_timestamp: i64,
+        session_id: Option<String>,
+        session_duration: Option<f64>,
+        iap_revenue: Option<f64>,
+        ad_revenue: Option<f64>,
+        level: Option<i32>,
+        device_type: Option<String>,
+        country: Option<String>,
+        campaign_id: Option<String>,
+        #[serde(flatten)]
+        provenance: ProvenanceColumns,
+    }
+
+    impl ExpectedRow {
+        fn of(events: &GameEvents, row: &GameEventRow) -> Self {
+            let text = |span| events.text(row, span).to_owned();
+            let optional = |span| events.optional_text(row, span).map(str::to_owned);
+            ExpectedRow {
+                event_id: text(row.event_id),
+                player_id: text(row.player_id),
+                game_id: text(row.game_id),
+                event_type: text(row.event_type),
+                event_timestamp: row.event_timestamp,
+                session_id: optional(row.session_id),
+                session_duration: row.session_duration,
+                iap_revenue: row.iap_revenue,
+                ad_revenue: row.ad_revenue,
+                level: row.level,
+                device_type: optional(row.device_type),
+                country: optional(row.country),
+                campaign_id: optional(row.campaign_id),
+                provenance: provenance_columns(text(row.raw_json), &row.provenance),
+            }
+        }
     }
 
     #[test]
@@ -1007,7 +1170,13 @@ mod tests {
             .collect();
         let mut batch = BronzeBatch::default();
         parser().push_messages(InputKind::Telemetry, &messages, &mut batch);
-        let mut by_player = batch.game_events.clone();
+        // The rows as owned values, through the serde conversion every other table uses.
+        let events = &batch.game_events;
+        let mut by_player: Vec<ExpectedRow> = events
+            .rows
+            .iter()
+            .map(|row| ExpectedRow::of(events, row))
+            .collect();
         by_player.sort_by(|a, b| a.player_id.cmp(&b.player_id));
         let expected = rows_to_batch(&bronze::GAME_EVENTS, &by_player).unwrap();
 
