@@ -19,8 +19,10 @@ use std::sync::{Arc, Once};
 
 use chrono::NaiveDate;
 use deltalake::arrow::array::Array as _;
+use deltalake::arrow::array::Scalar as ArrowScalar;
 use deltalake::arrow::array::{RecordBatch, StringArray};
 use deltalake::arrow::compute::cast;
+use deltalake::arrow::compute::kernels::cmp::not_distinct;
 use deltalake::arrow::datatypes::{Field, Schema, SchemaRef};
 use deltalake::datafusion::common::JoinType;
 use deltalake::datafusion::error::DataFusionError;
@@ -28,11 +30,13 @@ use deltalake::datafusion::functions_aggregate::expr_fn::max;
 use deltalake::datafusion::prelude::{SessionContext, col};
 use deltalake::kernel::Action;
 use deltalake::kernel::Transaction;
+use deltalake::kernel::scalars::ScalarExt;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::protocol::{DeltaOperation, SaveMode};
-use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
+use deltalake::writer::{DeltaWriter as _, RecordBatchWriter, WriteMode};
 use deltalake::{DeltaTable, DeltaTableError};
 use futures::StreamExt as _;
+use indexmap::IndexMap;
 use polars::prelude::DataFrame;
 use serde_json::json;
 use url::Url;
@@ -749,9 +753,17 @@ impl Lake {
         let mut writing = tokio::task::JoinSet::new();
         for run in runs_of_rows(batches, writers) {
             let mut writer = RecordBatchWriter::for_table(&table).map_err(failed)?;
+            let partition_by = spec.partition_by;
             writing.spawn(async move {
                 for batch in run {
-                    writer.write(batch).await?;
+                    match single_partition(&batch, partition_by) {
+                        Some(values) => {
+                            writer
+                                .write_partition(batch, &values, WriteMode::Default)
+                                .await?;
+                        }
+                        None => writer.write(batch).await?,
+                    }
                 }
                 writer.flush().await
             });
@@ -878,6 +890,41 @@ impl Lake {
 
 /// `batches` cut into at most `count` runs of consecutive rows, as even as rows allow (a batch
 /// is sliced where a run ends, without copying); no empty run.
+/// The values of `partition_by` in `batch`, when every row has the same ones (a Bronze batch
+/// of one ingest day). delta-rs' `write` splits any batch of a partitioned table by its
+/// partition values and copies each part out, every column, even when there is only one part:
+/// written as one partition, a batch of raw JSON is not copied again.
+///
+/// Generic over the scalar because delta-rs does not re-export the kernel's `Scalar` that
+/// `write_partition` takes; the call site infers it.
+fn single_partition<S: ScalarExt>(
+    batch: &RecordBatch,
+    partition_by: &[&str],
+) -> Option<IndexMap<String, S>> {
+    if !is_one_partition(batch, partition_by) {
+        return None;
+    }
+    partition_by
+        .iter()
+        .map(|name| {
+            let column = batch.column_by_name(name)?;
+            Some((name.to_string(), S::from_array(column.as_ref(), 0)?))
+        })
+        .collect()
+}
+
+/// Whether a table partitioned by `partition_by` files all of `batch` under one partition.
+fn is_one_partition(batch: &RecordBatch, partition_by: &[&str]) -> bool {
+    !partition_by.is_empty()
+        && batch.num_rows() > 0
+        && partition_by.iter().all(|name| {
+            batch.column_by_name(name).is_some_and(|column| {
+                let first = ArrowScalar::new(column.slice(0, 1));
+                not_distinct(column, &first).is_ok_and(|same| same.true_count() == column.len())
+            })
+        })
+}
+
 fn runs_of_rows(batches: Vec<RecordBatch>, count: usize) -> Vec<Vec<RecordBatch>> {
     let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
     let run_length = total.div_ceil(count.max(1)).max(1);

@@ -192,6 +192,40 @@ async fn append_once_is_skipped_when_its_transaction_is_committed() {
 }
 
 #[tokio::test]
+async fn an_append_files_each_row_under_its_partition_whether_a_batch_holds_one_or_several() {
+    let folder = tempfile::tempdir().unwrap();
+    let lake = lake(&folder);
+    let txn = |version| AppTxn {
+        app_id: "partitions".into(),
+        version,
+    };
+    // One day: written as one partition. Three days: split by delta-rs.
+    lake.append_once(&EVENTS, &rows(&["a", "b"], &[2, 2], &[1.0, 2.0]), &[txn(1)])
+        .await
+        .unwrap();
+    let mixed = rows(&["c", "d", "e"], &[1, 2, 3], &[3.0, 4.0, 5.0]);
+    lake.append_once(&EVENTS, &mixed, &[txn(2)]).await.unwrap();
+
+    let batch = |days: &[u32]| {
+        let frame = rows(&vec!["x"; days.len()], days, &vec![0.0; days.len()]);
+        let (batches, _) = lake.conform(&EVENTS, &frame).unwrap();
+        batches.into_iter().next().unwrap()
+    };
+    assert!(is_one_partition(&batch(&[2, 2]), EVENTS.partition_by));
+    assert!(!is_one_partition(&batch(&[1, 2]), EVENTS.partition_by));
+    assert!(!is_one_partition(&batch(&[2, 2]), &[]));
+
+    for (n, expected) in [(1, vec!["c"]), (2, vec!["a", "b", "d"]), (3, vec!["e"])] {
+        let filter = column_on_day("event_date", day(n));
+        assert_eq!(ids(&sorted(&lake, Some(filter)).await), expected, "day {n}");
+        let folder = folder
+            .path()
+            .join(format!("silver/test_events/event_date=2026-01-0{n}"));
+        assert!(folder.is_dir(), "{} is missing", folder.display());
+    }
+}
+
+#[tokio::test]
 async fn a_missing_table_is_named_in_the_error() {
     let folder = tempfile::tempdir().unwrap();
     let lake = lake(&folder);
