@@ -165,6 +165,32 @@ async fn a_replay_loads_every_record_once() {
 }
 
 #[tokio::test]
+async fn a_copy_of_a_file_in_the_same_run_is_loaded_once() {
+    // Files are identified by their content: copies under other names are already loaded.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/studio/telemetry/2026-01-01.ndjson.gz");
+    let events = gunzip_text(&fixture).lines().count();
+    let source = tempfile::tempdir().unwrap();
+    let telemetry = source.path().join("telemetry");
+    std::fs::create_dir(&telemetry).unwrap();
+    for name in ["a.ndjson.gz", "b.ndjson.gz", "c.ndjson.gz"] {
+        std::fs::copy(&fixture, telemetry.join(name)).unwrap();
+    }
+    let folder = tempfile::tempdir().unwrap();
+    let summary = ingest(folder.path(), source.path(), &[]);
+
+    assert_eq!(summary["details"]["files"], 3);
+    assert_eq!(summary["details"]["files_already_loaded"], 2);
+    assert_eq!(summary["rows_in"].as_u64().unwrap() as usize, events);
+    assert_eq!(summary["rows_out"], summary["rows_in"]);
+    let bronze = lake(folder.path())
+        .read(&bronze::GAME_EVENTS, None)
+        .await
+        .unwrap();
+    assert_eq!(bronze.height(), events);
+}
+
+#[tokio::test]
 async fn bad_messages_land_in_quarantine_with_their_reason() {
     let folder = tempfile::tempdir().unwrap();
     let source = folder.path().join("telemetry");
