@@ -888,8 +888,6 @@ impl Lake {
     }
 }
 
-/// `batches` cut into at most `count` runs of consecutive rows, as even as rows allow (a batch
-/// is sliced where a run ends, without copying); no empty run.
 /// The values of `partition_by` in `batch`, when every row has the same ones (a Bronze batch
 /// of one ingest day). delta-rs' `write` splits any batch of a partitioned table by its
 /// partition values and copies each part out, every column, even when there is only one part:
@@ -925,6 +923,8 @@ fn is_one_partition(batch: &RecordBatch, partition_by: &[&str]) -> bool {
         })
 }
 
+/// `batches` cut into at most `count` runs of consecutive rows, as even as rows allow (a batch
+/// is sliced where a run ends, without copying); no empty run.
 fn runs_of_rows(batches: Vec<RecordBatch>, count: usize) -> Vec<Vec<RecordBatch>> {
     let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
     let run_length = total.div_ceil(count.max(1)).max(1);
