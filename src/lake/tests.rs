@@ -3,6 +3,8 @@
 use chrono::NaiveDate;
 use polars::prelude::{DataFrame, SortMultipleOptions, df};
 
+use deltalake::parquet::file::reader::{FileReader as _, SerializedFileReader};
+
 use super::*;
 
 const COLUMNS: &[ColumnSpec] = &[
@@ -222,6 +224,18 @@ async fn an_append_files_each_row_under_its_partition_whether_a_batch_holds_one_
             .path()
             .join(format!("silver/test_events/event_date=2026-01-0{n}"));
         assert!(folder.is_dir(), "{} is missing", folder.display());
+        // Appends write Zstandard, whichever way the batch was split.
+        for file in std::fs::read_dir(&folder).unwrap() {
+            let file = std::fs::File::open(file.unwrap().path()).unwrap();
+            let reader = SerializedFileReader::new(file).unwrap();
+            for column in reader.metadata().row_group(0).columns() {
+                assert!(
+                    matches!(column.compression(), Compression::ZSTD(_)),
+                    "{:?}",
+                    column.compression()
+                );
+            }
+        }
     }
 }
 
