@@ -138,19 +138,33 @@ pub const ENRICHMENT: [&str; 8] = [
     "is_organic",
 ];
 
+/// Each profile's place in (game, player) order, carried to its player's events.
+const PLAYER_ORDER: &str = "player_order";
+
 /// `facts` (events without enrichment columns) joined with their players' profiles: the
-/// rows of `silver.player_events`, in its column order.
+/// rows of `silver.player_events`, in its column order, sorted by event date, game, player,
+/// time and event id.
 pub fn enrich(facts: LazyFrame, profiles: &DataFrame) -> LazyFrame {
-    let profile = profiles.clone().lazy().select([
-        col("game_id"),
-        col("player_id"),
-        col("install_ts"),
-        col("acquisition_date"),
-        col("media_source"),
-        col("campaign_id"),
-        col("adset_id"),
-        col("is_organic"),
-    ]);
+    // Events are sorted by their player's place among the profiles rather than by the game
+    // and player ids, the same order: most events share their date with the event they are
+    // compared to, and comparing a game and a 64-character player id after it made this sort
+    // and join take 6.2 s of the 10M-event bench's 77, against 3.9 s by the number.
+    let profile = profiles
+        .clone()
+        .lazy()
+        .sort(["game_id", "player_id"], SortMultipleOptions::default())
+        .with_row_index(PLAYER_ORDER, None)
+        .select([
+            col(PLAYER_ORDER),
+            col("game_id"),
+            col("player_id"),
+            col("install_ts"),
+            col("acquisition_date"),
+            col("media_source"),
+            col("campaign_id"),
+            col("adset_id"),
+            col("is_organic"),
+        ]);
     facts
         .join(profile, key(), key(), JoinArgs::new(JoinType::Inner))
         .with_columns([
@@ -163,22 +177,16 @@ pub fn enrich(facts: LazyFrame, profiles: &DataFrame) -> LazyFrame {
             .cast(DataType::Int32)
             .alias("day_number_24h"),
         ])
+        .sort(
+            ["event_date", PLAYER_ORDER, "event_timestamp", "event_id"],
+            SortMultipleOptions::default(),
+        )
         .select(
             silver::PLAYER_EVENTS
                 .columns
                 .iter()
                 .map(|c| col(c.name))
                 .collect::<Vec<_>>(),
-        )
-        .sort(
-            [
-                "event_date",
-                "game_id",
-                "player_id",
-                "event_timestamp",
-                "event_id",
-            ],
-            SortMultipleOptions::default(),
         )
 }
 
