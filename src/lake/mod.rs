@@ -893,11 +893,11 @@ impl Lake {
 }
 
 /// How appends (Bronze) write Parquet: Zstandard at level 1 (`ZstdLevel`'s default) instead of
-/// delta-rs' Snappy. On
-/// 2M generated events, Bronze took 168 MB instead of 366 MB and the drain was as fast or a
-/// little faster (less to write), and bronze-to-silver read the smaller files in the same time
-/// (10.8-10.9 s either way). Raw JSON repeats its keys on every row, which Zstandard's window
-/// and entropy coding catch and Snappy's does not. Files of either codec coexist in a table.
+/// delta-rs' Snappy. On 2M generated events, Bronze took 168 MB instead of 366 MB and the drain
+/// was as fast or a little faster (less to write), and bronze-to-silver read the smaller files
+/// in the same time (10.8-10.9 s either way). Raw JSON repeats its keys on every row, which
+/// Zstandard's window and entropy coding catch and Snappy's does not. Files of either codec
+/// coexist in a table.
 fn append_writer_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_created_by(format!("delta-rs version {}", deltalake::crate_version()))
