@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use regex::Regex;
 use serde::Serialize;
@@ -250,10 +251,24 @@ impl FieldRule {
             );
         }
         let members = match (&doc.fields, kind) {
-            (Some(members), FieldType::Object) => members
-                .iter()
-                .filter_map(|member| FieldRule::compile(member, &path, problems))
-                .collect(),
+            (Some(members), FieldType::Object) => {
+                // As for a contract's own fields: a member declared twice is checked twice,
+                // by rules that may disagree, when the author meant one.
+                let mut names = HashSet::new();
+                for member in members {
+                    if !names.insert(member.name.as_str()) {
+                        problems.push(FieldProblem {
+                            field: format!("{path}.{}", member.name),
+                            rule: "duplicate_field",
+                            message: "is declared twice".into(),
+                        });
+                    }
+                }
+                members
+                    .iter()
+                    .filter_map(|member| FieldRule::compile(member, &path, problems))
+                    .collect()
+            }
             (Some(_), _) => {
                 problems.push(FieldProblem {
                     field: path.clone(),

@@ -322,6 +322,132 @@ fn a_key_written_twice_is_judged_at_its_first_value() {
     assert!(judge(&first_good).is_empty());
 }
 
+/// `event` as JSON text with its keys in the order of the rules that read them (the global
+/// fields, then the event's own, members likewise), the order an SDK writes them in; keys no
+/// rule names follow in their own order.
+fn in_contract_order(set: &ContractSet, event: &Value) -> String {
+    fn ordered(rules: &[&FieldRule], value: &Value) -> String {
+        let Value::Object(object) = value else {
+            return value.to_string();
+        };
+        let named = rules.iter().map(|rule| rule.name.as_str());
+        let mut keys: Vec<&str> = named.filter(|key| object.contains_key(*key)).collect();
+        let rest: Vec<&str> = object
+            .keys()
+            .map(String::as_str)
+            .filter(|key| !keys.contains(key))
+            .collect();
+        keys.extend(rest);
+        let entries = keys.iter().map(|key| {
+            let members = rules
+                .iter()
+                .find(|rule| rule.name == *key)
+                .map(|rule| rule.members.iter().collect::<Vec<_>>())
+                .unwrap_or_default();
+            format!("{}:{}", Value::from(*key), ordered(&members, &object[*key]))
+        });
+        format!("{{{}}}", entries.collect::<Vec<_>>().join(","))
+    }
+    let contract = set.event_contract(
+        event["game_title"].as_str().unwrap_or_default(),
+        event["event_name"].as_str().unwrap_or_default(),
+    );
+    let rules: Vec<&FieldRule> = set
+        .global()
+        .into_iter()
+        .chain(contract)
+        .flat_map(|contract| &contract.fields)
+        .collect();
+    ordered(&rules, event)
+}
+
+fn judged_text(set: &ContractSet, text: &str) -> Vec<(String, Rule)> {
+    let event: Json = serde_json::from_str(text).unwrap();
+    set.check_event(&event, Some(1_767_225_700_000))
+        .violations
+        .into_iter()
+        .map(|v| (v.field, v.rule))
+        .collect()
+}
+
+#[test]
+fn keys_in_the_contracts_order_are_judged_as_in_any_other() {
+    let set = repository_contracts();
+    let text = in_contract_order(&set, &good_event());
+    assert!(
+        text.starts_with(r#"{"event_id":"8f14e45f"#) && text.ends_with(r#""stars_earned":3}"#),
+        "{text}"
+    );
+    let cases = [
+        good_event(),
+        with(good_event(), "level_id", Value::Null),
+        with(good_event(), "country_code", json!("usa")),
+        with(good_event(), "platform", json!("web")),
+        with(good_event(), "device.locale", json!(7)),
+        with(good_event(), "consent.consent_timestamp", json!(-1)),
+        with(good_event(), "attempts", json!("two")),
+    ];
+    for event in cases {
+        let alphabetical = event.to_string();
+        assert_eq!(
+            judged_text(&set, &in_contract_order(&set, &event)),
+            judged_text(&set, &alphabetical),
+            "{alphabetical}"
+        );
+    }
+}
+
+#[test]
+fn a_key_written_twice_in_the_contracts_order_is_judged_at_its_first_value() {
+    let set = repository_contracts();
+    let text = in_contract_order(&set, &good_event());
+    // Each second copy follows its first, as a client that appends a key it already wrote.
+    let twice = |key: &str, first: &str, second: &str| {
+        let written = format!("{key}:{first}");
+        assert!(text.contains(&written), "{written} in {text}");
+        text.replacen(&written, &format!("{written},{key}:{second}"), 1)
+    };
+    let country = r#""country_code""#;
+    let locale = r#""locale""#;
+    assert!(judged_text(&set, &twice(country, r#""US""#, r#""usa""#)).is_empty());
+    let first_bad = twice(country, r#""US""#, r#""US""#).replacen(r#""US""#, r#""usa""#, 1);
+    assert_eq!(
+        judged_text(&set, &first_bad),
+        [("country_code".to_string(), Rule::Pattern)]
+    );
+    assert!(judged_text(&set, &twice(locale, r#""en_US""#, "7")).is_empty());
+    let first_bad = twice(locale, r#""en_US""#, r#""en_US""#).replacen(r#""en_US""#, "7", 1);
+    assert_eq!(
+        judged_text(&set, &first_bad),
+        [("device.locale".to_string(), Rule::Type)]
+    );
+}
+
+#[test]
+fn an_event_field_named_like_a_global_one_is_read_at_its_first_value() {
+    let global = "contract_id: global_v1\nkind: global\nversion: 1.0.0\nstatus: active\nfields:\n  - { name: event_name, type: string, required: true }\n  - { name: game_title, type: string, required: true }\n  - { name: platform, type: string, required: true }\n";
+    let documents = vec![
+        Document::new("global.yaml".into(), global.into()),
+        Document::new(
+            "all-games/level_start.yaml".into(),
+            contract(
+                "level_start",
+                "\"*\"",
+                "active",
+                "  - { name: platform, type: string, pattern: \"^[a-z]+$\" }",
+            ),
+        ),
+    ];
+    let set = ContractSet::from_documents(&documents).unwrap();
+    let event = r#"{"event_name":"level_start","game_title":"G","platform":"ios","platform":"X"}"#;
+    assert!(judged_text(&set, event).is_empty());
+    let event = r#"{"event_name":"level_start","game_title":"G","platform":"X","platform":"ios"}"#;
+    assert_eq!(
+        judged_text(&set, event),
+        [("platform".to_string(), Rule::Pattern)]
+    );
+}
+
 #[test]
 fn pii_fields_are_listed_from_the_contract() {
     let set = repository_contracts();
@@ -401,6 +527,13 @@ fn lint_catches_parse_errors_duplicates_placement_and_short_deprecations() {
         contract("level_start", "FantasyQuest", "active", ""),
     );
     assert_eq!(lint_rules(&[misplaced]), [(1, "location")]);
+
+    let members = "  - name: device\n    type: object\n    fields:\n      - { name: locale, type: string }\n      - { name: locale, type: int32 }\n";
+    let twice = Document::new(
+        "all-games/level_start.yaml".into(),
+        contract("level_start", "\"*\"", "active", members),
+    );
+    assert_eq!(lint_rules(&[twice]), [(10, "duplicate_field")]);
 
     let deprecated = |date: &str| {
         let text = format!(
