@@ -572,7 +572,7 @@ impl Lake {
             .collect::<Vec<_>>()
             .join(" AND ");
         let merge_error = |source| delta(&spec.name, "MERGE", source);
-        let (merged, _metrics) = table
+        let (merged, metrics) = table
             .merge(source, on)
             .with_source_alias("source")
             .with_target_alias("target")
@@ -594,6 +594,23 @@ impl Lake {
             .map_err(merge_error)?
             .await
             .map_err(merge_error)?;
+        // What a slow MERGE spent its time on: scanning the files its keys may match (the
+        // source's partitions and key ranges prune the rest) or writing.
+        tracing::debug!(
+            table = %spec.name,
+            version = merged.version(),
+            inserted = metrics.num_target_rows_inserted,
+            updated = metrics.num_target_rows_updated,
+            copied = metrics.num_target_rows_copied,
+            files_scanned = metrics.num_target_files_scanned,
+            files_pruned = metrics.num_target_files_skipped_during_scan,
+            files_added = metrics.num_target_files_added,
+            files_removed = metrics.num_target_files_removed,
+            scan_ms = metrics.scan_time_ms,
+            rewrite_ms = metrics.rewrite_time_ms,
+            total_ms = metrics.execution_time_ms,
+            "merged"
+        );
         Ok(WriteOutcome {
             table: spec.name,
             version: merged.version(),
