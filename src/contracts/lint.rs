@@ -129,6 +129,7 @@ fn compile(document: &Document, problems: &mut Vec<Problem>) -> Option<Contract>
     let key = contract_key(document, doc, problems);
 
     let mut field_problems = Vec::new();
+    FieldRule::report_duplicates(&doc.fields, "", &mut field_problems);
     let fields: Vec<FieldRule> = doc
         .fields
         .iter()
@@ -143,18 +144,6 @@ fn compile(document: &Document, problems: &mut Vec<Problem>) -> Option<Contract>
             format!("field `{}`: {}", field_problem.field, field_problem.message),
         ));
     }
-    let mut names = HashMap::new();
-    for field in &fields {
-        if names.insert(field.name.as_str(), ()).is_some() {
-            problems.push(problem(
-                &document.path,
-                at(&format!("name: {}", field.name)),
-                "duplicate_field",
-                format!("field `{}` is declared twice", field.name),
-            ));
-        }
-    }
-
     if doc.golden
         && doc
             .sla

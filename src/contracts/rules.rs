@@ -252,18 +252,7 @@ impl FieldRule {
         }
         let members = match (&doc.fields, kind) {
             (Some(members), FieldType::Object) => {
-                // As for a contract's own fields: a member declared twice is checked twice,
-                // by rules that may disagree, when the author meant one.
-                let mut names = HashSet::new();
-                for member in members {
-                    if !names.insert(member.name.as_str()) {
-                        problems.push(FieldProblem {
-                            field: format!("{path}.{}", member.name),
-                            rule: "duplicate_field",
-                            message: "is declared twice".into(),
-                        });
-                    }
-                }
+                FieldRule::report_duplicates(members, &path, problems);
                 members
                     .iter()
                     .filter_map(|member| FieldRule::compile(member, &path, problems))
@@ -292,6 +281,26 @@ impl FieldRule {
             csv_column: doc.csv_column.clone(),
             members,
         })
+    }
+
+    /// Reports each field of `fields` (a contract's, or an object's members below `parent`)
+    /// declared again after its first: both would be checked, by rules that may disagree,
+    /// when the author meant one.
+    pub fn report_duplicates(fields: &[FieldDoc], parent: &str, problems: &mut Vec<FieldProblem>) {
+        let mut names = HashSet::new();
+        for field in fields {
+            if !names.insert(field.name.as_str()) {
+                problems.push(FieldProblem {
+                    field: if parent.is_empty() {
+                        field.name.clone()
+                    } else {
+                        format!("{parent}.{}", field.name)
+                    },
+                    rule: "duplicate_field",
+                    message: "is declared twice".into(),
+                });
+            }
+        }
     }
 
     /// Checks the field's value in `row` (an object) and appends what fails.

@@ -524,6 +524,12 @@ fn lint_catches_parse_errors_duplicates_placement_and_short_deprecations() {
     );
     assert_eq!(lint_rules(&[misplaced]), [(1, "location")]);
 
+    let top_level = "  - { name: level_id, type: string }\n  - { name: level_id, type: int32 }\n";
+    let twice = Document::new(
+        "all-games/level_start.yaml".into(),
+        contract("level_start", "\"*\"", "active", top_level),
+    );
+    assert_eq!(lint_rules(&[twice]), [(7, "duplicate_field")]);
     let members = "  - name: device\n    type: object\n    fields:\n      - { name: locale, type: string }\n      - { name: locale, type: int32 }\n";
     let twice = Document::new(
         "all-games/level_start.yaml".into(),
