@@ -225,8 +225,8 @@ fn first_arrivals(events: DataFrame) -> PolarsResult<(DataFrame, u64)> {
     }
     let sent_once = events.filter(&!&resent)?;
     let copies = events.filter(&resent)?;
+    let copied = copies.height();
     let firsts = copies
-        .clone()
         .lazy()
         .sort(
             ["ingest_ts", "source", "source_offset"],
@@ -237,7 +237,7 @@ fn first_arrivals(events: DataFrame) -> PolarsResult<(DataFrame, u64)> {
             UniqueKeepStrategy::First,
         )
         .collect()?;
-    let dropped = (copies.height() - firsts.height()) as u64;
+    let dropped = (copied - firsts.height()) as u64;
     Ok((sent_once.vstack(&firsts)?, dropped))
 }
 
