@@ -4,6 +4,7 @@ use polars::prelude::*;
 
 use crate::money::{dollars, micros, money_sum};
 
+use super::ledger::PLAYER_NO;
 use crate::tables::gold;
 
 /// Events that open a session: a player who fires one on a day is active that day.
@@ -30,24 +31,30 @@ pub fn ratio(numerator: Expr, denominator: Expr) -> Expr {
         .otherwise(lit(NULL).cast(DataType::Float64))
 }
 
-/// Player-days of `events` (Silver rows of the days to compute). `revenue_before` holds each
-/// player's revenue before those days (`game_id`, `player_id`, `revenue_before`), so that
-/// `actual_ltv_to_date` counts from install.
+/// Player-days of `events` (Silver rows of the days to compute, each with its player's
+/// [`PLAYER_NO`]). `revenue_before` holds each player's revenue before those days
+/// ([`PLAYER_NO`], `revenue_before`), so that `actual_ltv_to_date` counts from install. The
+/// rows keep [`PLAYER_NO`] after the table's columns.
 pub fn player_days(events: LazyFrame, revenue_before: LazyFrame) -> PolarsResult<LazyFrame> {
-    let key = [col("game_id"), col("player_id")];
+    let player = [col(PLAYER_NO)];
     let ltv_to_date = dollars(
         micros(col("total_revenue"))
             .cum_sum(false)
-            .over([col("game_id"), col("player_id")])?
+            .over(player.clone())?
             + micros(col("revenue_before")),
     );
+    let mut columns = columns_of(&gold::FACT_PLAYER_DAILY);
+    columns.push(col(PLAYER_NO));
     Ok(events
         .sort(
             ["event_timestamp", "event_id"],
             SortMultipleOptions::default(),
         )
-        .group_by([col("game_id"), col("player_id"), col("event_date")])
+        // The number stands for the game and the player id: both are the same on every row.
+        .group_by([col(PLAYER_NO), col("event_date")])
         .agg([
+            col("game_id").first(),
+            col("player_id").first(),
             col("acquisition_date").first(),
             col("day_number").first(),
             col("media_source").first(),
@@ -82,16 +89,13 @@ pub fn player_days(events: LazyFrame, revenue_before: LazyFrame) -> PolarsResult
         .rename(["event_date"], ["activity_date"], true)
         .join(
             revenue_before,
-            key.clone(),
-            key,
+            player.clone(),
+            player,
             JoinArgs::new(JoinType::Left),
         )
-        .sort(
-            ["game_id", "player_id", "activity_date"],
-            SortMultipleOptions::default(),
-        )
+        .sort([PLAYER_NO, "activity_date"], SortMultipleOptions::default())
         .with_column(ltv_to_date.alias("actual_ltv_to_date"))
-        .select(columns_of(&gold::FACT_PLAYER_DAILY))
+        .select(columns)
         .sort(
             ["activity_date", "game_id", "player_id"],
             SortMultipleOptions::default(),

@@ -3,6 +3,7 @@
 use polars::prelude::*;
 
 use super::facts::{columns_of, is_event_in, is_session_start, ratio};
+use super::ledger::PLAYER_NO;
 use crate::money::money_sum;
 use crate::tables::gold;
 
@@ -38,15 +39,16 @@ fn count_of(event: &str) -> Expr {
 }
 
 fn players_where(condition: Expr) -> Expr {
-    col("player_id")
+    col(PLAYER_NO)
         .filter(condition)
         .n_unique()
         .cast(DataType::Int64)
 }
 
-/// The KPIs of the days of `events` (Silver rows) that those events alone decide: all but
-/// retention, which needs the run's cohorts and is added by [`with_retention`]. So a run reads
-/// each day of events once, for its facts and its KPIs together.
+/// The KPIs of the days of `events` (Silver rows with their [`PLAYER_NO`]) that those events
+/// alone decide: all but retention, which needs the run's cohorts and is added by
+/// [`with_retention`]. So a run reads each day of events once, for its facts and its KPIs
+/// together.
 pub fn activity_kpis(events: &DataFrame) -> PolarsResult<DataFrame> {
     let events = events.clone().lazy();
     let key = [col("game_id"), col("event_date")];
@@ -175,7 +177,7 @@ fn whale_revenue(events: LazyFrame) -> PolarsResult<LazyFrame> {
     let day = [col("game_id"), col("event_date")];
     Ok(events
         .filter(col("revenue_usd").gt(lit(0.0)))
-        .group_by([col("game_id"), col("event_date"), col("player_id")])
+        .group_by([col("game_id"), col("event_date"), col(PLAYER_NO)])
         .agg([
             money_sum("revenue_usd").alias("revenue_usd"),
             col("is_minor").any(true),

@@ -14,6 +14,7 @@ mod cohorts;
 mod dims;
 mod facts;
 mod kpis;
+mod ledger;
 
 use anyhow::Context as _;
 use chrono::{Duration, NaiveDate};
@@ -22,10 +23,7 @@ use polars::prelude::*;
 
 use crate::date_range::DateRange;
 use crate::exit_codes::UsageError;
-use crate::lake::frame::distinct_strings;
-use crate::lake::{
-    AppTxn, Columns, Lake, column_before_day, column_in_range, column_nonzero, column_on_day,
-};
+use crate::lake::{AppTxn, Columns, Lake, column_in_range, column_on_day};
 use crate::money::money_sum;
 use crate::run::{JobContext, JobReport};
 use crate::tables::{gold, silver};
@@ -34,6 +32,7 @@ use crate::telemetry;
 pub use cohorts::{HORIZON_DAYS, ROAS_DAYS};
 pub use facts::{SESSION_STARTS, ratio};
 pub use kpis::is_whale;
+use ledger::{LtvLedger, PLAYER_NO};
 
 #[derive(Debug, Clone, Args)]
 pub struct GoldOptions {
@@ -82,17 +81,18 @@ pub async fn run(context: JobContext, options: GoldOptions) -> anyhow::Result<Jo
     let progress = telemetry::progress_bar(range.len_days(), "activity days");
     for day in range.days() {
         let day = DateRange::single(day);
-        let events = read_events(
+        let mut events = read_events(
             lake,
             Lake::range_filter(&silver::PLAYER_EVENTS, &day)?,
             ACTIVITY_DAY_COLUMNS,
         )
         .await?;
         report.rows_in += events.height() as u64;
+        ledger.number_players_of(lake, &mut events, &range).await?;
         kpi_days.push(kpis::activity_kpis(&events)?.lazy());
-        ledger.add_players_of(lake, &events, &range).await?;
-        let facts = facts::player_days(events.lazy(), ledger.revenue_before())?.collect()?;
+        let mut facts = facts::player_days(events.lazy(), ledger.revenue_before()?)?.collect()?;
         ledger.absorb(&facts)?;
+        facts.drop_in_place(PLAYER_NO)?;
         install_days = widen(install_days, install_day_span(&facts)?)?;
         player_days += facts.height();
         if write {
@@ -254,131 +254,6 @@ async fn changed_range(lake: &Lake) -> anyhow::Result<Option<(DateRange, Option<
         .await?
         .map_or(*last_changed, |latest| latest.max(*last_changed));
     Ok(Some((DateRange::new(*first, latest)?, version)))
-}
-
-/// Each player's revenue to date and last active day, as the run walks its days: one row per
-/// player, so a long range never holds more than a day of events.
-#[derive(Default)]
-struct LtvLedger {
-    /// `game_id`, `player_id`, `ltv` (revenue through the last day walked), `last_active`.
-    rows: Option<DataFrame>,
-}
-
-impl LtvLedger {
-    fn players(&self) -> usize {
-        self.rows.as_ref().map_or(0, DataFrame::height)
-    }
-
-    /// Adds the players of `events` not seen yet, with their revenue before `range`.
-    async fn add_players_of(
-        &mut self,
-        lake: &Lake,
-        events: &DataFrame,
-        range: &DateRange,
-    ) -> anyhow::Result<()> {
-        let mut ids = distinct_strings(events, "player_id")?;
-        if let Some(rows) = &self.rows {
-            let known: std::collections::HashSet<String> =
-                distinct_strings(rows, "player_id")?.into_iter().collect();
-            ids.retain(|id| !known.contains(id));
-        }
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let earlier = lake
-            .read_matching(
-                &silver::PLAYER_EVENTS,
-                "player_id",
-                &ids,
-                // Only the rows that move the sum: most events earn nothing.
-                Some(
-                    column_before_day("event_date", range.first())
-                        .and(column_nonzero("revenue_usd")),
-                ),
-                Columns::Only(&["game_id", "player_id", "revenue_usd"]),
-            )
-            .await?;
-        let key = [col("game_id"), col("player_id")];
-        let revenue_before = earlier
-            .lazy()
-            .group_by(key.clone())
-            .agg([money_sum("revenue_usd").alias("ltv")]);
-        let new_players = events
-            .clone()
-            .lazy()
-            .select(key.clone())
-            .unique_stable(None, UniqueKeepStrategy::First)
-            .join(
-                revenue_before,
-                key.clone(),
-                key.clone(),
-                JoinArgs::new(JoinType::Left),
-            )
-            .with_columns([
-                col("ltv").fill_null(lit(0.0)),
-                lit(NULL).cast(DataType::Date).alias("last_active"),
-            ]);
-        let new_players = match &self.rows {
-            Some(rows) => new_players.join(
-                rows.clone().lazy(),
-                key.clone(),
-                key,
-                JoinArgs::new(JoinType::Anti),
-            ),
-            None => new_players,
-        };
-        let merged = match self.rows.take() {
-            Some(rows) => concat([rows.lazy(), new_players], UnionArgs::default())?,
-            None => new_players,
-        };
-        self.rows = Some(merged.collect()?);
-        Ok(())
-    }
-
-    /// `game_id`, `player_id`, `revenue_before` for the next day's facts.
-    fn revenue_before(&self) -> LazyFrame {
-        match &self.rows {
-            Some(rows) => rows.clone().lazy().select([
-                col("game_id"),
-                col("player_id"),
-                col("ltv").alias("revenue_before"),
-            ]),
-            None => DataFrame::empty().lazy(),
-        }
-    }
-
-    /// Moves each player of a day's `facts` to that day's LTV and activity.
-    fn absorb(&mut self, facts: &DataFrame) -> PolarsResult<()> {
-        let Some(rows) = self.rows.take() else {
-            return Ok(());
-        };
-        let key = [col("game_id"), col("player_id")];
-        let today = facts.clone().lazy().select([
-            col("game_id"),
-            col("player_id"),
-            col("actual_ltv_to_date"),
-            when(col("is_active"))
-                .then(col("activity_date"))
-                .otherwise(lit(NULL).cast(DataType::Date))
-                .alias("active_today"),
-        ]);
-        self.rows = Some(
-            rows.lazy()
-                .join(today, key.clone(), key, JoinArgs::new(JoinType::Left))
-                .with_columns([
-                    coalesce(&[col("actual_ltv_to_date"), col("ltv")]).alias("ltv"),
-                    coalesce(&[col("active_today"), col("last_active")]).alias("last_active"),
-                ])
-                .select([
-                    col("game_id"),
-                    col("player_id"),
-                    col("ltv"),
-                    col("last_active"),
-                ])
-                .collect()?,
-        );
-        Ok(())
-    }
 }
 
 /// The smallest range holding both.
@@ -556,15 +431,16 @@ fn retention_at(rows: LazyFrame, day: i32, name: &str) -> LazyFrame {
 /// Every player with lifetime revenue and last active day from the fact table.
 /// The dimension rows that change for the players the run walked.
 async fn player_dimension(lake: &Lake, ledger: &LtvLedger) -> anyhow::Result<DataFrame> {
-    let Some(totals) = &ledger.rows else {
+    if ledger.players() == 0 {
         return Ok(DataFrame::empty());
-    };
+    }
+    let totals = &ledger.totals()?;
     let key = [col("game_id"), col("player_id")];
     let players = lake
         .read_matching(
             &silver::PLAYERS,
             "player_id",
-            &distinct_strings(totals, "player_id")?,
+            &ledger.player_ids(),
             None,
             Columns::All,
         )
