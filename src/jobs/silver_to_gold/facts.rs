@@ -135,7 +135,15 @@ mod tests {
     use super::*;
 
     /// An event: time, event id, event type, platform, country, session duration, revenue.
-    type Event<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str, Option<f64>, f64);
+    type Event<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        Option<f64>,
+        f64,
+    );
 
     /// One player-day of events, in the order given.
     fn events(rows: &[Event]) -> DataFrame {

@@ -228,6 +228,7 @@ impl LtvLedger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lake::float_column;
 
     fn events(rows: &[(&str, &str)]) -> DataFrame {
         df!(
@@ -276,25 +277,12 @@ mod tests {
             .absorb(&facts(&[(0, 4.0, true, 2), (1, 2.0, false, 2)]))
             .unwrap();
         let totals = ledger.totals().unwrap();
-        let ltv: Vec<Option<f64>> = totals
-            .column("ltv")
-            .unwrap()
-            .f64()
-            .unwrap()
-            .iter()
+        assert_eq!(float_column(&totals, "ltv").unwrap(), [4.0, 2.0, 0.0]);
+        let last_active: Vec<AnyValue> = (0..totals.height())
+            .map(|row| totals.column("last_active").unwrap().get(row).unwrap())
             .collect();
-        assert_eq!(ltv, [Some(4.0), Some(2.0), Some(0.0)]);
-        let last_active: Vec<Option<i32>> = totals
-            .column("last_active")
-            .unwrap()
-            .cast(&DataType::Int32)
-            .unwrap()
-            .i32()
-            .unwrap()
-            .iter()
-            .collect();
-        let days = |d: u32| Some(crate::date_range::days_since_epoch(day(d)));
-        assert_eq!(last_active, [days(2), days(1), None]);
+        let days = |d: u32| AnyValue::Date(crate::date_range::days_since_epoch(day(d)));
+        assert_eq!(last_active, [days(2), days(1), AnyValue::Null]);
         assert!(
             ledger.absorb(&facts(&[(7, 1.0, true, 3)])).is_err(),
             "a number the run never gave"
