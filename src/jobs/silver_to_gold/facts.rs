@@ -2,9 +2,8 @@
 
 use polars::prelude::*;
 
-use crate::money::{dollars, micros, money_sum};
-
 use super::ledger::PLAYER_NO;
+use crate::money::{dollars, micros, money_sum};
 use crate::tables::gold;
 
 /// Events that open a session: a player who fires one on a day is active that day.
