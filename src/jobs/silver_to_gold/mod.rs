@@ -7,8 +7,9 @@
 //! `gold.dim_player` gets the run's players MERGEd in, and the whale flag is ranked again over
 //! one row per player (never their history); `gold.dim_campaign` is MERGEd from the campaign
 //! list. Facts and KPIs are computed one activity day at a time and cohorts one install day
-//! at a time; across days the run keeps one row per player (revenue to date, last active
-//! day), so memory follows a day of events and the player count, not the history.
+//! at a time, read a few install days together (about `COHORT_BATCH_EVENTS` events); across
+//! days the run keeps one row per player (revenue to date, last active day), so memory follows
+//! a day of events, a batch of cohorts and the player count, not the history.
 
 mod cohorts;
 mod dims;
@@ -23,7 +24,7 @@ use polars::prelude::*;
 
 use crate::date_range::DateRange;
 use crate::exit_codes::UsageError;
-use crate::lake::{AppTxn, Columns, Lake, column_in_range, column_on_day};
+use crate::lake::{AppTxn, Columns, Lake, column_in_range};
 use crate::money::money_sum;
 use crate::run::{JobContext, JobReport};
 use crate::tables::{gold, silver};
@@ -212,6 +213,8 @@ const ACTIVITY_DAY_COLUMNS: &[&str] = &[
 /// so it leaves out what only the daily facts and KPIs need, above all `event_id` (a random
 /// UUID, over half of Silver's compressed bytes) and the timestamps.
 const COHORT_COLUMNS: &[&str] = &[
+    "event_date",
+    "acquisition_date",
     "player_id",
     "game_id",
     "event_type",
@@ -283,8 +286,8 @@ fn install_day_span(facts: &DataFrame) -> anyhow::Result<Option<DateRange>> {
     })
 }
 
-/// Cohort, campaign and player-lifecycle rows of every install day of `install_days`, one day
-/// read at a time.
+/// Cohort, campaign and player-lifecycle rows of every install day of `install_days`, computed
+/// one day at a time from reads of a few days each.
 async fn cohorts_of(
     lake: &Lake,
     install_days: &DateRange,
@@ -310,37 +313,68 @@ async fn cohorts_of(
     let mut campaign_parts = Vec::new();
     let mut lifecycle_parts = Vec::new();
     let progress = telemetry::progress_bar(install_days.len_days(), "cohorts");
-    for day in install_days.days() {
-        let followed = DateRange::new(day, day + Duration::days(i64::from(HORIZON_DAYS)))?;
-        let events = read_events(
+    let days: Vec<NaiveDate> = install_days.days().collect();
+    let installs_per_day = players_per_day(&players, &days)?;
+    let mut events_per_player = None;
+    let mut next = 0;
+    while next < days.len() {
+        let end = cohort_batch_end(&installs_per_day, next, events_per_player);
+        let batch = DateRange::new(days[next], days[end - 1])?;
+        let followed = DateRange::new(
+            batch.first(),
+            batch.last() + Duration::days(i64::from(HORIZON_DAYS)),
+        )?;
+        let batch_events = read_events(
             lake,
             Lake::range_filter(&silver::PLAYER_EVENTS, &followed)?
-                .and(column_on_day("acquisition_date", day)),
+                .and(column_in_range("acquisition_date", &batch)),
             COHORT_COLUMNS,
         )
         .await
-        .with_context(|| format!("reading the cohort of {day}"))?;
-        let on_day = |frame: &DataFrame, column: &str| -> PolarsResult<DataFrame> {
-            frame
+        .with_context(|| format!("reading the cohorts of {batch}"))?;
+        let batch_installs: usize = installs_per_day[next..end].iter().sum();
+        if batch_installs > 0 {
+            events_per_player = Some(batch_events.height() as f64 / batch_installs as f64);
+        }
+        for day in batch.days() {
+            let on_day = |frame: &DataFrame, column: &str| -> PolarsResult<DataFrame> {
+                frame
+                    .clone()
+                    .lazy()
+                    .filter(col(column).eq(lit(day)))
+                    .collect()
+            };
+            // The cohort's own follow window, as if read alone.
+            let events = batch_events
                 .clone()
                 .lazy()
-                .filter(col(column).eq(lit(day)))
-                .collect()
-        };
-        let cohort_players = on_day(&players, "acquisition_date")?;
-        cohort_parts.push(cohorts::cohort_rows(day, &events, &cohort_players, as_of)?.lazy());
-        lifecycle_parts.push(cohorts::player_rows(day, &events, &cohort_players, as_of)?.lazy());
-        campaign_parts.push(
-            cohorts::campaign_rows(
-                day,
-                &events,
-                &on_day(&installs, "install_date")?,
-                &on_day(&spend, "spend_date")?,
-                as_of,
-            )?
-            .lazy(),
-        );
-        progress.inc(1);
+                .filter(
+                    col("acquisition_date")
+                        .eq(lit(day))
+                        .and(col("event_date").gt_eq(lit(day)))
+                        .and(
+                            col("event_date")
+                                .lt_eq(lit(day + Duration::days(i64::from(HORIZON_DAYS)))),
+                        ),
+                )
+                .collect()?;
+            let cohort_players = on_day(&players, "acquisition_date")?;
+            cohort_parts.push(cohorts::cohort_rows(day, &events, &cohort_players, as_of)?.lazy());
+            lifecycle_parts
+                .push(cohorts::player_rows(day, &events, &cohort_players, as_of)?.lazy());
+            campaign_parts.push(
+                cohorts::campaign_rows(
+                    day,
+                    &events,
+                    &on_day(&installs, "install_date")?,
+                    &on_day(&spend, "spend_date")?,
+                    as_of,
+                )?
+                .lazy(),
+            );
+            progress.inc(1);
+        }
+        next = end;
     }
     progress.finish_and_clear();
     Ok((
@@ -348,6 +382,52 @@ async fn cohorts_of(
         concat(campaign_parts, UnionArgs::default())?.collect()?,
         concat(lifecycle_parts, UnionArgs::default())?.collect()?,
     ))
+}
+
+/// About how many events a read of cohorts holds. Cohorts are read several install days at a
+/// time: Silver is ordered by player, not install day, so each read decompresses every page of
+/// the days it follows, and a read per cohort did that again for each of them.
+const COHORT_BATCH_EVENTS: f64 = 4_000_000.0;
+
+/// How many of `players` (`silver.players` rows) were acquired on each of `days`.
+fn players_per_day(players: &DataFrame, days: &[NaiveDate]) -> PolarsResult<Vec<usize>> {
+    let acquired = players.column("acquisition_date")?.cast(&DataType::Int32)?;
+    let mut counts = vec![0; days.len()];
+    let first = days
+        .first()
+        .map_or(0, |day| crate::date_range::days_since_epoch(*day));
+    for day in acquired.i32()?.iter().flatten() {
+        if let Some(count) = usize::try_from(day - first)
+            .ok()
+            .and_then(|index| counts.get_mut(index))
+        {
+            *count += 1;
+        }
+    }
+    Ok(counts)
+}
+
+/// The end (exclusive) of the batch of install days starting at `next`: as many days as fit
+/// [`COHORT_BATCH_EVENTS`] at `events_per_player` (what the reads so far found), at least one;
+/// one alone until a read has shown what a player costs.
+fn cohort_batch_end(
+    installs_per_day: &[usize],
+    next: usize,
+    events_per_player: Option<f64>,
+) -> usize {
+    let Some(per_player) = events_per_player else {
+        return next + 1;
+    };
+    let mut expected = 0.0;
+    let mut end = next;
+    while end < installs_per_day.len() {
+        expected += per_player * installs_per_day[end] as f64;
+        if end > next && expected > COHORT_BATCH_EVENTS {
+            break;
+        }
+        end += 1;
+    }
+    end
 }
 
 /// Spend per campaign and day, summed over countries and platforms, with the campaign's game.
@@ -489,4 +569,32 @@ async fn campaign_dimension(
         None => stored,
     };
     Ok(dims::campaign_rows(&campaigns, games, spend)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cohorts_are_read_one_day_first_then_as_many_days_as_the_budget_holds() {
+        let installs = [1_000, 1_000, 1_000, 1_000, 3_000_000, 10];
+        // Nothing read yet: a day alone.
+        assert_eq!(cohort_batch_end(&installs, 0, None), 1);
+        // 1,000 events a player: days 1 to 3 are 3M events; day 4 would pass the 4M.
+        assert_eq!(cohort_batch_end(&installs, 1, Some(1_000.0)), 4);
+        // A day over the budget on its own is still read, alone.
+        assert_eq!(cohort_batch_end(&installs, 4, Some(1_000.0)), 5);
+        assert_eq!(cohort_batch_end(&installs, 5, Some(1_000.0)), 6);
+        assert_eq!(cohort_batch_end(&installs, 0, Some(1.0)), 6);
+    }
+
+    #[test]
+    fn players_are_counted_on_their_install_day() {
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 1, d).unwrap();
+        let players = df!("acquisition_date" => [day(2), day(1), day(2), day(9)]).unwrap();
+        assert_eq!(
+            players_per_day(&players, &[day(1), day(2), day(3)]).unwrap(),
+            [1, 2, 0]
+        );
+    }
 }
