@@ -117,17 +117,11 @@ impl LtvLedger {
         first_new: usize,
         range: &DateRange,
     ) -> anyhow::Result<()> {
-        let mut ids: Vec<String> = self.players[first_new..]
-            .iter()
-            .map(|player| player.id.to_string())
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
         let earlier = lake
             .read_matching(
                 &silver::PLAYER_EVENTS,
                 "player_id",
-                &ids,
+                &distinct_ids(&self.players[first_new..]),
                 // Only the rows that move the sum: most events earn nothing.
                 Some(
                     column_before_day("event_date", range.first())
@@ -218,11 +212,16 @@ impl LtvLedger {
 
     /// The distinct player ids walked, sorted.
     pub fn player_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self.players.iter().map(|p| p.id.to_string()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
+        distinct_ids(&self.players)
     }
+}
+
+/// The distinct ids of `players`, sorted: a player id can play more than one game.
+fn distinct_ids(players: &[Player]) -> Vec<String> {
+    let mut ids: Vec<String> = players.iter().map(|p| p.id.to_string()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 #[cfg(test)]

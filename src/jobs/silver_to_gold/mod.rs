@@ -320,10 +320,7 @@ async fn cohorts_of(
     while next < days.len() {
         let end = cohort_batch_end(&installs_per_day, next, events_per_player);
         let batch = DateRange::new(days[next], days[end - 1])?;
-        let followed = DateRange::new(
-            batch.first(),
-            batch.last() + Duration::days(i64::from(HORIZON_DAYS)),
-        )?;
+        let followed = DateRange::new(batch.first(), last_followed_day(batch.last()))?;
         let batch_events = read_events(
             lake,
             Lake::range_filter(&silver::PLAYER_EVENTS, &followed)?
@@ -352,10 +349,7 @@ async fn cohorts_of(
                     col("acquisition_date")
                         .eq(lit(day))
                         .and(col("event_date").gt_eq(lit(day)))
-                        .and(
-                            col("event_date")
-                                .lt_eq(lit(day + Duration::days(i64::from(HORIZON_DAYS)))),
-                        ),
+                        .and(col("event_date").lt_eq(lit(last_followed_day(day)))),
                 )
                 .collect()?;
             let cohort_players = on_day(&players, "acquisition_date")?;
@@ -382,6 +376,11 @@ async fn cohorts_of(
         concat(campaign_parts, UnionArgs::default())?.collect()?,
         concat(lifecycle_parts, UnionArgs::default())?.collect()?,
     ))
+}
+
+/// The last day a cohort installed on `install_day` is followed for.
+fn last_followed_day(install_day: NaiveDate) -> NaiveDate {
+    install_day + Duration::days(i64::from(HORIZON_DAYS))
 }
 
 /// About how many events a read of cohorts holds. Cohorts are read several install days at a
