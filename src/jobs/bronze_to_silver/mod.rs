@@ -18,17 +18,19 @@ mod sources;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
 use polars::prelude::*;
+use tokio::task::JoinHandle;
 
 use crate::cli::{BatchArgs, ContractsArgs};
 use crate::contracts::ContractSet;
 use crate::date_range::DateRange;
 use crate::exit_codes::UsageError;
 use crate::lake::frame::distinct_strings;
-use crate::lake::{Columns, Lake, TableSpec, rows_to_batch};
+use crate::lake::{Columns, Lake, LakeError, TableSpec, WriteOutcome, rows_to_batch};
 use crate::run::{JobContext, JobReport};
 use crate::studio::{self, Studio};
 use crate::tables::{bronze as bronze_tables, silver};
@@ -72,7 +74,7 @@ pub async fn run(context: JobContext, options: SilverOptions) -> anyhow::Result<
         )
         .into());
     }
-    let contracts = ContractSet::load(&options.contracts.contracts)?;
+    let contracts = Arc::new(ContractSet::load(&options.contracts.contracts)?);
     let studio = Studio::load(&options.studio_config)?;
     // Events are the one input every studio has: a lake without them is the wrong lake.
     context.lake.open(&bronze_tables::GAME_EVENTS.name).await?;
@@ -114,7 +116,7 @@ pub async fn run(context: JobContext, options: SilverOptions) -> anyhow::Result<
 
 async fn refine_day(
     context: &JobContext,
-    contracts: &ContractSet,
+    contracts: &Arc<ContractSet>,
     studio: &Studio,
     options: &SilverOptions,
     day: &DateRange,
@@ -167,6 +169,10 @@ async fn refine_day(
         )
         .await?;
     tally.player_slices += slices.len() as u64;
+    // A slice's MERGE into Silver runs while the next slice is read and judged: slices hold
+    // disjoint players, so the next one reads nothing the MERGE writes. One MERGE at a time
+    // keeps the commits in slice order.
+    let mut merging: Option<JoinHandle<Result<Vec<WriteOutcome>, LakeError>>> = None;
     for slice in &slices {
         if slices.len() > 1 {
             tracing::info!(day = %day.first(), %slice, "refining a slice of the day's players");
@@ -175,7 +181,11 @@ async fn refine_day(
             .read_slice(&bronze_tables::GAME_EVENTS, &events_filter, slice)
             .await?;
         tally.bronze_rows += event_rows.height() as u64;
-        let events = events::refine(event_rows, contracts)?;
+        let judging = Arc::clone(contracts);
+        // Judging runs on every core, off the async workers that run the MERGE.
+        let events = tokio::task::spawn_blocking(move || events::refine(event_rows, &judging))
+            .await
+            .context("judging a slice of events")??;
         tally.without_consent += events.without_consent;
         tally.duplicates += events.duplicates;
         rejects.extend(events.judged.rejects);
@@ -187,14 +197,27 @@ async fn refine_day(
             continue;
         };
         if write {
-            // Events before players: a run cut off between the two finds the profile
-            // unchanged on its rerun only once the events carry it.
-            merge(lake, &silver::PLAYER_EVENTS, &enriched, tally, report).await?;
-            merge(lake, &silver::PLAYERS, &changed, tally, report).await?;
+            settle(merging.take(), tally, report).await?;
+            let lake = lake.clone();
+            merging = Some(tokio::spawn(async move {
+                // Events before players: a run cut off between the two finds the profile
+                // unchanged on its rerun only once the events carry it.
+                let mut outcomes = Vec::new();
+                for (spec, rows) in [
+                    (&silver::PLAYER_EVENTS, enriched),
+                    (&silver::PLAYERS, changed),
+                ] {
+                    if rows.height() > 0 {
+                        outcomes.push(lake.merge(spec, &rows).await?);
+                    }
+                }
+                Ok(outcomes)
+            }));
         } else {
             *tally.silver_rows.entry("player_events").or_default() += enriched.height() as u64;
         }
     }
+    settle(merging, tally, report).await?;
 
     for reject in &rejects {
         *tally
@@ -328,7 +351,26 @@ async fn merge(
         return Ok(());
     }
     let outcome = lake.merge(spec, rows).await?;
-    *tally.silver_rows.entry(spec.name.name()).or_default() += outcome.rows_written;
-    report.record_write(&outcome);
+    record(&outcome, tally, report);
     Ok(())
+}
+
+/// Waits for a slice's MERGE, if one is running, and counts what it wrote.
+async fn settle(
+    merging: Option<JoinHandle<Result<Vec<WriteOutcome>, LakeError>>>,
+    tally: &mut Tally,
+    report: &mut JobReport,
+) -> anyhow::Result<()> {
+    let Some(merging) = merging else {
+        return Ok(());
+    };
+    for outcome in merging.await.context("merging a slice into Silver")?? {
+        record(&outcome, tally, report);
+    }
+    Ok(())
+}
+
+fn record(outcome: &WriteOutcome, tally: &mut Tally, report: &mut JobReport) {
+    *tally.silver_rows.entry(outcome.table.name()).or_default() += outcome.rows_written;
+    report.record_write(outcome);
 }
