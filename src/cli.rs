@@ -96,11 +96,16 @@ pub struct ContractsArgs {
 #[derive(Debug, Clone, Args)]
 pub struct BatchArgs {
     /// Go through a busy ingest day in slices of players of about this many events each, so
-    /// memory follows the slice, not the day (the result is the same either way)
+    /// memory follows the slice, not the day (the result is the same either way).
+    /// bronze-to-silver holds two slices at a time, merging one while it judges the next:
+    /// lower this when memory is short
     // Half a million rather than a million: on a 3.1M-event day bronze-to-silver took 14 s
     // and 1.4 GB instead of 16.4 s and 2.3 GB (the kernel zeroing fresh pages for the bigger
     // slices' buffers was a fifth of its CPU), and check-contracts validate 11.9 s and 1.0 GB
-    // instead of 13.1 s and 1.5 GB. Slices of 250,000 used 1.0 GB but took 15.6 s.
+    // instead of 13.1 s and 1.5 GB. Slices of 250,000 used 1.0 GB but took 15.6 s. Since
+    // bronze-to-silver overlaps a slice's MERGE with the next slice, the 10M-event day takes
+    // 41–45 s and 2.6–2.8 GB at this default, 41.6 s and 2.3 GB at 350,000, and 46.1 s and
+    // 1.6 GB at 250,000.
     #[arg(long, value_name = "N", default_value_t = 500_000)]
     pub max_batch_events: u64,
 }
