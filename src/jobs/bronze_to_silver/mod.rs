@@ -207,9 +207,7 @@ async fn refine_day(
                     (&silver::PLAYER_EVENTS, enriched),
                     (&silver::PLAYERS, changed),
                 ] {
-                    if rows.height() > 0 {
-                        outcomes.push(lake.merge(spec, &rows).await?);
-                    }
+                    outcomes.extend(merge_rows(&lake, spec, &rows).await?);
                 }
                 Ok(outcomes)
             }));
@@ -347,12 +345,22 @@ async fn merge(
     tally: &mut Tally,
     report: &mut JobReport,
 ) -> anyhow::Result<()> {
-    if rows.height() == 0 {
-        return Ok(());
+    if let Some(outcome) = merge_rows(lake, spec, rows).await? {
+        record(&outcome, tally, report);
     }
-    let outcome = lake.merge(spec, rows).await?;
-    record(&outcome, tally, report);
     Ok(())
+}
+
+/// MERGEs `rows` into `spec`'s table; no rows, no commit.
+async fn merge_rows(
+    lake: &Lake,
+    spec: &TableSpec,
+    rows: &DataFrame,
+) -> Result<Option<WriteOutcome>, LakeError> {
+    if rows.height() == 0 {
+        return Ok(None);
+    }
+    lake.merge(spec, rows).await.map(Some)
 }
 
 /// Waits for a slice's MERGE, if one is running, and counts what it wrote.
