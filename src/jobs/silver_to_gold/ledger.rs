@@ -84,8 +84,9 @@ impl LtvLedger {
             .collect()
     }
 
+    /// The index of `game`, adding it when the run meets it for the first time.
     fn game_index(&mut self, game: &str) -> usize {
-        match self.games.iter().position(|known| known == game) {
+        match self.known_game(game) {
             Some(index) => index,
             None => {
                 self.games.push(game.to_owned());
@@ -93,6 +94,10 @@ impl LtvLedger {
                 self.games.len() - 1
             }
         }
+    }
+
+    fn known_game(&self, game: &str) -> Option<usize> {
+        self.games.iter().position(|known| known == game)
     }
 
     fn number_of(&mut self, game: usize, player: &str) -> u32 {
@@ -141,7 +146,7 @@ impl LtvLedger {
             let (Some(game), Some(player), Some(ltv)) = (game, player, ltv) else {
                 continue;
             };
-            let Some(game) = self.games.iter().position(|known| known == game) else {
+            let Some(game) = self.known_game(game) else {
                 continue;
             };
             // A player of this run's days: one met earlier in the run already counts it.
