@@ -132,6 +132,7 @@ mod tests {
     use chrono::{NaiveDate, NaiveDateTime};
 
     use super::*;
+    use crate::lake::{float_column, string_column};
 
     /// An event: time, event id, event type, platform, country, session duration, revenue.
     type Event<'a> = (
@@ -187,17 +188,6 @@ mod tests {
             .unwrap()
     }
 
-    fn text(frame: &DataFrame, column: &str) -> String {
-        frame
-            .column(column)
-            .unwrap()
-            .str()
-            .unwrap()
-            .get(0)
-            .unwrap()
-            .to_owned()
-    }
-
     #[test]
     fn a_player_day_takes_its_platform_and_country_from_its_first_event() {
         // Read out of order; the two earliest events share a time, so the event id decides.
@@ -217,11 +207,13 @@ mod tests {
         ]);
         let facts = one_day(day, 1.0);
         assert_eq!(facts.height(), 1);
-        assert_eq!(text(&facts, "platform"), "ios");
-        assert_eq!(text(&facts, "country_code"), "DE");
-        let value = |column: &str| facts.column(column).unwrap().f64().unwrap().get(0);
-        assert_eq!(value("minutes_played"), Some(1.5));
-        assert_eq!(value("total_revenue"), Some(4.99));
-        assert_eq!(value("actual_ltv_to_date"), Some(5.99));
+        let text = |column: &str| string_column(&facts, column).unwrap();
+        assert_eq!(text("platform"), [Some("ios".to_owned())]);
+        assert_eq!(text("country_code"), [Some("DE".to_owned())]);
+        // All three are non-zero, so a null (read as 0) fails too.
+        let value = |column: &str| float_column(&facts, column).unwrap();
+        assert_eq!(value("minutes_played"), [1.5]);
+        assert_eq!(value("total_revenue"), [4.99]);
+        assert_eq!(value("actual_ltv_to_date"), [5.99]);
     }
 }
