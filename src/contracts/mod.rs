@@ -205,6 +205,20 @@ impl ContractSet {
         Self::from_documents(&read_documents(dir)?)
     }
 
+    /// The repository's own contracts, for tests.
+    #[cfg(test)]
+    pub fn repository() -> Self {
+        Self::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_DIR))
+            .expect("the repository's contracts compile")
+    }
+
+    /// The names of the fields every event carries.
+    pub fn global_field_names(&self) -> Vec<&str> {
+        self.global()
+            .map(|global| global.fields.iter().map(|f| f.name.as_str()).collect())
+            .unwrap_or_default()
+    }
+
     pub fn from_documents(documents: &[Document]) -> Result<Self, ContractError> {
         let (contracts, problems) = lint::compile_all(documents);
         if !problems.is_empty() {

@@ -7,11 +7,6 @@ use serde_json::{Value, json};
 
 use super::*;
 
-fn repository_contracts() -> ContractSet {
-    ContractSet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_DIR))
-        .expect("the repository's contracts compile")
-}
-
 /// A level_complete event that satisfies every rule.
 fn good_event() -> Value {
     json!({
@@ -76,7 +71,7 @@ fn judged_text(set: &ContractSet, text: &str) -> Vec<(String, Rule)> {
 
 #[test]
 fn a_good_event_passes_and_names_its_contract() {
-    let set = repository_contracts();
+    let set = ContractSet::repository();
     let verdict = set.check_event(&Json::from(&good_event()), Some(1_767_225_700_000));
     assert!(verdict.is_valid(), "{:?}", verdict.violations);
     assert_eq!(verdict.contract.unwrap().id, "level_complete_v1");
@@ -84,7 +79,7 @@ fn a_good_event_passes_and_names_its_contract() {
 
 #[test]
 fn each_rule_kind_fails_on_its_own_case() {
-    let set = repository_contracts();
+    let set = ContractSet::repository();
     let cases = [
         (
             with(good_event(), "level_id", Value::Null),
@@ -168,7 +163,7 @@ fn each_rule_kind_fails_on_its_own_case() {
 
 #[test]
 fn negative_revenue_is_below_the_minimum() {
-    let set = repository_contracts();
+    let set = ContractSet::repository();
     let purchase = with(
         with(good_event(), "event_name", json!("iap_completed")),
         "level_id",
@@ -199,7 +194,7 @@ fn negative_revenue_is_below_the_minimum() {
 
 #[test]
 fn not_an_object_is_not_json() {
-    let set = repository_contracts();
+    let set = ContractSet::repository();
     assert_eq!(
         rules_broken(&set, &json!([1, 2])),
         vec![(String::new(), Rule::NotJson)]
@@ -230,7 +225,7 @@ fn a_tombstoned_contract_rejects_its_events_and_a_game_override_wins() {
 
 #[test]
 fn every_fixture_event_satisfies_the_contracts() {
-    let set = repository_contracts();
+    let set = ContractSet::repository();
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/studio/telemetry");
     let mut checked = 0;
     for entry in std::fs::read_dir(fixtures).unwrap() {
@@ -250,7 +245,7 @@ fn every_fixture_event_satisfies_the_contracts() {
 
 #[test]
 fn csv_rows_are_read_under_their_column_names_and_typed() {
-    let set = repository_contracts();
+    let set = ContractSet::repository();
     let mut row: serde_json::Map<String, Value> = serde_json::from_value(json!({
         "AppsFlyer ID": "1767370837000-9730542",
         "Customer User ID": "d".repeat(64),
@@ -291,7 +286,7 @@ fn csv_rows_are_read_under_their_column_names_and_typed() {
 
 #[test]
 fn a_csv_cell_with_escapes_in_its_text_is_typed_like_any_other() {
-    let set = repository_contracts();
+    let set = ContractSet::repository();
     let contract = set.source_contract("appsflyer_install").unwrap();
     let field = |name: &str| contract.fields.iter().find(|f| f.name == name).unwrap();
     // Escaped text cannot be borrowed from the row: the parser hands over its own copy.
@@ -313,7 +308,7 @@ fn a_csv_cell_with_escapes_in_its_text_is_typed_like_any_other() {
 
 #[test]
 fn a_key_written_twice_is_judged_at_its_first_value() {
-    let set = repository_contracts();
+    let set = ContractSet::repository();
     let event = good_event().to_string();
     let first_bad = format!(r#"{{"attempts":"two",{}"#, &event[1..]);
     let first_good = format!(
@@ -368,7 +363,7 @@ fn in_contract_order(set: &ContractSet, event: &Value) -> String {
 
 #[test]
 fn keys_in_the_contracts_order_are_judged_as_in_any_other() {
-    let set = repository_contracts();
+    let set = ContractSet::repository();
     let text = in_contract_order(&set, &good_event());
     assert!(
         text.starts_with(r#"{"event_id":"8f14e45f"#) && text.ends_with(r#""stars_earned":3}"#),
@@ -395,7 +390,7 @@ fn keys_in_the_contracts_order_are_judged_as_in_any_other() {
 
 #[test]
 fn a_key_written_twice_in_the_contracts_order_is_judged_at_its_first_value() {
-    let set = repository_contracts();
+    let set = ContractSet::repository();
     let text = in_contract_order(&set, &good_event());
     // Each second copy follows its first, as a client that appends a key it already wrote.
     let twice = |key: &str, first: &str, second: &str| {
@@ -446,7 +441,7 @@ fn an_event_field_named_like_a_global_one_is_read_at_its_first_value() {
 
 #[test]
 fn pii_fields_are_listed_from_the_contract() {
-    let set = repository_contracts();
+    let set = ContractSet::repository();
     let mut pii = set.global().unwrap().pii_fields();
     pii.sort();
     assert_eq!(pii, ["anonymous_id", "eternal_player_id"]);

@@ -142,10 +142,7 @@ impl FromJson {
 /// not seen before in the frame become Silver facts. A re-sent event (same player and event
 /// id) keeps its first arrival.
 pub fn refine(mut frame: DataFrame, contracts: &ContractSet) -> PolarsResult<EventFacts> {
-    let global_fields: Vec<&str> = contracts
-        .global()
-        .map(|global| global.fields.iter().map(|f| f.name.as_str()).collect())
-        .unwrap_or_default();
+    let global_fields = contracts.global_field_names();
     // Parsing and judging the JSON is most of the work, and each row stands alone: every core
     // takes a share, and the results come back in row order.
     let mut judged = Judged::default();

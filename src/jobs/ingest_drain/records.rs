@@ -994,15 +994,12 @@ fn parse_appsflyer_time(text: &str) -> Result<NaiveDateTime, String> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
 
     const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
 
     fn parser() -> RecordParser {
-        let contracts = Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts");
-        RecordParser::new(PiiHasher::new(KEY), ContractSet::load(&contracts).unwrap())
+        RecordParser::new(PiiHasher::new(KEY), ContractSet::repository())
     }
 
     fn at(offset: i64) -> Provenance {
