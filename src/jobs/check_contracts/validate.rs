@@ -5,6 +5,7 @@
 //! The verdicts are the ones `bronze-to-silver` enforces (`contracts::judge`); this job only
 //! counts them, so a report and the rejects it predicts never disagree.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::IsTerminal;
@@ -13,6 +14,7 @@ use std::path::PathBuf;
 use chrono::Duration;
 use clap::{Args, ValueEnum};
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::cli::BatchArgs;
@@ -20,7 +22,9 @@ use crate::contracts::judge::{
     AD_SPEND_SOURCE, BronzeRecord, CAMPAIGN_SOURCE, INSTALL_SOURCE, judge_event, judge_source,
     records,
 };
-use crate::contracts::{Contract, ContractSet, FieldRule, Json, JsonObject, Rule, Verdict};
+use crate::contracts::{
+    Contract, ContractSet, FieldRule, Json, JsonObject, Rule, Verdict, Violation,
+};
 use crate::date_range::DateRange;
 use crate::lake::{Lake, TableSpec};
 use crate::run::{FailedRun, JobContext, JobReport};
@@ -140,6 +144,11 @@ impl Totals {
         self.rows += 1;
         self.failing += u64::from(failing);
     }
+
+    fn absorb(&mut self, later: Totals) {
+        self.rows += later.rows;
+        self.failing += later.failing;
+    }
 }
 
 /// Counts for one contract while rows stream by.
@@ -155,13 +164,18 @@ struct Tally {
 }
 
 impl Tally {
+    /// Counts a row and the rules it failed; `row` names it, asked for only when the row is
+    /// kept as a sample.
     fn count(
         &mut self,
         contract: Option<&Contract>,
-        failures: &[(&str, String, String)],
-        row: &str,
+        failures: &[&Violation],
+        row: impl Fn() -> String,
     ) {
-        if let Some(contract) = contract {
+        // A tally is one contract's: its version is written once, not once per row.
+        if let Some(contract) = contract
+            && self.version.is_empty()
+        {
             self.version = contract.version.to_string();
             self.sla_seconds = contract.freshness_seconds;
         }
@@ -169,19 +183,40 @@ impl Tally {
         if !failures.is_empty() {
             self.failing += 1;
         }
-        for (rule, field, message) in failures {
+        for failure in failures {
             let entry = self
                 .rules
-                .entry((field.clone(), (*rule).to_string()))
+                .entry((failure.field.clone(), failure.rule.as_str().to_string()))
                 .or_default();
             entry.0 += 1;
             if entry.1.len() < SAMPLES {
                 entry.1.push(Sample {
-                    row: row.to_string(),
-                    message: message.clone(),
+                    row: row(),
+                    message: failure.message.clone(),
                 });
             }
         }
+    }
+
+    /// Adds the counts of rows that come after this tally's: samples stay the first failing
+    /// rows, as one pass over all of them would keep.
+    fn absorb(&mut self, later: Tally) {
+        if self.version.is_empty() {
+            self.version = later.version;
+            self.sla_seconds = later.sla_seconds;
+        }
+        self.rows += later.rows;
+        self.failing += later.failing;
+        for (rule, (count, samples)) in later.rules {
+            let entry = self.rules.entry(rule).or_default();
+            entry.0 += count;
+            let room = SAMPLES.saturating_sub(entry.1.len());
+            entry.1.extend(samples.into_iter().take(room));
+        }
+        for (field, count) in later.missing {
+            *self.missing.entry(field).or_default() += count;
+        }
+        self.lags_ms.extend(later.lags_ms);
     }
 
     fn count_missing(&mut self, fields: &[FieldRule], object: &JsonObject) {
@@ -335,18 +370,19 @@ pub async fn validate(
     .into())
 }
 
-/// The sessions of the events tallied so far, and those each golden event was fired in. A
-/// session is one player's, so it never spans two slices of players.
+/// How many sessions the events tallied so far belong to, and how many of them fired each
+/// golden event. A session is one player's, so it never spans two slices of players: each
+/// slice's distinct sessions are counted and the counts added.
 #[derive(Debug, Default)]
 struct SessionTally {
-    sessions: BTreeSet<String>,
-    sessions_by_event: BTreeMap<String, BTreeSet<String>>,
+    sessions: u64,
+    sessions_by_event: BTreeMap<String, u64>,
 }
 
 impl SessionTally {
     /// Each golden event's share of sessions.
     fn golden_checks(self, contracts: &ContractSet) -> Vec<GoldenCheck> {
-        let total = self.sessions.len() as u64;
+        let total = self.sessions;
         let mut golden: Vec<GoldenCheck> = contracts
             .contracts()
             .filter(|c| c.golden)
@@ -360,7 +396,8 @@ impl SessionTally {
                 let with = self
                     .sessions_by_event
                     .get(&event_name)
-                    .map_or(0, |s| s.len() as u64);
+                    .copied()
+                    .unwrap_or(0);
                 GoldenCheck {
                     share: if total == 0 {
                         0.0
@@ -378,7 +415,9 @@ impl SessionTally {
     }
 }
 
-/// Counts the telemetry rows per contract and the sessions each golden event was fired in.
+/// Counts the telemetry rows of a slice per contract, and the sessions each golden event was
+/// fired in. Judging is most of the work and each row stands alone, so every core counts a run
+/// of rows and the runs' counts are added in row order.
 fn tally_events(
     events: &DataFrame,
     contracts: &ContractSet,
@@ -386,59 +425,125 @@ fn tally_events(
     totals: &mut Totals,
     session_tally: &mut SessionTally,
 ) -> anyhow::Result<()> {
-    let global = contracts.global();
-    let global_names: BTreeSet<&str> = global
-        .map(|g| g.fields.iter().map(|f| f.name.as_str()).collect())
-        .unwrap_or_default();
-    let SessionTally {
-        sessions,
-        sessions_by_event,
-    } = session_tally;
-    for record in records(events)? {
-        let (object, verdict) = judge_event(contracts, &record);
-        let row = row_reference(object.as_ref(), &record, "event_id");
-        let contract_id = contract_label(&verdict, object.as_ref());
-        let (global_failures, event_failures): (Vec<_>, Vec<_>) = verdict
-            .violations
-            .iter()
-            .map(|v| (v.rule.as_str(), v.field.clone(), v.message.clone()))
-            .partition(|(rule, field, _)| {
-                let about_the_contract = [Rule::UnknownEvent.as_str(), Rule::Tombstoned.as_str()];
-                !about_the_contract.contains(rule)
-                    && global_names.contains(field.split('.').next().unwrap_or_default())
+    let global_names: PlHashSet<&str> = contracts.global_field_names().into_iter().collect();
+    let records = records(events)?;
+    let slice = records
+        .par_iter()
+        .fold(EventCounts::default, |mut counts, record| {
+            counts.count(contracts, &global_names, record);
+            counts
+        })
+        .reduce(EventCounts::default, EventCounts::then);
+    totals.absorb(slice.totals);
+    for (id, tally) in slice.tallies {
+        tallies.entry(id).or_default().absorb(tally);
+    }
+    session_tally.sessions += slice.sessions.len() as u64;
+    for (event_name, sessions) in slice.sessions_by_event {
+        *session_tally
+            .sessions_by_event
+            .entry(event_name.into_owned())
+            .or_default() += sessions.len() as u64;
+    }
+    Ok(())
+}
+
+/// What a run of a slice's telemetry rows adds to the report. Session ids and event names
+/// borrow the slice's raw JSON.
+#[derive(Default)]
+struct EventCounts<'a> {
+    totals: Totals,
+    tallies: PlHashMap<String, Tally>,
+    sessions: PlHashSet<Cow<'a, str>>,
+    sessions_by_event: PlHashMap<Cow<'a, str>, PlHashSet<Cow<'a, str>>>,
+}
+
+impl<'a> EventCounts<'a> {
+    fn count(
+        &mut self,
+        contracts: &ContractSet,
+        global_names: &PlHashSet<&str>,
+        record: &BronzeRecord<'a>,
+    ) {
+        let (object, verdict) = judge_event(contracts, record);
+        let row = || row_reference(object.as_ref(), record, "event_id");
+        let (global_failures, event_failures): (Vec<&Violation>, Vec<&Violation>) =
+            verdict.violations.iter().partition(|violation| {
+                let about_the_contract =
+                    matches!(violation.rule, Rule::UnknownEvent | Rule::Tombstoned);
+                !about_the_contract
+                    && global_names.contains(violation.field.split('.').next().unwrap_or_default())
             });
-        totals.count(!verdict.violations.is_empty());
-        if let Some(global) = global {
-            let tally = tallies.entry(global.id.clone()).or_default();
-            tally.count(Some(global), &global_failures, &row);
+        self.totals.count(!verdict.violations.is_empty());
+        if let Some(global) = contracts.global() {
+            let tally = self.tally(&global.id);
+            tally.count(Some(global), &global_failures, row);
             if let Some(object) = &object {
                 tally.count_missing(&global.fields, object);
             }
         }
-        let tally = tallies.entry(contract_id).or_default();
-        tally.count(verdict.contract, &event_failures, &row);
-        let Some(object) = object else { continue };
+        let tally = self.tally(&contract_label(&verdict, object.as_ref()));
+        tally.count(verdict.contract, &event_failures, row);
+        let Some(object) = object else { return };
         if let Some(contract) = verdict.contract {
             tally.count_missing(&contract.fields, &object);
         }
         if let Some(sent) = object.get("event_timestamp").and_then(Json::as_i64) {
             tally.lags_ms.push(record.ingest_ts_us / 1000 - sent);
         }
-        if let Some(session) = object.get("session_id").and_then(Json::as_str) {
-            sessions.insert(session.to_owned());
+        if let Some(session) = text_of(&object, "session_id") {
             if verdict.contract.is_some_and(|c| c.golden) {
-                let name = object
-                    .get("event_name")
-                    .and_then(Json::as_str)
-                    .unwrap_or_default();
-                sessions_by_event
-                    .entry(name.to_owned())
+                let name = text_of(&object, "event_name").unwrap_or_default();
+                self.sessions_by_event
+                    .entry(name)
                     .or_default()
-                    .insert(session.to_owned());
+                    .insert(session.clone());
             }
+            self.sessions.insert(session);
         }
     }
-    Ok(())
+
+    fn tally(&mut self, contract_id: &str) -> &mut Tally {
+        if !self.tallies.contains_key(contract_id) {
+            self.tallies
+                .insert(contract_id.to_owned(), Tally::default());
+        }
+        self.tallies
+            .get_mut(contract_id)
+            .expect("the tally was just added")
+    }
+
+    /// These counts followed by those of the rows after them.
+    fn then(mut self, later: EventCounts<'a>) -> EventCounts<'a> {
+        self.totals.absorb(later.totals);
+        for (id, tally) in later.tallies {
+            self.tallies.entry(id).or_default().absorb(tally);
+        }
+        union(&mut self.sessions, later.sessions);
+        for (event_name, sessions) in later.sessions_by_event {
+            union(
+                self.sessions_by_event.entry(event_name).or_default(),
+                sessions,
+            );
+        }
+        self
+    }
+}
+
+/// Adds `other` to `set`, moving the smaller of the two into the larger.
+fn union<'a>(set: &mut PlHashSet<Cow<'a, str>>, mut other: PlHashSet<Cow<'a, str>>) {
+    if other.len() > set.len() {
+        std::mem::swap(set, &mut other);
+    }
+    set.extend(other);
+}
+
+/// A text field of a row, borrowing the row's JSON when it can.
+fn text_of<'a>(object: &JsonObject<'a>, key: &str) -> Option<Cow<'a, str>> {
+    match object.get(key) {
+        Some(Json::Str(text)) => Some(text.clone()),
+        _ => None,
+    }
 }
 
 fn tally_source(
@@ -450,12 +555,8 @@ fn tally_source(
 ) -> anyhow::Result<()> {
     for record in records(frame)? {
         let (object, verdict) = judge_source(contracts, source, &record);
-        let row = row_reference(object.as_ref(), &record, "appsflyer_id");
-        let failures: Vec<_> = verdict
-            .violations
-            .iter()
-            .map(|v| (v.rule.as_str(), v.field.clone(), v.message.clone()))
-            .collect();
+        let row = || row_reference(object.as_ref(), &record, "appsflyer_id");
+        let failures: Vec<&Violation> = verdict.violations.iter().collect();
         totals.count(!failures.is_empty());
         let id = verdict.contract.map_or_else(
             || format!("no contract for source {source}"),
@@ -464,23 +565,23 @@ fn tally_source(
         tallies
             .entry(id)
             .or_default()
-            .count(verdict.contract, &failures, &row);
+            .count(verdict.contract, &failures, row);
     }
     Ok(())
 }
 
 /// The contract a row is reported under: its event's, or what kept it from having one.
-fn contract_label(verdict: &Verdict<'_>, object: Option<&JsonObject>) -> String {
+fn contract_label<'c>(verdict: &Verdict<'c>, object: Option<&JsonObject>) -> Cow<'c, str> {
     match (verdict.contract, object) {
-        (Some(contract), _) => contract.id.clone(),
-        (None, None) => "(not a JSON object)".into(),
-        (None, Some(object)) => format!(
+        (Some(contract), _) => Cow::Borrowed(&contract.id),
+        (None, None) => Cow::Borrowed("(not a JSON object)"),
+        (None, Some(object)) => Cow::Owned(format!(
             "(no contract: {})",
             object
                 .get("event_name")
                 .and_then(Json::as_str)
                 .unwrap_or("no event_name")
-        ),
+        )),
     }
 }
 
@@ -668,4 +769,148 @@ fn render_junit(report: &Report, max_failure_pct: f64) -> String {
     }
     out.push_str("</testsuite>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn event(name: &str, session: &str, id: usize) -> Value {
+        json!({
+            "event_id": format!("8f14e45f-ceea-467f-a1d2-{id:012}"),
+            "eternal_player_id": "a".repeat(64),
+            "anonymous_id": "b".repeat(32),
+            "event_name": name,
+            "event_timestamp": 1_767_225_600_000i64 + id as i64,
+            "game_title": "FantasyQuest",
+            "platform": "android",
+            "country_code": "US",
+            "session_id": session,
+            "app_version": "2.1.3",
+            "is_minor": false,
+            "consent_analytics": true,
+            "consent_personalization": true,
+            "device": {"os_version": "14", "device_model": "Pixel 8", "locale": "en_US", "timezone": "UTC"},
+            "network": {"carrier": "Verizon", "connection_type": "wifi"},
+            "level_id": "L-012",
+            "attempts": 2,
+            "time_spent_seconds": 95,
+            "stars_earned": 3
+        })
+    }
+
+    /// Rows of every kind: passing, failing a global rule (more than [`SAMPLES`] times), failing
+    /// an event rule, of an unknown event, not JSON; sessions that recur far apart.
+    fn raw_rows() -> Vec<String> {
+        (0..40)
+            .map(|i| {
+                let session = format!("s-{}", i % 7);
+                let mut row = event(
+                    ["level_complete", "game_launched", "level_start"][i % 3],
+                    &session,
+                    i,
+                );
+                match i % 5 {
+                    1 => row["country_code"] = json!(format!("usa{i}")),
+                    2 if i % 2 == 0 => row["attempts"] = json!("two"),
+                    3 => row["event_name"] = json!("warp_drive"),
+                    _ => {}
+                }
+                if i % 11 == 4 {
+                    return format!("not json {i}");
+                }
+                row.to_string()
+            })
+            .collect()
+    }
+
+    /// What counts add up to, in the report's own terms.
+    fn outcome(counts: EventCounts) -> (u64, u64, Value, usize, BTreeMap<String, usize>) {
+        let checks: BTreeMap<String, ContractCheck> = counts
+            .tallies
+            .into_iter()
+            .map(|(id, tally)| (id.clone(), tally.into_check(id)))
+            .collect();
+        (
+            counts.totals.rows,
+            counts.totals.failing,
+            serde_json::to_value(checks).expect("checks serialise"),
+            counts.sessions.len(),
+            counts
+                .sessions_by_event
+                .into_iter()
+                .map(|(name, sessions)| (name.into_owned(), sessions.len()))
+                .collect(),
+        )
+    }
+
+    /// One pass over `rows`.
+    fn counted<'a>(
+        contracts: &ContractSet,
+        global_names: &PlHashSet<&str>,
+        rows: &[BronzeRecord<'a>],
+    ) -> EventCounts<'a> {
+        let mut counts = EventCounts::default();
+        for record in rows {
+            counts.count(contracts, global_names, record);
+        }
+        counts
+    }
+
+    #[test]
+    fn counts_of_runs_added_in_order_equal_one_pass_over_the_rows() {
+        let contracts = ContractSet::repository();
+        let global_names: PlHashSet<&str> = contracts.global_field_names().into_iter().collect();
+        let raw = raw_rows();
+        let records: Vec<BronzeRecord> = raw
+            .iter()
+            .enumerate()
+            .map(|(offset, raw_json)| BronzeRecord {
+                raw_json,
+                ingest_ts_us: 1_767_225_900_000_000,
+                ingest_date: 20_454,
+                source: "file:day.ndjson",
+                source_partition: None,
+                source_offset: offset as i64,
+            })
+            .collect();
+        let counted = |rows| counted(&contracts, &global_names, rows);
+
+        let whole = outcome(counted(&records));
+        let (rows, failing, checks, sessions, golden) = &whole;
+        assert_eq!((*rows, *sessions), (40, 7));
+        assert!(*failing > 20, "most rows break a rule: {failing}");
+        let country = &checks["global_fields_v1"]["rules"]
+            .as_array()
+            .expect("rules")
+            .iter()
+            .find(|rule| rule["field"] == "country_code")
+            .expect("the country rule fails")["samples"];
+        assert_eq!(
+            country.as_array().map(Vec::len),
+            Some(SAMPLES),
+            "more rows fail than samples are kept"
+        );
+        assert!(golden.values().all(|&with| with <= 7), "{golden:?}");
+        for split in 0..=records.len() {
+            let (earlier, later) = records.split_at(split);
+            assert_eq!(
+                outcome(counted(earlier).then(counted(later))),
+                whole,
+                "split at row {split}"
+            );
+        }
+        // The way validate counts a slice: runs on every core, added in row order.
+        let frame_order = records
+            .par_iter()
+            .with_max_len(3)
+            .fold(EventCounts::default, |mut counts, record| {
+                counts.count(&contracts, &global_names, record);
+                counts
+            })
+            .reduce(EventCounts::default, EventCounts::then);
+        assert_eq!(outcome(frame_order), whole);
+    }
 }
