@@ -503,14 +503,9 @@ impl<'a> EventCounts<'a> {
         }
     }
 
+    /// The contract's tally; its id is copied only the first time.
     fn tally(&mut self, contract_id: &str) -> &mut Tally {
-        if !self.tallies.contains_key(contract_id) {
-            self.tallies
-                .insert(contract_id.to_owned(), Tally::default());
-        }
-        self.tallies
-            .get_mut(contract_id)
-            .expect("the tally was just added")
+        self.tallies.entry_ref(contract_id).or_default()
     }
 
     /// These counts followed by those of the rows after them.
