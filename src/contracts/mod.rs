@@ -363,5 +363,6 @@ impl ContractSet {
     }
 }
 
+/// Also the fixtures other modules' tests judge: an event every contract here accepts.
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

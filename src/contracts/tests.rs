@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::*;
 
 /// A level_complete event that satisfies every rule.
-fn good_event() -> Value {
+pub(crate) fn good_event() -> Value {
     json!({
         "event_id": "8f14e45f-ceea-467f-a1d2-8b5a7a1c6e3d",
         "eternal_player_id": "a".repeat(64),

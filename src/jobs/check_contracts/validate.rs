@@ -771,29 +771,16 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::contracts::tests::good_event;
 
+    /// The contracts' good event, as the given event of the given session.
     fn event(name: &str, session: &str, id: usize) -> Value {
-        json!({
-            "event_id": format!("8f14e45f-ceea-467f-a1d2-{id:012}"),
-            "eternal_player_id": "a".repeat(64),
-            "anonymous_id": "b".repeat(32),
-            "event_name": name,
-            "event_timestamp": 1_767_225_600_000i64 + id as i64,
-            "game_title": "FantasyQuest",
-            "platform": "android",
-            "country_code": "US",
-            "session_id": session,
-            "app_version": "2.1.3",
-            "is_minor": false,
-            "consent_analytics": true,
-            "consent_personalization": true,
-            "device": {"os_version": "14", "device_model": "Pixel 8", "locale": "en_US", "timezone": "UTC"},
-            "network": {"carrier": "Verizon", "connection_type": "wifi"},
-            "level_id": "L-012",
-            "attempts": 2,
-            "time_spent_seconds": 95,
-            "stars_earned": 3
-        })
+        let mut event = good_event();
+        event["event_id"] = json!(format!("8f14e45f-ceea-467f-a1d2-{id:012}"));
+        event["event_name"] = json!(name);
+        event["event_timestamp"] = json!(1_767_225_600_000i64 + id as i64);
+        event["session_id"] = json!(session);
+        event
     }
 
     /// Rows of every kind: passing, failing a global rule (more than [`SAMPLES`] times), failing
