@@ -78,9 +78,20 @@ pub struct Estimate {
 }
 
 impl Estimate {
-    /// The spread a Thompson draw samples from (the interval read back as a normal).
+    /// The spread of the belief the interval describes, read back as a normal: what a Thompson
+    /// draw samples from. Read from the high end, since the low end is cut at zero.
     pub fn sd(&self) -> f64 {
-        (self.high - self.low) / (2.0 * Z_90)
+        (self.high - self.value) / Z_90
+    }
+
+    /// The chance that the ratio is at least `threshold`, by the same normal belief.
+    pub fn chance_at_least(&self, threshold: f64) -> f64 {
+        let sd = self.sd();
+        if sd > 0.0 {
+            0.5 * libm::erfc((threshold - self.value) / (sd * std::f64::consts::SQRT_2))
+        } else {
+            f64::from(u8::from(self.value >= threshold))
+        }
     }
 }
 
@@ -393,6 +404,29 @@ mod tests {
             vec![Some(0.7), Some(0.8), Some(0.9)]
         );
         assert!((metrics.actual_roas_to_date.unwrap() - 0.1875).abs() < 1e-12);
+    }
+
+    /// The interval read as a normal belief: sd 1 when the high end is 1.645 over the value,
+    /// whatever the low end was cut to.
+    #[test]
+    fn an_estimate_is_a_normal_belief_read_from_its_high_end() {
+        let roas = Estimate {
+            value: 0.5,
+            low: 0.0,
+            high: 0.5 + Z_90,
+        };
+        assert!((roas.sd() - 1.0).abs() < 1e-12, "{roas:?}");
+        for (threshold, chance) in [(0.5, 0.5), (-0.5, 0.841_345), (1.5, 0.158_655)] {
+            let got = roas.chance_at_least(threshold);
+            assert!((got - chance).abs() < 1e-6, "{threshold}: {got}");
+        }
+        let sure = Estimate {
+            value: 1.0,
+            low: 1.0,
+            high: 1.0,
+        };
+        assert_eq!(sure.chance_at_least(1.0), 1.0);
+        assert_eq!(sure.chance_at_least(1.01), 0.0);
     }
 
     #[test]
