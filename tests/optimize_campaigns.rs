@@ -545,9 +545,10 @@ async fn rules_pause_and_scale_by_hand_and_the_ledger_never_applies_twice() {
         ("scale_budget", Some("750.00"))
     );
     assert!(
-        google
-            .3
-            .starts_with("pROAS D30 1.60 (1.34-1.86) >= 1.2 target, 140 installs"),
+        google.3.starts_with(
+            "pROAS D30 1.60 (1.34-1.86) >= 1.2 target, 99% sure to clear the 0.8 floor, \
+                 140 installs"
+        ),
         "{}",
         google.3
     );

@@ -26,6 +26,8 @@ pub struct OptimizerConfig {
     pub roas_floor_d30: f64,
     pub floor_days: u32,
     pub roas_target_d30: f64,
+    /// How sure a Scale must be that pROAS D30 is over the floor (a chance, 0 to 1).
+    pub scale_confidence: f64,
     pub max_step_up: f64,
     pub max_step_down: f64,
     pub min_budget_change: f64,
@@ -70,6 +72,7 @@ impl OptimizerConfig {
         share("min_budget_change", self.min_budget_change)?;
         share("exploration_share", self.exploration_share)?;
         share("sharp_drop", self.sharp_drop)?;
+        share("scale_confidence", self.scale_confidence)?;
         if !(self.max_step_up >= 0.0 && self.max_step_up.is_finite()) {
             return Err(format!(
                 "max_step_up is {}; use 0 or more",

@@ -33,8 +33,8 @@ fn judged(verdict: Verdict, reason: String) -> Judgement {
 }
 
 /// Pause a segment predicted to lose money for `floor_days` running, scale one predicted to
-/// earn the target with an interval clear of the floor, watch the rest and anything too small
-/// to judge.
+/// earn the target and `scale_confidence` sure to clear the floor, watch the rest and anything
+/// too small to judge.
 pub fn judge(metrics: &SegmentMetrics, config: &OptimizerConfig) -> Judgement {
     let installs = metrics.window.installs;
     let Some(roas) = metrics.predicted_roas_d30 else {
@@ -90,7 +90,10 @@ pub fn judge(metrics: &SegmentMetrics, config: &OptimizerConfig) -> Judgement {
         };
     }
     let target = config.roas_target_d30;
-    if roas.value >= target && roas.low >= floor {
+    let sure = roas.chance_at_least(floor);
+    // Rounded down, so that a segment short of the bar never reads as reaching it.
+    let percent = |chance: f64| format!("{:.0}%", (chance * 100.0).floor());
+    if roas.value >= target && sure >= config.scale_confidence {
         let payback = metrics
             .payback_days
             .map(|day| format!(", payback ~day {day}"))
@@ -98,13 +101,20 @@ pub fn judge(metrics: &SegmentMetrics, config: &OptimizerConfig) -> Judgement {
         return judged(
             Verdict::Scale,
             format!(
-                "{figure} >= {target} target, {} installs{payback}",
+                "{figure} >= {target} target, {} sure to clear the {floor} floor, {} \
+                 installs{payback}",
+                percent(sure),
                 thousands(installs)
             ),
         );
     }
     let why = if roas.value >= target {
-        format!("{figure} >= {target} target, but its low end is under the {floor} floor")
+        format!(
+            "{figure} >= {target} target, but only {} sure to clear the {floor} floor ({:.0}% \
+             needed)",
+            percent(sure),
+            config.scale_confidence * 100.0
+        )
     } else {
         format!("{figure} between the {floor} floor and the {target} target")
     };
@@ -209,20 +219,37 @@ mod tests {
         assert_eq!(judgement.verdict, Verdict::Scale);
         assert!(
             judgement.reason.starts_with(
-                "pROAS D30 1.50 (1.50-1.50) >= 1.2 target, 700 installs, payback ~day"
+                "pROAS D30 1.50 (1.50-1.50) >= 1.2 target, 100% sure to clear the 0.8 floor, \
+                 700 installs, payback ~day"
             ),
             "{judgement:?}"
         );
     }
 
+    /// pROAS 1.50 whose 90% interval reaches `high`: the belief's sd is (high − 1.5) / 1.645,
+    /// and the chance of clearing the 0.8 floor Φ(0.7 / sd). 2.8 gives Φ(0.886) = 81.2%, 2.9
+    /// gives Φ(0.823) = 79.5%, on either side of the shipped 80%.
     #[test]
-    fn the_target_with_a_low_end_under_the_floor_is_watched() {
-        let mut metrics = segment_with(&[1.5; 7], 100);
-        let roas = metrics.predicted_roas_d30.as_mut().unwrap();
-        roas.low = 0.7;
-        let judgement = judge(&metrics, &default_config());
-        assert_eq!(judgement.verdict, Verdict::Watch);
-        assert!(judgement.reason.contains("low end"), "{judgement:?}");
+    fn the_target_scales_only_when_sure_enough_to_clear_the_floor() {
+        let with_high = |high: f64| {
+            let mut metrics = segment_with(&[1.5; 7], 100);
+            let roas = metrics.predicted_roas_d30.as_mut().unwrap();
+            roas.low = 0.0;
+            roas.high = high;
+            judge(&metrics, &default_config())
+        };
+        let sure = with_high(2.8);
+        assert_eq!(sure.verdict, Verdict::Scale, "{sure:?}");
+        assert!(sure.reason.contains(", 81% sure to clear"), "{sure:?}");
+        let unsure = with_high(2.9);
+        assert_eq!(unsure.verdict, Verdict::Watch, "{unsure:?}");
+        assert!(
+            unsure.reason.starts_with(
+                "pROAS D30 1.50 (0.00-2.90) >= 1.2 target, but only 79% sure to clear the 0.8 \
+                 floor (80% needed), 700 installs"
+            ),
+            "{unsure:?}"
+        );
     }
 
     #[test]
