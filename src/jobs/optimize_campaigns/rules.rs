@@ -90,10 +90,10 @@ pub fn judge(metrics: &SegmentMetrics, config: &OptimizerConfig) -> Judgement {
         };
     }
     let target = config.roas_target_d30;
-    let sure = roas.chance_at_least(floor);
+    let chance_over_floor = roas.chance_at_least(floor);
     // Rounded down, so that a segment short of the bar never reads as reaching it.
     let percent = |chance: f64| format!("{:.0}%", (chance * 100.0).floor());
-    if roas.value >= target && sure >= config.scale_confidence {
+    if roas.value >= target && chance_over_floor >= config.scale_confidence {
         let payback = metrics
             .payback_days
             .map(|day| format!(", payback ~day {day}"))
@@ -103,7 +103,7 @@ pub fn judge(metrics: &SegmentMetrics, config: &OptimizerConfig) -> Judgement {
             format!(
                 "{figure} >= {target} target, {} sure to clear the {floor} floor, {} \
                  installs{payback}",
-                percent(sure),
+                percent(chance_over_floor),
                 thousands(installs)
             ),
         );
@@ -112,7 +112,7 @@ pub fn judge(metrics: &SegmentMetrics, config: &OptimizerConfig) -> Judgement {
         format!(
             "{figure} >= {target} target, but only {} sure to clear the {floor} floor ({:.0}% \
              needed)",
-            percent(sure),
+            percent(chance_over_floor),
             config.scale_confidence * 100.0
         )
     } else {
