@@ -25,6 +25,10 @@ pub struct OptimizerConfig {
     pub min_installs: u64,
     pub roas_floor_d30: f64,
     pub floor_days: u32,
+    /// How sure a window must be that pROAS D30 is under the floor to pause it although a
+    /// recent day reads over (a chance, 0 to 1); a recent day as sure to be over it still
+    /// holds the pause off.
+    pub pause_confidence: f64,
     pub roas_target_d30: f64,
     /// How sure a Scale must be that pROAS D30 is over the floor (a chance, 0 to 1).
     pub scale_confidence: f64,
@@ -73,6 +77,7 @@ impl OptimizerConfig {
         share("exploration_share", self.exploration_share)?;
         share("sharp_drop", self.sharp_drop)?;
         share("scale_confidence", self.scale_confidence)?;
+        share("pause_confidence", self.pause_confidence)?;
         if !(self.max_step_up >= 0.0 && self.max_step_up.is_finite()) {
             return Err(format!(
                 "max_step_up is {}; use 0 or more",

@@ -56,6 +56,11 @@ pub struct SegmentDay {
 }
 
 impl SegmentDay {
+    /// Predicted D30 revenue over spend, with its interval; `None` where nothing was spent.
+    fn predicted_roas_d30(&self) -> Option<Estimate> {
+        ratio_over_spend(self.predicted[1], predicted_interval(self), self.spend_usd)
+    }
+
     fn add(&mut self, other: &SegmentDay) {
         self.spend_usd += other.spend_usd;
         self.installs += other.installs;
@@ -107,9 +112,9 @@ pub struct SegmentMetrics {
     pub actual_roas_to_date: Option<f64>,
     /// Day after install when predicted revenue covers the spend; `None` past D180.
     pub payback_days: Option<u32>,
-    /// pROAS D30 of each of the newest install days, oldest first; `None` where nothing was
-    /// spent.
-    pub daily_roas_d30: Vec<Option<f64>>,
+    /// pROAS D30 of each of the newest install days, with its interval, oldest first; `None`
+    /// where nothing was spent.
+    pub daily_roas_d30: Vec<Option<Estimate>>,
 }
 
 impl SegmentMetrics {
@@ -126,15 +131,6 @@ impl SegmentMetrics {
             window.add(day);
         }
         let spend = window.spend_usd;
-        let per_spend = |value: f64| (spend > 0.0).then(|| value / spend);
-        let d30 = predicted_interval(&window);
-        let roas = |sum: f64, half_width: f64| {
-            per_spend(sum).map(|value| Estimate {
-                value,
-                low: ((sum - half_width) / spend).max(0.0),
-                high: (sum + half_width) / spend,
-            })
-        };
         let [_, sum_d30, sum_d180] = window.predicted;
         let growth_d180 = if sum_d30 > 0.0 {
             sum_d180 / sum_d30
@@ -145,16 +141,20 @@ impl SegmentMetrics {
             .values()
             .rev()
             .take(newest_days)
-            .map(|day| (day.spend_usd > 0.0).then(|| day.predicted[1] / day.spend_usd))
+            .map(SegmentDay::predicted_roas_d30)
             .collect::<Vec<_>>()
             .into_iter()
             .rev()
             .collect();
         SegmentMetrics {
             cpi_usd: (window.installs > 0).then(|| spend / window.installs as f64),
-            predicted_roas_d30: roas(sum_d30, d30),
-            predicted_roas_d180: roas(sum_d180, d30 * growth_d180),
-            actual_roas_to_date: per_spend(window.revenue_to_date),
+            predicted_roas_d30: window.predicted_roas_d30(),
+            predicted_roas_d180: ratio_over_spend(
+                sum_d180,
+                predicted_interval(&window) * growth_d180,
+                spend,
+            ),
+            actual_roas_to_date: (spend > 0.0).then(|| window.revenue_to_date / spend),
             payback_days: payback_day(spend, window.predicted),
             daily_roas_d30,
             segment,
@@ -163,6 +163,15 @@ impl SegmentMetrics {
             window,
         }
     }
+}
+
+/// A revenue `sum` ± `half_width` over `spend`; the low end stops at zero.
+fn ratio_over_spend(sum: f64, half_width: f64, spend: f64) -> Option<Estimate> {
+    (spend > 0.0).then(|| Estimate {
+        value: sum / spend,
+        low: ((sum - half_width) / spend).max(0.0),
+        high: (sum + half_width) / spend,
+    })
 }
 
 /// Half the 90% interval of the D30 revenue the campaign's installs are worth, as the model
@@ -399,9 +408,16 @@ mod tests {
         assert!((d30.high - 0.75 - half).abs() < 1e-9, "{d30:?}");
         assert!((0.75 - d30.low - half).abs() < 1e-9, "{d30:?}");
         assert!((metrics.predicted_roas_d180.unwrap().value - 1.5).abs() < 1e-12);
+        let daily: Vec<_> = metrics.daily_roas_d30.iter().flatten().collect();
         assert_eq!(
-            metrics.daily_roas_d30,
-            vec![Some(0.7), Some(0.8), Some(0.9)]
+            daily.iter().map(|d| d.value).collect::<Vec<_>>(),
+            vec![0.7, 0.8, 0.9]
+        );
+        // Each day's players are worth the same: a day's own interval has no width.
+        assert!(
+            daily.iter().all(|d| d.high - d.low < 1e-6),
+            "{:?}",
+            metrics.daily_roas_d30
         );
         assert!((metrics.actual_roas_to_date.unwrap() - 0.1875).abs() < 1e-12);
     }

@@ -32,9 +32,10 @@ fn judged(verdict: Verdict, reason: String) -> Judgement {
     Judgement { verdict, reason }
 }
 
-/// Pause a segment predicted to lose money for `floor_days` running, scale one predicted to
-/// earn the target and `scale_confidence` sure to clear the floor, watch the rest and anything
-/// too small to judge.
+/// Pause a segment predicted to lose money for `floor_days` running, or over the window and
+/// `pause_confidence` sure of it with no recent day as sure of the opposite; scale one
+/// predicted to earn the target and `scale_confidence` sure to clear the floor; watch the rest
+/// and anything too small to judge.
 pub fn judge(metrics: &SegmentMetrics, config: &OptimizerConfig) -> Judgement {
     let installs = metrics.window.installs;
     let Some(roas) = metrics.predicted_roas_d30 else {
@@ -63,36 +64,47 @@ pub fn judge(metrics: &SegmentMetrics, config: &OptimizerConfig) -> Judgement {
         roas.value, roas.low, roas.high
     );
     let floor = config.roas_floor_d30;
+    // Rounded down, so that a segment short of the bar never reads as reaching it.
+    let percent = |chance: f64| format!("{:.0}%", (chance * 100.0).floor());
     if roas.value < floor {
-        let days_below = metrics
-            .daily_roas_d30
-            .iter()
-            .filter(|day| day.is_some_and(|r| r < floor))
-            .count();
         let needed = config.floor_days as usize;
-        return if days_below >= needed && metrics.daily_roas_d30.len() >= needed {
-            judged(
+        let recent = &metrics.daily_roas_d30;
+        let days_below = recent
+            .iter()
+            .filter(|day| day.is_some_and(|r| r.value < floor))
+            .count();
+        let installs = thousands(installs);
+        let judged_days = recent.len() >= needed;
+        if days_below >= needed && judged_days {
+            return judged(
+                Verdict::Pause,
+                format!("{figure} < {floor} floor for {needed} days, {installs} installs"),
+            );
+        }
+        let chance_under_floor = 1.0 - roas.chance_at_least(floor);
+        let recovered = recent
+            .iter()
+            .any(|day| day.is_some_and(|r| r.chance_at_least(floor) >= config.pause_confidence));
+        if chance_under_floor >= config.pause_confidence && !recovered && judged_days {
+            return judged(
                 Verdict::Pause,
                 format!(
-                    "{figure} < {floor} floor for {needed} days, {} installs",
-                    thousands(installs)
+                    "{figure} < {floor} floor, {} sure to be under it, and none of the last \
+                     {needed} days as sure to be over it, {installs} installs",
+                    percent(chance_under_floor)
                 ),
-            )
-        } else {
-            judged(
-                Verdict::Watch,
-                format!(
-                    "{figure} < {floor} floor, but on {days_below} of the last {needed} days \
-                     only, {} installs",
-                    thousands(installs)
-                ),
-            )
-        };
+            );
+        }
+        return judged(
+            Verdict::Watch,
+            format!(
+                "{figure} < {floor} floor, but on {days_below} of the last {needed} days only, \
+                 {installs} installs"
+            ),
+        );
     }
     let target = config.roas_target_d30;
     let chance_over_floor = roas.chance_at_least(floor);
-    // Rounded down, so that a segment short of the bar never reads as reaching it.
-    let percent = |chance: f64| format!("{:.0}%", (chance * 100.0).floor());
     if roas.value >= target && chance_over_floor >= config.scale_confidence {
         let payback = metrics
             .payback_days
@@ -150,13 +162,16 @@ mod tests {
     /// A segment whose install days had these pROAS D30, 100 installs and $100 each, every
     /// player predicted alike and the model sure of itself (a tight interval).
     fn segment_with(daily_roas: &[f64], installs_per_day: u64) -> SegmentMetrics {
-        let first = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
-        let days: BTreeMap<_, _> = daily_roas
+        segment_of(days_at(daily_roas, installs_per_day))
+    }
+
+    /// The install days of [`segment_with`].
+    fn days_at(daily_roas: &[f64], installs_per_day: u64) -> Vec<SegmentDay> {
+        daily_roas
             .iter()
-            .enumerate()
-            .map(|(i, roas)| {
+            .map(|roas| {
                 let d30 = roas * 100.0;
-                let day = SegmentDay {
+                SegmentDay {
                     spend_usd: 100.0,
                     installs: installs_per_day,
                     revenue_to_date: d30 / 3.0,
@@ -164,9 +179,18 @@ mod tests {
                     predicted_d30_squares: d30 * d30 / installs_per_day as f64,
                     model_uncertainty_d30: 0.0,
                     unscored: 0,
-                };
-                (first + chrono::Days::new(i as u64), day)
+                }
             })
+            .collect()
+    }
+
+    /// A segment of these install days, in order.
+    fn segment_of(days: Vec<SegmentDay>) -> SegmentMetrics {
+        let first = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let days: BTreeMap<_, _> = days
+            .into_iter()
+            .enumerate()
+            .map(|(i, day)| (first + chrono::Days::new(i as u64), day))
             .collect();
         let segment = Segment {
             game_id: "fq".into(),
@@ -200,6 +224,43 @@ mod tests {
         assert!(
             judgement.reason.contains("on 1 of the last 3 days"),
             "{judgement:?}"
+        );
+    }
+
+    /// Six days at 0.2, then a day of 100 installs read at 1.2 because one player is predicted
+    /// $110: that day is 1.20 (0.00-3.00), only 64% sure to clear the floor, while the week,
+    /// 0.34 (0.08-0.60), is over 99% sure to be under it.
+    #[test]
+    fn a_week_sure_to_lose_is_paused_through_a_day_read_over_the_floor_on_one_whale() {
+        let with = |pause_confidence: f64| {
+            let mut days = days_at(&[0.2; 6], 100);
+            days.push(SegmentDay {
+                spend_usd: 100.0,
+                installs: 100,
+                revenue_to_date: 5.0,
+                predicted: [20.0, 120.0, 300.0],
+                predicted_d30_squares: 110.0 * 110.0 + 99.0 * (10.0f64 / 99.0).powi(2),
+                model_uncertainty_d30: 0.0,
+                unscored: 0,
+            });
+            let config = OptimizerConfig {
+                pause_confidence,
+                ..default_config()
+            };
+            judge(&segment_of(days), &config)
+        };
+        let shipped = with(default_config().pause_confidence);
+        assert_eq!(shipped.verdict, Verdict::Pause, "{shipped:?}");
+        assert_eq!(
+            shipped.reason,
+            "pROAS D30 0.34 (0.08-0.60) < 0.8 floor, 99% sure to be under it, and none of the \
+             last 3 days as sure to be over it, 700 installs"
+        );
+        let stricter = with(0.999);
+        assert_eq!(stricter.verdict, Verdict::Watch, "{stricter:?}");
+        assert!(
+            stricter.reason.contains("but on 2 of the last 3 days only"),
+            "{stricter:?}"
         );
     }
 
