@@ -153,7 +153,6 @@ async fn models_beat_the_heuristic_on_later_cohorts_and_a_rerun_gives_the_same_m
     let cohort = scores_against_the_ground_truth(&lake_path, &folder.path().join("studio")).await;
     // A guard against regressions at this size; the target is checked on bigger cohorts.
     assert!(cohort.mape.unwrap() < 0.3, "{cohort:?}");
-    campaigns_are_judged_in_their_first_week(&lake_path, folder.path()).await;
 }
 
 /// Installs per day of the launch week the optimizer judges: a studio buying real volume,
@@ -161,19 +160,21 @@ async fn models_beat_the_heuristic_on_later_cohorts_and_a_rerun_gives_the_same_m
 const LAUNCH_INSTALLS_PER_DAY: &str = "1000";
 
 /// optimize-campaigns on the first week of a busier launch, scored with the version trained on
-/// the 60-day studio (players it never saw), with the shipped thresholds: the campaigns the
-/// generator built to lose money are paused and those built to win are never paused.
+/// the 60-day studio of 480 installs a day (players it never saw), with the shipped thresholds:
+/// every campaign the generator built to lose money is paused and every one built to win is
+/// scaled.
 ///
 /// "Built to" is the campaign's design (`studio::designed_roas_d30`), not what this week's
 /// installs happen to earn by D30: a few hundred installs' D30 rides on a handful of whales,
 /// and the three winners' week here earns 2.3-2.7 for a design of 1.4-1.7.
 ///
-/// Two winners of three are scaled, and this asserts at least two; a campaign built under the
-/// floor is never scaled. From a player's first 1-7 days the models read the winners at 1.61,
-/// 1.45 and 0.99. The pROAS interval carries the spread of the segment's player values and the
-/// scoring models' error (this studio's holdout has one segment, so its segment MAPE, luck and
-/// all): 1.61 (1.05-2.16) is 99% sure to clear the floor and 1.45 (0.30-2.60) 82%, over the
-/// shipped 80%, and both are scaled; 0.99, under the target, is watched.
+/// The models come from the bigger studio because a campaign of 6% of paid installs (Unity
+/// Ads in Japan, where the generator's players are likeliest to pay) leaves few of its players
+/// in 120 installs a day to learn from: trained there, the models read that winner at 0.99,
+/// under the target, and it is watched. From 480 a day they read the winners at 1.77, 1.28 and
+/// 1.72, each at least 85% sure to clear the floor (80% needed). Two losers each have a day of
+/// their last three read over the floor; their weeks, 0.23 (0.00-0.53) and 0.31 (0.00-0.64),
+/// are over 99% sure to be under it, and they are paused.
 async fn campaigns_are_judged_in_their_first_week(trained_lake: &Path, folder: &Path) {
     let week_end = "2026-01-08";
     let studio = folder.join("launch");
@@ -297,11 +298,8 @@ async fn campaigns_are_judged_in_their_first_week(trained_lake: &Path, folder: &
         losers >= 6 && winners >= 3,
         "{losers} losers, {winners} winners"
     );
-    assert!(
-        paused * 4 >= losers * 3,
-        "{paused} of {losers} losers paused"
-    );
-    assert!(scaled >= 2, "{scaled} of the {winners} winners scaled");
+    assert_eq!(paused, losers, "{paused} of {losers} losers paused");
+    assert_eq!(scaled, winners, "{scaled} of the {winners} winners scaled");
 }
 
 /// The design's world-class target: D30 predicted at day 7 within 12% of what each install
@@ -317,6 +315,7 @@ async fn d30_predicted_at_day_7_is_within_12_percent_of_each_install_days_truth(
     let cohort = scores_against_the_ground_truth(&lake_path, &folder.path().join("studio")).await;
     eprintln!("D30 predicted at day 7 against each install day's truth: {cohort:?}");
     assert!(cohort.mape.unwrap() <= 0.12, "{cohort:?}");
+    campaigns_are_judged_in_their_first_week(&lake_path, folder.path()).await;
 }
 
 /// The scores next to what the generator says each player really spends by D30 and D180 (the
