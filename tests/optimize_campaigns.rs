@@ -34,8 +34,9 @@ type Answer = (u16, String, Vec<(String, String)>);
 /// Answers queued per path prefix.
 type Script = Arc<Mutex<Vec<(String, VecDeque<Answer>)>>>;
 
-/// An HTTP server on loopback that records every request and answers from a script per path
-/// prefix (then 200 with `{"code":0}`). Each answer closes its connection.
+/// An HTTP server on loopback that records every request and answers from scripts per path
+/// prefix, in the order they were given (then 200 with `{"code":0}`). Each answer closes its
+/// connection.
 struct FakeApi {
     base: String,
     seen: Arc<Mutex<Vec<Seen>>>,
@@ -82,8 +83,8 @@ impl FakeApi {
                     .lock()
                     .unwrap()
                     .iter_mut()
-                    .find(|(prefix, _)| path.starts_with(prefix.as_str()))
-                    .and_then(|(_, answers)| answers.pop_front())
+                    .filter(|(prefix, _)| path.starts_with(prefix.as_str()))
+                    .find_map(|(_, answers)| answers.pop_front())
                     .unwrap_or((200, r#"{"code":0,"message":"OK"}"#.to_string(), Vec::new()));
                 seen_by_server.lock().unwrap().push(Seen {
                     method,
@@ -574,6 +575,46 @@ async fn rules_pause_and_scale_by_hand_and_the_ledger_never_applies_twice() {
     // A rerun proposes the same actions.
     let (code, _) = optimize(&lake_path, &config, &[], &[]);
     assert_eq!(code, 0);
+    assert_eq!(ledger(&lake_path).await, proposed);
+
+    // --validate: Google checks its budget change (validateOnly) and changes nothing; the Meta
+    // pause and the ironSource bid have no check-only call. The ledger keeps its proposals.
+    let (code, summary) = optimize(&lake_path, &config, &["--validate"], &env);
+    assert_eq!(code, 0, "{summary}");
+    assert_eq!(
+        summary["details"]["validation"],
+        json!({"accepted": 1, "rejected": 0, "not_checked": 2}),
+        "{summary}"
+    );
+    let calls: Vec<_> = api
+        .take()
+        .into_iter()
+        .filter(|s| !s.path.starts_with("/slack"))
+        .collect();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(
+        calls[0].path,
+        "/google/customers/1234567890/campaignBudgets:mutate"
+    );
+    let body: Value = serde_json::from_str(&calls[0].body).unwrap();
+    assert_eq!(body["validateOnly"], true);
+    assert_eq!(body["operations"][0]["update"]["amountMicros"], "750000000");
+    assert_eq!(ledger(&lake_path).await, proposed);
+    // A change Google refuses fails the run with Google's answer, and stays a proposal.
+    api.answer(
+        "/google/",
+        &[(400, r#"{"error":{"message":"budget too small"}}"#, &[])],
+    );
+    let (code, summary) = optimize(&lake_path, &config, &["--validate"], &env);
+    assert_eq!(code, 1, "{summary}");
+    assert_eq!(summary["details"]["validation"]["rejected"], 1, "{summary}");
+    let error = summary["error"].as_str().unwrap();
+    assert!(
+        error.contains("google fq_google_us_android scale_budget: HTTP 400")
+            && error.contains("budget too small"),
+        "{summary}"
+    );
+    api.take();
     assert_eq!(ledger(&lake_path).await, proposed);
 
     // A crash after the Meta pause was recorded as applying, before its answer was.

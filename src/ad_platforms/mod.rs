@@ -55,6 +55,12 @@ impl AdPlatform {
         }
     }
 
+    /// Whether the platform's API can check a change without making it (Google Ads'
+    /// `validateOnly`), for `optimize-campaigns --validate`.
+    pub const fn validates_changes(self) -> bool {
+        matches!(self, AdPlatform::Google)
+    }
+
     /// Whether the platform's API can pause a campaign and set its daily budget, or only
     /// bids (ironSource's bidding API).
     pub const fn manages_budgets(self) -> bool {

@@ -24,7 +24,7 @@ use chrono::{Days, NaiveDate, Utc};
 use clap::Args;
 use polars::prelude::*;
 
-use crate::ad_platforms::{AdPlatform, AdPlatformClients, PlatformSettings};
+use crate::ad_platforms::{AdPlatform, AdPlatformClients, CallOutcome, PlatformSettings};
 use crate::date_range::DateRange;
 use crate::domain::GameTitle;
 use crate::env;
@@ -47,6 +47,13 @@ pub struct OptimizeOptions {
     #[arg(long)]
     pub apply: bool,
 
+    /// Ask the ad platforms to check each proposed action without making it (Google Ads'
+    /// validateOnly); other platforms' actions are counted as not checked. Nothing changes on
+    /// any platform and the ledger keeps the actions as proposed; a rejected action fails the
+    /// run (exit 1) with the platform's answer. Needs a single --date
+    #[arg(long, conflicts_with = "apply")]
+    pub validate: bool,
+
     /// With --apply: send again the actions an earlier --apply run recorded as applying but
     /// stopped before recording the platform's answer (check the platform first)
     #[arg(long, requires = "apply")]
@@ -61,15 +68,17 @@ pub async fn run(context: JobContext, options: OptimizeOptions) -> anyhow::Resul
     let config =
         OptimizerConfig::load(&options.config).map_err(|err| UsageError::new(err.to_string()))?;
     let range = context.require_range()?;
-    if options.apply && range.len_days() > 1 {
+    if (options.apply || options.validate) && range.len_days() > 1 {
         return Err(UsageError::new(
-            "--apply changes today's campaigns: give one --date (a range only records proposals)",
+            "--apply and --validate speak of today's campaigns: give one --date (a range only \
+             records proposals)",
         )
         .into());
     }
     let mut report = JobReport::default();
     let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut unconfirmed = Vec::new();
+    let mut checks = ValidationCounts::default();
     for day in range.days() {
         // The ledger of the lookback and of `day`, read once: the previous pROAS of each
         // segment, what was applied already and the Meta budget changes of the last hour.
@@ -106,9 +115,27 @@ pub async fn run(context: JobContext, options: OptimizeOptions) -> anyhow::Resul
             report.record_table(&gold::CAMPAIGN_ACTIONS.name, Some(version));
         }
         unconfirmed.extend(outcome.unconfirmed);
+        if options.validate {
+            checks.add(&outcome.rows, &outcome.validated);
+        }
         alert(&plan, &outcome.rows, &mut report).await;
     }
     report.detail("decisions", counts);
+    if options.validate {
+        report.detail("validation", &checks);
+        if !checks.rejections.is_empty() {
+            return Err(crate::run::FailedRun {
+                message: format!(
+                    "{} proposed action(s) failed the ad platform's check, so --apply would \
+                     fail on them: {}",
+                    checks.rejections.len(),
+                    checks.rejections.join("; ")
+                ),
+                report,
+            }
+            .into());
+        }
+    }
     if !unconfirmed.is_empty() {
         return Err(crate::run::FailedRun {
             report,
@@ -324,11 +351,50 @@ struct DayOutcome {
     version: Option<u64>,
     /// Keys of rows an earlier run left `applying`, not sent again.
     unconfirmed: Vec<String>,
+    /// With `--validate`: the platform's check of each proposed row it could check, by row.
+    validated: BTreeMap<usize, CallOutcome>,
+}
+
+/// What `--validate` found, in the run summary.
+#[derive(Debug, Default, serde::Serialize)]
+struct ValidationCounts {
+    accepted: u64,
+    rejected: u64,
+    /// Proposed actions of platforms with no check-only call.
+    not_checked: u64,
+    /// `platform object action: answer` of each rejected action.
+    #[serde(skip)]
+    rejections: Vec<String>,
+}
+
+impl ValidationCounts {
+    fn add(&mut self, rows: &[LedgerRow], validated: &BTreeMap<usize, CallOutcome>) {
+        for (index, row) in rows.iter().enumerate() {
+            if row.status != Status::Proposed {
+                continue;
+            }
+            match validated.get(&index) {
+                None => self.not_checked += 1,
+                // A check-only call that succeeds is the platform's acceptance; nothing is
+                // applied.
+                Some(check) if check.applied => self.accepted += 1,
+                Some(check) => {
+                    self.rejected += 1;
+                    self.rejections.push(format!(
+                        "{} {} {}: {}",
+                        row.platform, row.object_id, row.action, check.response
+                    ));
+                }
+            }
+        }
+    }
 }
 
 /// Writes the day's decisions to the ledger and, with `--apply`, sends each change: first
 /// recorded as `applying` (one commit), then sent, then recorded with the answers (a second
-/// commit). Rows an earlier run applied, or left applying, are not overwritten.
+/// commit). Rows an earlier run applied, or left applying, are not overwritten. With
+/// `--validate`, the proposed changes a platform can check are sent as checks only, after
+/// they are recorded, and the ledger is not touched again.
 async fn record_and_apply(
     context: &JobContext,
     plan: &Plan,
@@ -341,6 +407,7 @@ async fn record_and_apply(
     let mut rows = Vec::new();
     let mut unconfirmed = Vec::new();
     let mut to_send: Vec<(usize, &Decision)> = Vec::new();
+    let mut to_check: Vec<(usize, &Decision)> = Vec::new();
     let mut budget_changes_last_hour = decisions::recent_budget_changes(before, now);
     for decision in &plan.decisions {
         let mut row = decision.ledger_row(plan.day, &context.run_id, now);
@@ -373,6 +440,12 @@ async fn record_and_apply(
             }
             row.status = Status::Applying;
             to_send.push((rows.len(), decision));
+        }
+        if row.status == Status::Proposed
+            && options.validate
+            && decision.platform.is_some_and(AdPlatform::validates_changes)
+        {
+            to_check.push((rows.len(), decision));
         }
         rows.push(row);
     }
@@ -407,10 +480,27 @@ async fn record_and_apply(
             .and_then(|o| o.version)
             .or(version);
     }
+    let mut validated = BTreeMap::new();
+    if !to_check.is_empty() {
+        let clients = clients_for(&to_check, config)?;
+        for (index, decision) in to_check {
+            let platform = decision.platform.expect("checked actions have a platform");
+            let change = decision
+                .action
+                .change()
+                .expect("checked actions change something");
+            let row = &rows[index];
+            let check = clients.send(platform, &row.object_id, &change, true).await;
+            tracing::info!(%platform, object_id = row.object_id, action = row.action,
+                accepted = check.applied, response = check.response, "checked");
+            validated.insert(index, check);
+        }
+    }
     Ok(DayOutcome {
         rows,
         version,
         unconfirmed,
+        validated,
     })
 }
 
