@@ -98,6 +98,12 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// The platform and the change an API call makes; `None` for a keep or an action a person
+    /// makes.
+    pub fn call(&self) -> Option<(AdPlatform, Change)> {
+        Some((self.platform?, self.action.change()?))
+    }
+
     pub fn ledger_row(&self, day: NaiveDate, run_id: &str, now: DateTime<Utc>) -> LedgerRow {
         let m = &self.metrics;
         let roas = m.predicted_roas_d30;

@@ -455,11 +455,7 @@ async fn record_and_apply(
         let clients = clients_for(&to_send, config)?;
         let progress = crate::telemetry::progress_bar(to_send.len() as u64, "actions sent");
         for (index, decision) in to_send {
-            let platform = decision.platform.expect("sent actions have a platform");
-            let change = decision
-                .action
-                .change()
-                .expect("sent actions change something");
+            let (platform, change) = decision.call().expect("sent actions have a call");
             let row = &mut rows[index];
             let outcome = clients.send(platform, &row.object_id, &change, false).await;
             row.status = if outcome.applied {
@@ -484,11 +480,7 @@ async fn record_and_apply(
     if !to_check.is_empty() {
         let clients = clients_for(&to_check, config)?;
         for (index, decision) in to_check {
-            let platform = decision.platform.expect("checked actions have a platform");
-            let change = decision
-                .action
-                .change()
-                .expect("checked actions change something");
+            let (platform, change) = decision.call().expect("checked actions have a call");
             let row = &rows[index];
             let check = clients.send(platform, &row.object_id, &change, true).await;
             tracing::info!(%platform, object_id = row.object_id, action = row.action,
