@@ -304,7 +304,8 @@ async fn campaigns_are_judged_in_their_first_week(trained_lake: &Path, folder: &
 
 /// The design's world-class target: D30 predicted at day 7 within 12% of what each install
 /// day's players really spend by D30 (mean absolute error over the days), on a 60-day studio
-/// of 480 installs a day, with train-ltv's defaults and seed.
+/// of 480 installs a day, with train-ltv's defaults and seed. The same models then score a
+/// launch week for the optimizer ([`campaigns_are_judged_in_their_first_week`]).
 #[tokio::test(flavor = "multi_thread")]
 async fn d30_predicted_at_day_7_is_within_12_percent_of_each_install_days_truth() {
     let folder = tempfile::tempdir().unwrap();
