@@ -94,8 +94,10 @@ impl Estimate {
         let sd = self.sd();
         if sd > 0.0 {
             0.5 * libm::erfc((threshold - self.value) / (sd * std::f64::consts::SQRT_2))
+        } else if self.value >= threshold {
+            1.0
         } else {
-            f64::from(u8::from(self.value >= threshold))
+            0.0
         }
     }
 }
