@@ -620,6 +620,14 @@ async fn rules_pause_and_scale_by_hand_and_the_ledger_never_applies_twice() {
     );
     api.take();
     assert_eq!(ledger(&lake_path).await, proposed);
+    // A dry run records no proposals to check: the pair is refused rather than counting none.
+    let (code, summary) = optimize(&lake_path, &config, &["--validate", "--dry-run"], &env);
+    assert_eq!(code, 2, "{summary}");
+    assert!(
+        summary["error"].as_str().unwrap().contains("--dry-run"),
+        "{summary}"
+    );
+    assert!(api.take_platform_calls().is_empty());
 
     // A crash after the Meta pause was recorded as applying, before its answer was.
     let frame = lake(&lake_path)

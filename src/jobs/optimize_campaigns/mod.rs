@@ -50,7 +50,7 @@ pub struct OptimizeOptions {
     /// Ask the ad platforms to check each proposed action without making it (Google Ads'
     /// validateOnly); other platforms' actions are counted as not checked. Nothing changes on
     /// any platform and the ledger keeps the actions as proposed; a rejected action fails the
-    /// run (exit 1) with the platform's answer. Needs a single --date
+    /// run (exit 1) with the platform's answer. Needs a single --date, and no --dry-run
     #[arg(long, conflicts_with = "apply")]
     pub validate: bool,
 
@@ -72,6 +72,13 @@ pub async fn run(context: JobContext, options: OptimizeOptions) -> anyhow::Resul
         return Err(UsageError::new(
             "--apply and --validate speak of today's campaigns: give one --date (a range only \
              records proposals)",
+        )
+        .into());
+    }
+    if options.validate && context.dry_run {
+        return Err(UsageError::new(
+            "--validate checks the proposals a run records, and a dry run records none: run it \
+             without --dry-run (it changes nothing on the platforms)",
         )
         .into());
     }
