@@ -134,6 +134,7 @@ impl SegmentMetrics {
         }
         let spend = window.spend_usd;
         let [_, sum_d30, sum_d180] = window.predicted;
+        let interval_d30 = predicted_interval(&window);
         let growth_d180 = if sum_d30 > 0.0 {
             sum_d180 / sum_d30
         } else {
@@ -150,12 +151,8 @@ impl SegmentMetrics {
             .collect();
         SegmentMetrics {
             cpi_usd: (window.installs > 0).then(|| spend / window.installs as f64),
-            predicted_roas_d30: window.predicted_roas_d30(),
-            predicted_roas_d180: ratio_over_spend(
-                sum_d180,
-                predicted_interval(&window) * growth_d180,
-                spend,
-            ),
+            predicted_roas_d30: ratio_over_spend(sum_d30, interval_d30, spend),
+            predicted_roas_d180: ratio_over_spend(sum_d180, interval_d30 * growth_d180, spend),
             actual_roas_to_date: (spend > 0.0).then(|| window.revenue_to_date / spend),
             payback_days: payback_day(spend, window.predicted),
             daily_roas_d30,
