@@ -44,7 +44,7 @@ fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let first_young_install = first_install + Days::new(INSTALL_DAYS);
     let (numbered_players, numbered_days) =
-        features::numbered(lifecycle.clone().lazy(), days.clone().lazy(), &[])?;
+        features::numbered(lifecycle.clone().lazy(), days.clone().lazy())?;
     let snapshot = features::snapshot(&numbered_players, &numbered_days, 7)?
         .filter(col("acquisition_date").lt(lit(first_young_install)))
         .collect()?;

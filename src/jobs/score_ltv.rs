@@ -28,10 +28,10 @@ use crate::jobs::silver_to_gold::is_whale;
 use crate::jobs::train_ltv::Target;
 use crate::lake::float_column;
 use crate::lake::{Lake, column_in_range};
-use crate::ltv::features::{self, HORIZONS, OBSERVATION_DAYS, PLAYER_ROW};
+use crate::ltv::features::{self, HORIZONS, OBSERVATION_DAYS, PLAYER_ROW, PlayerDays};
 use crate::ltv::model::Features;
 use crate::ltv::registry::{self, Method, ModelVersion, RegisteredModel};
-use crate::money::{dollars, micros};
+use crate::money::dollars;
 use crate::run::{JobContext, JobReport};
 use crate::tables::gold;
 
@@ -154,9 +154,9 @@ pub fn score_players(
         )
         .filter(col("age_days").gt_eq(lit(1)))
         .sort(["game_id", "player_id"], SortMultipleOptions::default());
-    // Numbered in that order: every group-by and join after this keys on the number
+    // Numbered in that order: every sum and join after this keys on the number
     // ([`PLAYER_ROW`]) instead of the two player strings.
-    let (players, days) = features::numbered(players, days.clone().lazy(), &["age_days"])?;
+    let (players, days) = features::numbered(players, days.clone().lazy())?;
     Scorer::new(models, &players, days)?.scores(day)
 }
 
@@ -164,8 +164,8 @@ pub fn score_players(
 struct Scorer<'a> {
     models: &'a ModelVersion,
     players: &'a DataFrame,
-    /// The fact rows of the scored players, with their player's [`PLAYER_ROW`] and `age_days`.
-    days: DataFrame,
+    /// The fact rows of the scored players.
+    days: PlayerDays,
     ages: Vec<i32>,
 }
 
@@ -215,7 +215,7 @@ impl<'a> Scorer<'a> {
     fn new(
         models: &'a ModelVersion,
         players: &'a DataFrame,
-        days: DataFrame,
+        days: PlayerDays,
     ) -> PolarsResult<Self> {
         let ages = players
             .column("age_days")?
@@ -418,40 +418,12 @@ impl<'a> Scorer<'a> {
 
     /// Revenue from install through each of [`HORIZONS`] so far, by row.
     fn earned(&self) -> PolarsResult<Vec<Vec<f64>>> {
-        // Each fact row added into its player's row, in whole micro-units: a group-by of a
-        // million players' facts costs many times the arithmetic (as `features` found).
-        let players = self.players.height();
-        let facts = self
-            .days
-            .clone()
-            .lazy()
-            .select([
-                col(PLAYER_ROW),
-                col("day_number").cast(DataType::Int32),
-                micros(col("total_revenue")).alias("revenue"),
-            ])
-            .collect()?;
-        let mut by_horizon = vec![vec![0i64; players]; HORIZONS.len()];
-        let days = facts.column("day_number")?.i32()?.iter();
-        let revenue = facts.column("revenue")?.i64()?.into_no_null_iter();
-        for ((row, day), revenue) in features::player_numbers(&facts, players)?
-            .into_iter()
-            .zip(days)
-            .zip(revenue)
-        {
-            let Some(day) = day else { continue };
-            for (horizon, sums) in HORIZONS.iter().zip(&mut by_horizon) {
-                if day <= *horizon {
-                    sums[row] += revenue;
-                }
-            }
-        }
         let name = |horizon: i32| format!("earned_d{horizon}");
         let in_dollars = DataFrame::new(
-            players,
+            self.players.height(),
             HORIZONS
                 .iter()
-                .zip(by_horizon)
+                .zip(self.days.revenue_through(&HORIZONS))
                 .map(|(horizon, sums)| Column::new(name(*horizon).into(), sums))
                 .collect(),
         )?
@@ -472,13 +444,15 @@ impl<'a> Scorer<'a> {
         which: Span,
         wanted: &[bool],
     ) -> PolarsResult<WindowFeatures> {
-        let mut days = self.days.clone().lazy();
-        if which == Span::LatestDays {
-            days = days
-                .with_column((col("day_number") - (col("age_days") - lit(n))).alias("day_number"))
-                .filter(col("day_number").gt_eq(lit(0)));
-        }
-        let frame = features::features_of(wanted, self.players, days, n)?
+        let latest_days: Vec<i32>;
+        let day_zero = match which {
+            Span::FirstDays => None,
+            Span::LatestDays => {
+                latest_days = self.ages.iter().map(|age| age - n).collect();
+                Some(latest_days.as_slice())
+            }
+        };
+        let frame = features::features_of(wanted, self.players, &self.days, n, day_zero)?
             .sort([PLAYER_ROW], SortMultipleOptions::default())
             .collect()?;
         let rows = row_numbers(&frame)?.collect();

@@ -171,7 +171,7 @@ pub async fn run(context: JobContext, options: TrainOptions) -> anyhow::Result<J
     let age = (lit(crate::date_range::days_since_epoch(as_of))
         - col("acquisition_date").cast(DataType::Int32))
     .alias("age_days");
-    let (players, days) = features::numbered(players.lazy(), days.lazy(), &[])?;
+    let (players, days) = features::numbered(players.lazy(), days.lazy())?;
     // Every window's snapshot first, so that the boosters of all windows share the cores
     // (`fit_concurrently`); the three snapshots are in memory together.
     let snapshots = OBSERVATION_DAYS

@@ -17,6 +17,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use polars::prelude::*;
+use polars_arrow::array::{PrimitiveArray, Utf8ViewArray};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -174,32 +175,160 @@ pub const PLAYER_ROW: &str = "player_row";
 pub const PEER_GROUP: &str = "peer_group";
 
 /// `players` (`gold.player_lifecycle` rows) numbered in their order by [`PLAYER_ROW`] and by
-/// [`PEER_GROUP`], and the rows of `days` (`gold.fact_player_daily` rows) of those players
-/// with their number and the player columns `carried` (joined on [`PLAYER_KEY`], which the
-/// numbered days no longer carry; facts of other players are left out): what [`features`]
-/// are computed from.
-pub fn numbered(
-    players: LazyFrame,
-    days: LazyFrame,
-    carried: &[&str],
-) -> PolarsResult<(DataFrame, DataFrame)> {
+/// [`PEER_GROUP`], and the rows of `days` (`gold.fact_player_daily` rows) of those players as
+/// [`PlayerDays`] (matched on [`PLAYER_KEY`]; facts of other players are left out): what
+/// [`features`] are computed from.
+pub fn numbered(players: LazyFrame, days: LazyFrame) -> PolarsResult<(DataFrame, PlayerDays)> {
     let mut players = players.with_row_index(PLAYER_ROW, None).collect()?;
     let groups = peer_groups(&players)?;
     players.with_column(groups)?;
-    let key = PLAYER_KEY.map(col);
-    let numbers = players.clone().lazy().select(
-        PLAYER_KEY
-            .iter()
-            .chain(&[PLAYER_ROW])
-            .chain(carried)
-            .map(|name| col(*name))
-            .collect::<Vec<_>>(),
-    );
-    let days = days
-        .join(numbers, key.clone(), key, JoinArgs::new(JoinType::Inner))
-        .drop(by_name(PLAYER_KEY, true, false))
-        .collect()?;
+    let days = PlayerDays::of(&players, days)?;
     Ok((players, days))
+}
+
+/// The fact rows of [`numbered`] players as the plain columns every window's features are
+/// added up from. A scoring day computes six windows of features (three of first days, three
+/// of latest days) and training three; the fact frame is filtered and cast once for all of
+/// them instead of once per window. The numeric columns are the frame's own chunks, not
+/// copies: at millions of fact rows, writing fresh memory cost more than the sums.
+pub struct PlayerDays {
+    /// How many players the rows belong to.
+    players: usize,
+    /// Each row's player (their [`PLAYER_ROW`]), or [`NOT_NUMBERED`] for another player's.
+    player: Vec<u32>,
+    /// Missing as inactive.
+    is_active: Vec<bool>,
+    /// The rest of the columns, a chunk of rows at a time.
+    chunks: Vec<FactChunk>,
+}
+
+/// [`SUMMED_MICROS`] and [`SUMMED_COUNTS`].
+const SUMMED_COLUMNS: usize = SUMMED_MICROS.len() + SUMMED_COUNTS.len();
+
+/// Consecutive rows of [`PlayerDays`].
+struct FactChunk {
+    /// Days after install. A fact without a day is in no window and is left out.
+    day_number: PrimitiveArray<i32>,
+    /// The [`SUMMED_MICROS`] columns in whole micro-units, then the [`SUMMED_COUNTS`]; missing
+    /// as zero.
+    summed: [PrimitiveArray<i64>; SUMMED_COLUMNS],
+}
+
+/// One fact row of one of the players.
+struct Fact {
+    player: usize,
+    day: i32,
+    is_active: bool,
+    /// As [`FactChunk::summed`].
+    summed: [i64; SUMMED_COLUMNS],
+}
+
+/// [`PlayerDays::player`] of a fact row of none of the players.
+const NOT_NUMBERED: u32 = u32::MAX;
+
+impl PlayerDays {
+    /// The rows of `days` that belong to one of `players` ([`numbered`] lifecycle rows).
+    fn of(players: &DataFrame, days: LazyFrame) -> PolarsResult<Self> {
+        polars_ensure!(
+            players.height() < NOT_NUMBERED as usize,
+            ComputeError: "{} players are more than a frame of facts can number", players.height()
+        );
+        let mut facts = days
+            .filter(col("day_number").is_not_null())
+            .select(
+                PLAYER_KEY
+                    .map(col)
+                    .into_iter()
+                    .chain([
+                        col("day_number").cast(DataType::Int32),
+                        col("is_active").fill_null(lit(false)),
+                    ])
+                    .chain(SUMMED_MICROS.map(|name| micros(col(name)).alias(name)))
+                    .chain(
+                        SUMMED_COUNTS.map(|name| col(name).cast(DataType::Int64).fill_null(lit(0))),
+                    )
+                    .collect::<Vec<_>>(),
+            )
+            .collect()?;
+        facts.align_chunks_par();
+        let day_numbers = chunks_of::<Int32Type>(&facts, "day_number")?;
+        let mut summed = SUMMED_MICROS
+            .iter()
+            .chain(&SUMMED_COUNTS)
+            .map(|name| Ok(chunks_of::<Int64Type>(&facts, name)?.into_iter()))
+            .collect::<PolarsResult<Vec<_>>>()?;
+        let mut chunks = Vec::with_capacity(day_numbers.len());
+        for day_number in day_numbers {
+            let summed: Option<Vec<_>> = summed.iter_mut().map(Iterator::next).collect();
+            let Some(Ok(summed)) = summed.map(<[_; SUMMED_COLUMNS]>::try_from) else {
+                polars_bail!(ComputeError: "the fact columns are not in aligned chunks");
+            };
+            chunks.push(FactChunk { day_number, summed });
+        }
+        Ok(PlayerDays {
+            players: players.height(),
+            player: player_numbers(players, &facts)?,
+            is_active: facts
+                .column("is_active")?
+                .bool()?
+                .iter()
+                .map(|active| active == Some(true))
+                .collect(),
+            chunks,
+        })
+    }
+
+    /// Each fact row of one of the players, in the frame's order.
+    fn facts(&self) -> impl Iterator<Item = Fact> + '_ {
+        let starts = self.chunks.iter().scan(0, |start, chunk| {
+            let first = *start;
+            *start += chunk.day_number.len();
+            Some(first)
+        });
+        self.chunks
+            .iter()
+            .zip(starts)
+            .flat_map(move |(chunk, first)| {
+                let days = chunk.day_number.values();
+                let summed = chunk.summed.each_ref().map(|column| &column.values()[..]);
+                (0..days.len()).filter_map(move |row| {
+                    let fact = first + row;
+                    let player = self.player[fact];
+                    (player != NOT_NUMBERED).then(|| Fact {
+                        player: player as usize,
+                        day: days[row],
+                        is_active: self.is_active[fact],
+                        summed: summed.map(|column| column[row]),
+                    })
+                })
+            })
+    }
+
+    /// The fact rows of days 0..=`n` of a window, with their day in the window. Without
+    /// `day_zero` a window starts at install; with it, at `day_zero[player]` days after install.
+    fn window<'d>(
+        &'d self,
+        n: i32,
+        day_zero: Option<&'d [i32]>,
+    ) -> impl Iterator<Item = Fact> + 'd {
+        self.facts().filter_map(move |mut fact| {
+            fact.day -= day_zero.map_or(0, |zero| zero[fact.player]);
+            (0..=n).contains(&fact.day).then_some(fact)
+        })
+    }
+
+    /// Revenue from install through each of `horizons`, per player, in whole micro-units.
+    pub fn revenue_through(&self, horizons: &[i32]) -> Vec<Vec<i64>> {
+        let mut by_horizon = vec![vec![0i64; self.players]; horizons.len()];
+        for fact in self.facts() {
+            for (horizon, sums) in horizons.iter().zip(&mut by_horizon) {
+                if fact.day <= *horizon {
+                    sums[fact.player] += fact.summed[TOTAL_REVENUE];
+                }
+            }
+        }
+        by_horizon
+    }
 }
 
 /// The [`PEER_GROUP`] of each of `players`: groups numbered in order of first appearance.
@@ -220,39 +349,143 @@ fn peer_groups(players: &DataFrame) -> PolarsResult<Column> {
     Ok(Column::new(PEER_GROUP.into(), groups))
 }
 
-/// The [`PLAYER_ROW`] of each of `facts` ([`numbered`] fact rows), each checked to be one of
-/// the first `players`: the positions a dense pass adds the facts into.
-pub fn player_numbers(facts: &DataFrame, players: usize) -> PolarsResult<Vec<usize>> {
-    facts
-        .column(PLAYER_ROW)?
-        .idx()?
-        .into_no_null_iter()
-        .map(|number| {
-            let number = number as usize;
-            polars_ensure!(number < players, ComputeError: "a fact row's {PLAYER_ROW} {number} is not one of the {players} players");
-            Ok(number)
+/// The chunks of a numeric column without nulls, each an array of its values.
+fn chunks_of<T: PolarsNumericType>(
+    frame: &DataFrame,
+    name: &str,
+) -> PolarsResult<Vec<PrimitiveArray<T::Native>>> {
+    let column = frame.column(name)?.as_materialized_series();
+    let column: &ChunkedArray<T> = column.as_ref().as_ref();
+    polars_ensure!(column.null_count() == 0, ComputeError: "{name} has missing values");
+    Ok(column.downcast_iter().cloned().collect())
+}
+
+/// A player's [`PLAYER_KEY`]; `None` where either part is missing, which matches nothing.
+type Key<'a> = Option<(&'a str, &'a str)>;
+
+/// The [`PLAYER_KEY`] columns of a frame, read in place a chunk at a time: copying millions of
+/// fact rows' strings into one chunk cost more than matching them.
+struct Keys {
+    columns: DataFrame,
+}
+
+/// A run of rows of [`Keys`]: the key arrays of the chunk it is in and its rows in that chunk.
+type KeyRun<'a> = (&'a Utf8ViewArray, &'a Utf8ViewArray, std::ops::Range<usize>);
+
+impl Keys {
+    fn of(frame: &DataFrame) -> PolarsResult<Self> {
+        let mut columns = frame.select(PLAYER_KEY)?;
+        columns.align_chunks_par();
+        Ok(Keys { columns })
+    }
+
+    /// The rows in runs of at most `run_rows`, in order.
+    fn runs(&self, run_rows: usize) -> PolarsResult<Vec<KeyRun<'_>>> {
+        let games = self.columns.column(PLAYER_KEY[0])?.str()?;
+        let ids = self.columns.column(PLAYER_KEY[1])?.str()?;
+        let mut runs = Vec::new();
+        for (games, ids) in games.downcast_iter().zip(ids.downcast_iter()) {
+            for start in (0..games.len()).step_by(run_rows.max(1)) {
+                runs.push((games, ids, start..(start + run_rows).min(games.len())));
+            }
+        }
+        Ok(runs)
+    }
+}
+
+/// The keys of a run's rows.
+fn run_keys<'a>((games, ids, rows): &KeyRun<'a>) -> impl Iterator<Item = Key<'a>> + use<'a> {
+    let (games, ids) = (*games, *ids);
+    rows.clone()
+        .map(move |row| Some((games.get(row)?, ids.get(row)?)))
+}
+
+/// Fact rows numbered per task: enough to spread the facts over the cores, each task starting
+/// with one binary search.
+const FACTS_PER_TASK: usize = 1 << 16;
+
+/// The [`PLAYER_ROW`] of each of `facts`' rows among `players`, [`NOT_NUMBERED`] for another
+/// player's.
+///
+/// A merge rather than a hash join of the two string keys: the facts come in runs sorted by
+/// key (Gold writes each day's facts sorted by game and player, and score-ltv numbers the
+/// players in that order), so each fact's player is found a step or two after the previous
+/// fact's. A fact out of order is looked up by binary search, so any order is still matched.
+fn player_numbers(players: &DataFrame, facts: &DataFrame) -> PolarsResult<Vec<u32>> {
+    let players = Keys::of(players)?;
+    let player_keys: Vec<Key> = players
+        .runs(usize::MAX)?
+        .iter()
+        .flat_map(run_keys)
+        .collect();
+    let mut by_key: Vec<u32> = (0..player_keys.len() as u32).collect();
+    if !player_keys.is_sorted() {
+        by_key.par_sort_by_key(|row| player_keys[*row as usize]);
+    }
+    let sorted: Vec<Key> = by_key
+        .iter()
+        .map(|row| player_keys[*row as usize])
+        .collect();
+    let facts = Keys::of(facts)?;
+    let numbered: Vec<Vec<u32>> = facts
+        .runs(FACTS_PER_TASK)?
+        .par_iter()
+        .map(|run| {
+            let mut at = 0;
+            let mut previous: Key = None;
+            run_keys(run)
+                .map(|key| {
+                    let Some(key) = key else {
+                        return NOT_NUMBERED;
+                    };
+                    at = if previous.is_some_and(|previous| previous <= key) {
+                        at + first_at_least(&sorted[at..], key)
+                    } else {
+                        sorted.partition_point(|k| *k < Some(key))
+                    };
+                    previous = Some(key);
+                    match sorted.get(at) {
+                        Some(found) if *found == Some(key) => by_key[at],
+                        _ => NOT_NUMBERED,
+                    }
+                })
+                .collect()
         })
-        .collect()
+        .collect();
+    Ok(numbered.concat())
+}
+
+/// The position of the first of `sorted` at or after `key`, searched outward from the start:
+/// as cheap as a step when it is near.
+fn first_at_least(sorted: &[Key], key: (&str, &str)) -> usize {
+    let mut end = 1;
+    while end < sorted.len() && sorted[end - 1] < Some(key) {
+        end *= 2;
+    }
+    let end = end.min(sorted.len());
+    sorted[..end].partition_point(|k| *k < Some(key))
 }
 
 /// One row per player of `players` ([`numbered`] lifecycle rows) with the features of their
 /// first `n` days, from `days` (their numbered fact rows; later days are ignored). Keeps the
 /// lifecycle columns, so keys travel with the features. `players` are also each other's
 /// acquisition peers, so they must hold every install of the days they cover.
-pub fn features(players: &DataFrame, days: LazyFrame, n: i32) -> PolarsResult<LazyFrame> {
-    let own = own_features(players, days, n)?.lazy();
+pub fn features(players: &DataFrame, days: &PlayerDays, n: i32) -> PolarsResult<LazyFrame> {
+    let own = own_features(players, days, n, None)?.lazy();
     Ok(with_peers(own.clone(), own))
 }
 
 /// [`features`] of the `wanted` rows of `players` only (a flag per row), with their peers
-/// found among all of `players`.
+/// found among all of `players`. With `day_zero`, each player's days are counted from
+/// `day_zero[row]` days after install instead of from install (days before it are left out).
 pub fn features_of(
     wanted: &[bool],
     players: &DataFrame,
-    days: LazyFrame,
+    days: &PlayerDays,
     n: i32,
+    day_zero: Option<&[i32]>,
 ) -> PolarsResult<LazyFrame> {
-    let own = own_features(players, days, n)?;
+    let own = own_features(players, days, n, day_zero)?;
     let some = own.filter(&BooleanChunked::from_slice("wanted".into(), wanted))?;
     Ok(with_peers(some.lazy(), own.lazy()))
 }
@@ -274,11 +507,23 @@ const SUMMED_COUNTS: [&str; 4] = [
     "levels_gained",
 ];
 
+/// The position of `total_revenue` in [`PlayerDays::summed`].
+const TOTAL_REVENUE: usize = 2;
+const _: () = assert!(matches!(
+    SUMMED_MICROS[TOTAL_REVENUE].as_bytes(),
+    b"total_revenue"
+));
+
 /// [`features`] without the peers: `players` with the sums of their own first `n` days
-/// ([`SUMMED`]) and their recency. One pass over the fact rows adds each into its player's
-/// position: at a million players a hash group-by of the fact rows and a join back cost many
-/// times the arithmetic.
-fn own_features(players: &DataFrame, days: LazyFrame, n: i32) -> PolarsResult<DataFrame> {
+/// ([`SUMMED`]) and their recency (days counted from `day_zero` as in [`features_of`]). One
+/// pass over the fact rows adds each into its player's position: at a million players a hash
+/// group-by of the fact rows and a join back cost many times the arithmetic.
+fn own_features(
+    players: &DataFrame,
+    days: &PlayerDays,
+    n: i32,
+    day_zero: Option<&[i32]>,
+) -> PolarsResult<DataFrame> {
     let rows = players.height();
     let in_order = players
         .column(PLAYER_ROW)?
@@ -287,60 +532,44 @@ fn own_features(players: &DataFrame, days: LazyFrame, n: i32) -> PolarsResult<Da
         .enumerate()
         .all(|(position, number)| number == Some(position as IdxSize));
     polars_ensure!(in_order, ComputeError: "players must be numbered 0, 1, … in order by {PLAYER_ROW}");
-    let observed = days
-        .filter(col("day_number").lt_eq(lit(n)))
-        .select(
-            [
-                col(PLAYER_ROW),
-                col("day_number").cast(DataType::Int32),
-                col("is_active").fill_null(lit(false)),
-            ]
-            .into_iter()
-            .chain(SUMMED_MICROS.map(|name| micros(col(name)).alias(name)))
-            .chain(SUMMED_COUNTS.map(|name| col(name).cast(DataType::Int64).fill_null(lit(0))))
-            .collect::<Vec<_>>(),
-        )
-        .collect()?;
-    let player_of = player_numbers(&observed, rows)?;
-    let summed = |name: &str| -> PolarsResult<Column> {
-        let mut by_player = vec![0i64; rows];
-        let values = observed.column(name)?.i64()?.into_no_null_iter();
-        for (player, value) in player_of.iter().zip(values) {
-            by_player[*player] += value;
-        }
-        Ok(Column::new(name.into(), by_player))
-    };
+    polars_ensure!(
+        days.players == rows && day_zero.is_none_or(|zero| zero.len() == rows),
+        ComputeError: "fact rows numbered for {} players, features asked for {rows}",
+        days.players
+    );
 
+    let mut summed = vec![vec![0i64; rows]; SUMMED_COLUMNS];
     let mut revenue_day0 = vec![0i64; rows];
     let mut active_days = vec![0i32; rows];
     let mut active_last_day = vec![false; rows];
     // Never active in the window reads as last active the day before install.
     let mut last_active = vec![-1i32; rows];
-    let day_number = observed.column("day_number")?.i32()?.into_no_null_iter();
-    let is_active = observed
-        .column("is_active")?
-        .bool()?
-        .iter()
-        .map(|active| active == Some(true));
-    let revenue = observed.column("total_revenue")?.i64()?.into_no_null_iter();
-    for (((player, day), active), revenue) in
-        player_of.iter().zip(day_number).zip(is_active).zip(revenue)
+    for Fact {
+        player,
+        day,
+        is_active,
+        summed: values,
+    } in days.window(n, day_zero)
     {
-        if day == 0 {
-            revenue_day0[*player] += revenue;
+        for (sums, value) in summed.iter_mut().zip(values) {
+            sums[player] += value;
         }
-        if active {
-            active_days[*player] += 1;
-            active_last_day[*player] |= day == n;
-            last_active[*player] = last_active[*player].max(day);
+        if day == 0 {
+            revenue_day0[player] += values[TOTAL_REVENUE];
+        }
+        if is_active {
+            active_days[player] += 1;
+            active_last_day[player] |= day == n;
+            last_active[player] = last_active[player].max(day);
         }
     }
 
-    let mut columns = SUMMED_MICROS
+    let mut columns: Vec<Column> = SUMMED_MICROS
         .iter()
         .chain(&SUMMED_COUNTS)
-        .map(|name| summed(name))
-        .collect::<PolarsResult<Vec<Column>>>()?;
+        .zip(summed)
+        .map(|(name, sums)| Column::new((*name).into(), sums))
+        .collect();
     columns.extend([
         Column::new("revenue_day0".into(), revenue_day0),
         Column::new("active_days".into(), active_days),
@@ -449,22 +678,16 @@ fn with_peers(frame: LazyFrame, population: LazyFrame) -> LazyFrame {
 /// The training snapshot at `n` days: the [`features`] of `players`' first `n` days and the
 /// churn label `active_after` (active on any of the [`CHURN_WINDOW_DAYS`] days after day `n`).
 /// `players` and `days` are [`numbered`], once for every window.
-pub fn snapshot(players: &DataFrame, days: &DataFrame, n: i32) -> PolarsResult<LazyFrame> {
-    let player = [col(PLAYER_ROW)];
-    let later = days
-        .clone()
-        .lazy()
-        .filter(
-            col("day_number")
-                .gt(lit(n))
-                .and(col("day_number").lt_eq(lit(n + CHURN_WINDOW_DAYS)))
-                .and(col("is_active")),
-        )
-        .group_by(player.clone())
-        .agg([len().gt(lit(0)).alias("active_after")]);
-    Ok(features(players, days.clone().lazy(), n)?
-        .join(later, player.clone(), player, JoinArgs::new(JoinType::Left))
-        .with_column(col("active_after").fill_null(lit(false))))
+pub fn snapshot(players: &DataFrame, days: &PlayerDays, n: i32) -> PolarsResult<LazyFrame> {
+    let mut own = own_features(players, days, n, None)?;
+    let mut active_after = vec![false; own.height()];
+    let churn_days = n + 1..=n + CHURN_WINDOW_DAYS;
+    for fact in days.facts() {
+        active_after[fact.player] |= fact.is_active && churn_days.contains(&fact.day);
+    }
+    own.with_column(Column::new("active_after".into(), active_after))?;
+    let own = own.lazy();
+    Ok(with_peers(own.clone(), own))
 }
 
 /// The label column of a horizon (revenue from install through day H).
@@ -573,7 +796,6 @@ mod tests {
 
     #[test]
     fn facts_are_numbered_by_their_player_and_strangers_left_out() {
-        let players = players().lazy().with_column(lit(7).alias("age_days"));
         // A stranger of the same game, one of another game with a known id, and a null id.
         let mut days = days();
         let strangers = df!(
@@ -589,36 +811,41 @@ mod tests {
             .select(days.get_column_names_owned())
             .unwrap();
         days = stranger_days.vstack(&days).unwrap();
-        let (players, numbered_days) = numbered(players, days.lazy(), &["age_days"]).unwrap();
-        let numbered_days = numbered_days
-            .sort([PLAYER_ROW, "day_number"], SortMultipleOptions::default())
-            .unwrap();
+        let (players, numbered_days) = numbered(players().lazy(), days.lazy()).unwrap();
         assert_eq!(players.height(), 2);
-        assert!(numbered_days.column("player_id").is_err());
-        let rows: Vec<_> = numbered_days
-            .column(PLAYER_ROW)
-            .unwrap()
-            .idx()
-            .unwrap()
-            .into_no_null_iter()
+        assert_eq!(numbered_days.players, 2);
+        let mut facts: Vec<(usize, i32, i64)> = numbered_days
+            .facts()
+            .map(|fact| (fact.player, fact.day, fact.summed[TOTAL_REVENUE]))
             .collect();
-        assert_eq!(rows, [0, 0, 0, 1], "payer's three days, then quiet's");
+        facts.sort();
         assert_eq!(
-            float_column(&numbered_days, "total_revenue").unwrap(),
-            [0.5, 5.0, 100.0, 0.25]
+            facts,
+            [
+                (0, 0, 500_000),
+                (0, 1, 5_000_000),
+                (0, 9, 100_000_000),
+                (1, 0, 250_000)
+            ],
+            "payer's three days, then quiet's, revenue in micro-units"
         );
-        let ages: Vec<_> = numbered_days
-            .column("age_days")
-            .unwrap()
-            .i32()
-            .unwrap()
-            .into_no_null_iter()
-            .collect();
-        assert_eq!(ages, [7; 4]);
+    }
+
+    #[test]
+    fn a_window_of_latest_days_counts_from_each_players_day_zero() {
+        let (players, days) = numbered(players().lazy(), days().lazy()).unwrap();
+        // payer's days 8..=10 (active on 9, buys 100 there); quiet's days 0..=2 as they are.
+        let own = own_features(&players, &days, 2, Some(&[8, 0])).unwrap();
+        assert_eq!(float_column(&own, "total_revenue").unwrap(), [100.0, 0.25]);
+        assert_eq!(float_column(&own, "revenue_day0").unwrap(), [0.0, 0.25]);
+        assert_eq!(float_column(&own, "active_days").unwrap(), [1.0, 1.0]);
+        assert_eq!(float_column(&own, "days_since_active").unwrap(), [1.0, 2.0]);
+        // Day zeros for another number of players are refused.
+        assert!(own_features(&players, &days, 2, Some(&[8])).is_err());
     }
 
     fn snapshot_of_fixture(n: i32) -> LazyFrame {
-        let (players, days) = numbered(players().lazy(), days().lazy(), &[]).unwrap();
+        let (players, days) = numbered(players().lazy(), days().lazy()).unwrap();
         snapshot(&players, &days, n).unwrap()
     }
 
@@ -655,8 +882,8 @@ mod tests {
 
     /// Numbered fact rows: each row's player number, day, IAP revenue, minutes and activity
     /// (missing where `None`), one session and no ad revenue.
-    fn numbered_days(
-        player_of: &[IdxSize],
+    fn player_days(
+        player_of: &[&str],
         day_number: &[i32],
         iap_revenue: &[Option<f64>],
         minutes_played: &[Option<f64>],
@@ -664,7 +891,8 @@ mod tests {
     ) -> DataFrame {
         let rows = player_of.len();
         df!(
-            PLAYER_ROW => player_of,
+            "game_id" => vec!["g"; rows],
+            "player_id" => player_of,
             "day_number" => day_number,
             "iap_revenue" => iap_revenue,
             "ad_revenue" => vec![0.0; rows],
@@ -681,17 +909,18 @@ mod tests {
 
     #[test]
     fn own_days_add_up_in_their_players_row_in_whole_micro_units_with_missing_as_nothing() {
-        let (players, _) = numbered(players().lazy(), days().lazy(), &[]).unwrap();
+        let (players, _) = numbered(players().lazy(), days().lazy()).unwrap();
         // payer (row 0): 0.1 and 0.2 on days 0 and 1, 50 on day 2 (after the window), one
         // day whose revenue, minutes and activity are missing. quiet (row 1): one inactive day.
-        let days = numbered_days(
-            &[0, 0, 1, 0, 0],
+        let days = player_days(
+            &["payer", "payer", "quiet", "payer", "payer"],
             &[0, 1, 1, 1, 2],
             &[Some(0.1), Some(0.2), Some(1.0), None, Some(50.0)],
             &[Some(1.5), Some(2.25), Some(4.0), None, Some(9.0)],
             &[Some(true), Some(true), Some(false), None, Some(true)],
         );
-        let own = own_features(&players, days.lazy(), 1).unwrap();
+        let days = PlayerDays::of(&players, days.lazy()).unwrap();
+        let own = own_features(&players, &days, 1, None).unwrap();
         assert_eq!(
             string_column(&own, "player_id").unwrap(),
             [Some("payer".to_string()), Some("quiet".to_string())]
@@ -724,21 +953,44 @@ mod tests {
     }
 
     #[test]
-    fn facts_of_an_unknown_player_number_or_players_out_of_order_are_refused() {
-        let (players, _) = numbered(players().lazy(), days().lazy(), &[]).unwrap();
-        let fact_of = |player: IdxSize| {
-            numbered_days(&[player], &[0], &[Some(1.0)], &[Some(1.0)], &[Some(true)]).lazy()
+    fn facts_in_any_order_find_their_player_and_other_players_facts_are_left_out() {
+        // Out of key order, with a player of no row between two of quiet's facts.
+        let ids = ["quiet", "payer", "stranger", "quiet", "payer", "a-first"];
+        let revenue = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0].map(Some);
+        let facts_of = |players: DataFrame| {
+            let (players, _) = numbered(players.lazy(), days().lazy()).unwrap();
+            let facts = player_days(&ids, &[0; 6], &revenue, &[None; 6], &[None; 6]);
+            let facts = PlayerDays::of(&players, facts.lazy()).unwrap();
+            facts
+                .facts()
+                .map(|fact| (fact.player, fact.summed[TOTAL_REVENUE]))
+                .collect::<Vec<_>>()
         };
-        assert!(features(&players, fact_of(1), 1).is_ok());
-        let Err(unknown) = features(&players, fact_of(2), 1) else {
-            panic!("a fact of player number 2 among 2 players was accepted");
-        };
-        assert!(
-            unknown.to_string().contains("not one of the 2 players"),
-            "{unknown}"
+        assert_eq!(
+            facts_of(players()),
+            [
+                (1, 1_000_000),
+                (0, 2_000_000),
+                (1, 8_000_000),
+                (0, 16_000_000)
+            ]
         );
+        // Players out of key order (as train-ltv reads them) are numbered as they stand.
+        let rows: Vec<usize> = facts_of(players().reverse())
+            .into_iter()
+            .map(|(row, _)| row)
+            .collect();
+        assert_eq!(rows, [0, 1, 0, 1]);
+    }
+
+    #[test]
+    fn players_out_of_order_or_facts_numbered_for_others_are_refused() {
+        let (players, days) = numbered(players().lazy(), days().lazy()).unwrap();
+        assert!(features(&players, &days, 1).is_ok());
         let reversed = players.reverse();
-        assert!(features(&reversed, fact_of(1), 1).is_err());
+        assert!(features(&reversed, &days, 1).is_err());
+        let one_player = players.head(Some(1));
+        assert!(features(&one_player, &days, 1).is_err());
     }
 
     #[test]
@@ -845,8 +1097,8 @@ mod tests {
     #[test]
     fn peers_are_the_same_campaigns_earlier_installs_of_the_week_without_the_player() {
         let (players, days) = peer_studio();
-        let (players, days) = numbered(players.lazy(), days.lazy(), &[]).unwrap();
-        let peers = features(&players, days.lazy(), 1)
+        let (players, days) = numbered(players.lazy(), days.lazy()).unwrap();
+        let peers = features(&players, &days, 1)
             .unwrap()
             .sort(["player_id"], SortMultipleOptions::default())
             .collect()
@@ -887,7 +1139,7 @@ mod tests {
                 .collect()
                 .unwrap()
         };
-        let (players, days) = numbered(players.lazy(), days.lazy(), &[]).unwrap();
+        let (players, days) = numbered(players.lazy(), days.lazy()).unwrap();
         let is_wanted = |id: &str| id == "b" || id == "e";
         let wanted: Vec<bool> = string_column(&players, "player_id")
             .unwrap()
@@ -895,13 +1147,13 @@ mod tests {
             .map(|id| id.as_deref().is_some_and(is_wanted))
             .collect();
         let everyone = by_player(
-            features(&players, days.clone().lazy(), 1).unwrap().filter(
+            features(&players, &days, 1).unwrap().filter(
                 col("player_id")
                     .eq(lit("b"))
                     .or(col("player_id").eq(lit("e"))),
             ),
         );
-        let some = by_player(features_of(&wanted, &players, days.lazy(), 1).unwrap());
+        let some = by_player(features_of(&wanted, &players, &days, 1, None).unwrap());
         assert_eq!(some.height(), 2);
         assert!(
             some.equals_missing(&everyone),
