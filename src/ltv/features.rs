@@ -312,7 +312,9 @@ impl PlayerDays {
         day_zero: Option<&'d [i32]>,
     ) -> impl Iterator<Item = Fact> + 'd {
         self.facts().filter_map(move |mut fact| {
-            fact.day -= day_zero.map_or(0, |zero| zero[fact.player]);
+            fact.day = fact
+                .day
+                .saturating_sub(day_zero.map_or(0, |zero| zero[fact.player]));
             (0..=n).contains(&fact.day).then_some(fact)
         })
     }
@@ -354,8 +356,7 @@ fn chunks_of<T: PolarsNumericType>(
     frame: &DataFrame,
     name: &str,
 ) -> PolarsResult<Vec<PrimitiveArray<T::Native>>> {
-    let column = frame.column(name)?.as_materialized_series();
-    let column: &ChunkedArray<T> = column.as_ref().as_ref();
+    let column = frame.column(name)?.as_materialized_series().unpack::<T>()?;
     polars_ensure!(column.null_count() == 0, ComputeError: "{name} has missing values");
     Ok(column.downcast_iter().cloned().collect())
 }
@@ -386,7 +387,8 @@ impl Keys {
         let mut runs = Vec::new();
         for (games, ids) in games.downcast_iter().zip(ids.downcast_iter()) {
             for start in (0..games.len()).step_by(run_rows.max(1)) {
-                runs.push((games, ids, start..(start + run_rows).min(games.len())));
+                let end = start.saturating_add(run_rows).min(games.len());
+                runs.push((games, ids, start..end));
             }
         }
         Ok(runs)
