@@ -205,6 +205,11 @@ pub struct PlayerDays {
 /// [`SUMMED_MICROS`] and [`SUMMED_COUNTS`].
 const SUMMED_COLUMNS: usize = SUMMED_MICROS.len() + SUMMED_COUNTS.len();
 
+/// The names of the [`SUMMED_COLUMNS`], in [`Fact::summed`]'s order.
+fn summed_names() -> impl Iterator<Item = &'static str> {
+    SUMMED_MICROS.iter().chain(&SUMMED_COUNTS).copied()
+}
+
 /// Consecutive rows of [`PlayerDays`].
 struct FactChunk {
     /// Days after install. A fact without a day is in no window and is left out.
@@ -252,9 +257,7 @@ impl PlayerDays {
             .collect()?;
         facts.align_chunks_par();
         let day_numbers = chunks_of::<Int32Type>(&facts, "day_number")?;
-        let mut summed = SUMMED_MICROS
-            .iter()
-            .chain(&SUMMED_COUNTS)
+        let mut summed = summed_names()
             .map(|name| Ok(chunks_of::<Int64Type>(&facts, name)?.into_iter()))
             .collect::<PolarsResult<Vec<_>>>()?;
         let mut chunks = Vec::with_capacity(day_numbers.len());
@@ -421,13 +424,15 @@ fn player_numbers(players: &DataFrame, facts: &DataFrame) -> PolarsResult<Vec<u3
         .flat_map(run_keys)
         .collect();
     let mut by_key: Vec<u32> = (0..player_keys.len() as u32).collect();
-    if !player_keys.is_sorted() {
+    let sorted: Vec<Key> = if player_keys.is_sorted() {
+        player_keys
+    } else {
         by_key.par_sort_by_key(|row| player_keys[*row as usize]);
-    }
-    let sorted: Vec<Key> = by_key
-        .iter()
-        .map(|row| player_keys[*row as usize])
-        .collect();
+        by_key
+            .iter()
+            .map(|row| player_keys[*row as usize])
+            .collect()
+    };
     let facts = Keys::of(facts)?;
     let numbered: Vec<Vec<u32>> = facts
         .runs(FACTS_PER_TASK)?
@@ -509,7 +514,7 @@ const SUMMED_COUNTS: [&str; 4] = [
     "levels_gained",
 ];
 
-/// The position of `total_revenue` in [`PlayerDays::summed`].
+/// The position of `total_revenue` in [`Fact::summed`] (and [`FactChunk::summed`]).
 const TOTAL_REVENUE: usize = 2;
 const _: () = assert!(matches!(
     SUMMED_MICROS[TOTAL_REVENUE].as_bytes(),
@@ -566,11 +571,9 @@ fn own_features(
         }
     }
 
-    let mut columns: Vec<Column> = SUMMED_MICROS
-        .iter()
-        .chain(&SUMMED_COUNTS)
+    let mut columns: Vec<Column> = summed_names()
         .zip(summed)
-        .map(|(name, sums)| Column::new((*name).into(), sums))
+        .map(|(name, sums)| Column::new(name.into(), sums))
         .collect();
     columns.extend([
         Column::new("revenue_day0".into(), revenue_day0),
