@@ -26,6 +26,11 @@ use polars::prelude::*;
 const INSTALL_DAYS: u64 = 21;
 /// Install days after them, whose players are 1 to 7 days old when scored.
 const YOUNG_DAYS: u64 = 7;
+/// The order a read of `gold.player_lifecycle` returns players in: a day at a time, each day's
+/// players as Gold writes them.
+const LIFECYCLE_ORDER: [&str; 3] = ["acquisition_date", "game_id", "player_id"];
+/// The order a read of `gold.fact_player_daily` returns facts in.
+const FACT_ORDER: [&str; 3] = ["activity_date", "game_id", "player_id"];
 /// Days of activity generated per player (the features see days 0..=7, churn the week after).
 const ACTIVE_DAYS: i32 = 15;
 
@@ -205,7 +210,14 @@ fn synthetic_studio(
                 revenue_d7 += iap + ads;
             }
             if day < ACTIVE_DAYS && day <= age {
-                facts.push(&player_id, day, iap, ads, 1 + (engagement * 3.0) as i64);
+                facts.push(
+                    install,
+                    &player_id,
+                    day,
+                    iap,
+                    ads,
+                    1 + (engagement * 3.0) as i64,
+                );
             }
         }
         lifecycle.push(Player {
@@ -259,12 +271,14 @@ impl Lifecycle {
             "d7_total_revenue" => p.iter().map(|p| p.revenue_d7).collect::<Vec<_>>(),
             "revenue_d30" => p.iter().map(|p| p.revenue_d30).collect::<Vec<_>>(),
             "revenue_d180" => p.iter().map(|p| p.revenue_d30 * 1.8).collect::<Vec<_>>(),
-        )
+        )?
+        .sort(LIFECYCLE_ORDER, SortMultipleOptions::default())
     }
 }
 
 #[derive(Default)]
 struct Facts {
+    acquisition_date: Vec<NaiveDate>,
     player_id: Vec<String>,
     day_number: Vec<i32>,
     iap: Vec<f64>,
@@ -273,7 +287,16 @@ struct Facts {
 }
 
 impl Facts {
-    fn push(&mut self, player_id: &str, day: i32, iap: f64, ads: f64, sessions: i64) {
+    fn push(
+        &mut self,
+        installed: NaiveDate,
+        player_id: &str,
+        day: i32,
+        iap: f64,
+        ads: f64,
+        sessions: i64,
+    ) {
+        self.acquisition_date.push(installed);
         self.player_id.push(player_id.to_string());
         self.day_number.push(day);
         self.iap.push(iap);
@@ -284,9 +307,17 @@ impl Facts {
     fn frame(self) -> PolarsResult<DataFrame> {
         let n = self.player_id.len();
         let total: Vec<f64> = self.iap.iter().zip(&self.ads).map(|(a, b)| a + b).collect();
+        let activity_date: Vec<NaiveDate> = self
+            .acquisition_date
+            .iter()
+            .zip(&self.day_number)
+            .map(|(installed, day)| *installed + Days::new(*day as u64))
+            .collect();
         df!(
+            "activity_date" => activity_date,
             "game_id" => vec!["FantasyQuest"; n],
             "player_id" => self.player_id,
+            "acquisition_date" => self.acquisition_date,
             "day_number" => self.day_number,
             "iap_revenue" => &self.iap,
             "ad_revenue" => &self.ads,
@@ -297,6 +328,7 @@ impl Facts {
             "minutes_played" => self.sessions.iter().map(|s| *s as f64 * 6.5).collect::<Vec<_>>(),
             "levels_gained" => self.sessions.iter().map(|s| s / 2).collect::<Vec<_>>(),
             "is_active" => vec![true; n],
-        )
+        )?
+        .sort(FACT_ORDER, SortMultipleOptions::default())
     }
 }
