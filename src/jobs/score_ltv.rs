@@ -139,7 +139,7 @@ async fn score_day(
 }
 
 /// The scores of `day` for `players` (`gold.player_lifecycle` rows installed before `day`)
-/// from their `days` (`gold.fact_player_daily` rows up to `day`), sorted by game and player.
+/// from their `days` (`gold.fact_player_daily` rows up to `day`), in the players' order.
 pub fn score_players(
     models: &ModelVersion,
     players: DataFrame,
@@ -152,10 +152,9 @@ pub fn score_players(
             (lit(days_since_epoch(day)) - col("acquisition_date").cast(DataType::Int32))
                 .alias("age_days"),
         )
-        .filter(col("age_days").gt_eq(lit(1)))
-        .sort(["game_id", "player_id"], SortMultipleOptions::default());
-    // Numbered in that order: every sum and join after this keys on the number
-    // ([`PLAYER_ROW`]) instead of the two player strings.
+        .filter(col("age_days").gt_eq(lit(1)));
+    // Numbered as they are: every sum and join after this keys on the number ([`PLAYER_ROW`])
+    // instead of the player's key.
     let (players, days) = features::numbered(players, days.clone().lazy())?;
     Scorer::new(models, &players, days)?.scores(day)
 }
@@ -164,6 +163,8 @@ pub fn score_players(
 struct Scorer<'a> {
     models: &'a ModelVersion,
     players: &'a DataFrame,
+    /// The columns of `players` their features are made from.
+    feature_inputs: DataFrame,
     /// The fact rows of the scored players.
     days: PlayerDays,
     ages: Vec<i32>,
@@ -226,6 +227,7 @@ impl<'a> Scorer<'a> {
         Ok(Scorer {
             models,
             players,
+            feature_inputs: features::feature_inputs(players)?,
             days,
             ages,
         })
@@ -452,8 +454,8 @@ impl<'a> Scorer<'a> {
                 Some(latest_days.as_slice())
             }
         };
-        let frame = features::features_of(wanted, self.players, &self.days, n, day_zero)?
-            .sort([PLAYER_ROW], SortMultipleOptions::default())
+        // In row order: the frame keeps the players' order.
+        let frame = features::features_of(wanted, &self.feature_inputs, &self.days, n, day_zero)?
             .collect()?;
         let rows = row_numbers(&frame)?.collect();
         Ok(WindowFeatures { rows, frame })

@@ -15,6 +15,7 @@
 //! has, so training and scoring see the same thing.
 
 use std::collections::{BTreeSet, HashMap};
+use std::ops::Range;
 
 use polars::prelude::*;
 use polars_arrow::array::{PrimitiveArray, Utf8ViewArray};
@@ -146,24 +147,11 @@ impl Vocabulary {
             }))
             .collect()
     }
-
-    fn one_hot(&self) -> Vec<Expr> {
-        CATEGORICAL
-            .iter()
-            .flat_map(|attribute| {
-                self.values(attribute).iter().map(move |value| {
-                    col(*attribute)
-                        .eq(lit(value.as_str()))
-                        .fill_null(lit(false))
-                        .alias(format!("{attribute}={value}"))
-                })
-            })
-            .collect()
-    }
 }
 
-/// What identifies a player in the lifecycle and fact tables.
-pub const PLAYER_KEY: [&str; 2] = ["game_id", "player_id"];
+/// What identifies a player in the lifecycle and fact tables: `gold.player_lifecycle`'s key.
+/// Each fact row carries its player's install day.
+pub const PLAYER_KEY: [&str; 3] = ["acquisition_date", "game_id", "player_id"];
 
 /// The column numbering players 0, 1, … in their frame's order; each fact row carries its
 /// player's number, so features are summed by position instead of by a hash of two strings.
@@ -323,16 +311,57 @@ impl PlayerDays {
     }
 
     /// Revenue from install through each of `horizons`, per player, in whole micro-units.
-    pub fn revenue_through(&self, horizons: &[i32]) -> Vec<Vec<i64>> {
-        let mut by_horizon = vec![vec![0i64; self.players]; horizons.len()];
+    pub fn revenue_through<const HORIZONS: usize>(
+        &self,
+        horizons: &[i32; HORIZONS],
+    ) -> [Vec<i64>; HORIZONS] {
+        // A player's sums side by side: one cache line per fact, not one per horizon.
+        let mut sums = vec![[0i64; HORIZONS]; self.players];
         for fact in self.facts() {
-            for (horizon, sums) in horizons.iter().zip(&mut by_horizon) {
+            for (sum, horizon) in sums[fact.player].iter_mut().zip(horizons) {
                 if fact.day <= *horizon {
-                    sums[fact.player] += fact.summed[TOTAL_REVENUE];
+                    *sum += fact.summed[TOTAL_REVENUE];
                 }
             }
         }
-        by_horizon
+        std::array::from_fn(|horizon| sums.iter().map(|sum| sum[horizon]).collect())
+    }
+}
+
+/// What a window of a player's days adds up to.
+#[derive(Debug, Clone, Copy)]
+struct WindowSums {
+    /// As [`Fact::summed`].
+    summed: [i64; SUMMED_COLUMNS],
+    revenue_day0: i64,
+    active_days: i32,
+    active_last_day: bool,
+    /// The window's last day with activity; never active reads as the day before it starts.
+    last_active: i32,
+}
+
+impl WindowSums {
+    const NOTHING: WindowSums = WindowSums {
+        summed: [0; SUMMED_COLUMNS],
+        revenue_day0: 0,
+        active_days: 0,
+        active_last_day: false,
+        last_active: -1,
+    };
+
+    /// Adds a fact of day `fact.day` of a window of days 0..=`n`.
+    fn add(&mut self, fact: &Fact, n: i32) {
+        for (sum, value) in self.summed.iter_mut().zip(fact.summed) {
+            *sum += value;
+        }
+        if fact.day == 0 {
+            self.revenue_day0 += fact.summed[TOTAL_REVENUE];
+        }
+        if fact.is_active {
+            self.active_days += 1;
+            self.active_last_day |= fact.day == n;
+            self.last_active = self.last_active.max(fact.day);
+        }
     }
 }
 
@@ -364,7 +393,7 @@ fn chunks_of<T: PolarsNumericType>(
     Ok(column.downcast_iter().cloned().collect())
 }
 
-/// A player's [`PLAYER_KEY`]; `None` where either part is missing, which matches nothing.
+/// A player's game and id; `None` where either is missing, which matches nothing.
 type Key<'a> = Option<(&'a str, &'a str)>;
 
 /// The [`PLAYER_KEY`] columns of a frame, read in place a chunk at a time: copying millions of
@@ -373,88 +402,174 @@ struct Keys {
     columns: DataFrame,
 }
 
-/// A run of rows of [`Keys`]: the key arrays of the chunk it is in and its rows in that chunk.
-type KeyRun<'a> = (&'a Utf8ViewArray, &'a Utf8ViewArray, std::ops::Range<usize>);
+/// A run of rows of [`Keys`]: the columns of the chunk it is in and its rows in that chunk.
+struct KeyRun<'a> {
+    install_days: &'a PrimitiveArray<i32>,
+    games: &'a Utf8ViewArray,
+    ids: &'a Utf8ViewArray,
+    rows: Range<usize>,
+}
 
 impl Keys {
     fn of(frame: &DataFrame) -> PolarsResult<Self> {
         let mut columns = frame.select(PLAYER_KEY)?;
+        let install_days = columns.column(PLAYER_KEY[0])?.cast(&DataType::Int32)?;
+        columns.with_column(install_days)?;
         columns.align_chunks_par();
         Ok(Keys { columns })
     }
 
     /// The rows in runs of at most `run_rows`, in order.
     fn runs(&self, run_rows: usize) -> PolarsResult<Vec<KeyRun<'_>>> {
-        let games = self.columns.column(PLAYER_KEY[0])?.str()?;
-        let ids = self.columns.column(PLAYER_KEY[1])?.str()?;
+        let install_days = self.columns.column(PLAYER_KEY[0])?.i32()?;
+        let games = self.columns.column(PLAYER_KEY[1])?.str()?;
+        let ids = self.columns.column(PLAYER_KEY[2])?.str()?;
         let mut runs = Vec::new();
-        for (games, ids) in games.downcast_iter().zip(ids.downcast_iter()) {
+        let chunks = install_days
+            .downcast_iter()
+            .zip(games.downcast_iter())
+            .zip(ids.downcast_iter());
+        for ((install_days, games), ids) in chunks {
             for start in (0..games.len()).step_by(run_rows.max(1)) {
                 let end = start.saturating_add(run_rows).min(games.len());
-                runs.push((games, ids, start..end));
+                runs.push(KeyRun {
+                    install_days,
+                    games,
+                    ids,
+                    rows: start..end,
+                });
             }
         }
         Ok(runs)
     }
 }
 
-/// The keys of a run's rows.
-fn run_keys<'a>((games, ids, rows): &KeyRun<'a>) -> impl Iterator<Item = Key<'a>> + use<'a> {
-    let (games, ids) = (*games, *ids);
-    rows.clone()
-        .map(move |row| Some((games.get(row)?, ids.get(row)?)))
+impl<'a> KeyRun<'a> {
+    /// Each row's install day and key.
+    fn keys(&self) -> impl Iterator<Item = (Option<i32>, Key<'a>)> + use<'a> {
+        let (install_days, games, ids) = (self.install_days, self.games, self.ids);
+        self.rows
+            .clone()
+            .map(move |row| (install_days.get(row), games.get(row).zip(ids.get(row))))
+    }
+}
+
+/// Players listed by install day and, within a day, in key order: where each fact's player is
+/// looked up. Gold lists each install day's players in key order and a read returns them a day
+/// at a time, so this usually moves nothing: a sort of a million players by their two strings
+/// took longer than matching every fact to them.
+struct PlayersByDay<'a> {
+    /// The earliest install day.
+    first_day: i32,
+    /// Per day from `first_day` on, its position in `on_day`, or [`NO_INSTALLS`].
+    day_index: Vec<u32>,
+    /// Per install day, the positions of its players in `keys`.
+    on_day: Vec<Range<usize>>,
+    keys: Vec<(&'a str, &'a str)>,
+    /// The [`PLAYER_ROW`] of each of `keys`.
+    rows: Vec<u32>,
+}
+
+/// [`PlayersByDay::day_index`] of a day nobody installed on.
+const NO_INSTALLS: u32 = u32::MAX;
+
+/// Where the previous fact of one install day found its player.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cursor<'f> {
+    at: usize,
+    previous: Option<(&'f str, &'f str)>,
+}
+
+impl<'a> PlayersByDay<'a> {
+    /// `players` (in [`PLAYER_ROW`] order); a player missing a part of the key has no facts.
+    fn of(players: &'a Keys) -> PolarsResult<Self> {
+        let mut listed: Vec<(i32, (&str, &str), u32)> = players
+            .runs(usize::MAX)?
+            .iter()
+            .flat_map(KeyRun::keys)
+            .zip(0u32..)
+            .filter_map(|((day, key), row)| Some((day?, key?, row)))
+            .collect();
+        if !listed.is_sorted_by_key(|(day, key, _)| (*day, *key)) {
+            // Stable: days read out of order move whole, each in the order it was read.
+            listed.par_sort_by_key(|(day, _, _)| *day);
+            listed
+                .par_chunk_by_mut(|a, b| a.0 == b.0)
+                .filter(|day| !day.is_sorted_by_key(|(_, key, _)| *key))
+                .for_each(|day| day.sort_unstable_by_key(|(_, key, _)| *key));
+        }
+        let first_day = listed.first().map_or(0, |(day, _, _)| *day);
+        let last_day = listed.last().map_or(first_day, |(day, _, _)| *day);
+        let offset = |day: i32| (i64::from(day) - i64::from(first_day)) as usize;
+        let mut day_index = vec![NO_INSTALLS; offset(last_day) + 1];
+        let mut on_day = Vec::new();
+        for day in listed.chunk_by(|a, b| a.0 == b.0) {
+            day_index[offset(day[0].0)] = on_day.len() as u32;
+            let start = on_day
+                .last()
+                .map_or(0, |players: &Range<usize>| players.end);
+            on_day.push(start..start + day.len());
+        }
+        Ok(PlayersByDay {
+            first_day,
+            day_index,
+            on_day,
+            keys: listed.iter().map(|(_, key, _)| *key).collect(),
+            rows: listed.iter().map(|(_, _, row)| *row).collect(),
+        })
+    }
+
+    /// A cursor for each install day, for one run of facts.
+    fn cursors<'f>(&self) -> Vec<Cursor<'f>> {
+        vec![Cursor::default(); self.on_day.len()]
+    }
+
+    /// The [`PLAYER_ROW`] of the player installed on `day` with `key`, if one is. Searched
+    /// forward from where the previous fact of that install day found its player: a day's
+    /// facts are in key order (Gold writes them so), and so are the players of each install
+    /// day, so that is a step or two. A fact out of that order is looked up by binary search,
+    /// so facts in any order are still found.
+    fn find<'f>(
+        &self,
+        day: i32,
+        key: (&'f str, &'f str),
+        cursors: &mut [Cursor<'f>],
+    ) -> Option<u32> {
+        let slot = usize::try_from(i64::from(day) - i64::from(self.first_day)).ok()?;
+        let index = *self.day_index.get(slot)? as usize;
+        let (on_day, cursor) = (self.on_day.get(index)?, cursors.get_mut(index)?);
+        let keys = &self.keys[on_day.clone()];
+        cursor.at = if cursor.previous.is_some_and(|previous| previous <= key) {
+            cursor.at + first_at_least(&keys[cursor.at..], key)
+        } else {
+            keys.partition_point(|k| *k < key)
+        };
+        cursor.previous = Some(key);
+        (keys.get(cursor.at) == Some(&key)).then(|| self.rows[on_day.start + cursor.at])
+    }
 }
 
 /// Fact rows numbered per task: enough to spread the facts over the cores, each task starting
-/// with one binary search.
+/// with one binary search per install day.
 const FACTS_PER_TASK: usize = 1 << 16;
 
 /// The [`PLAYER_ROW`] of each of `facts`' rows among `players`, [`NOT_NUMBERED`] for another
-/// player's.
-///
-/// A merge rather than a hash join of the two string keys: the facts come in runs sorted by
-/// key (Gold writes each day's facts sorted by game and player, and score-ltv numbers the
-/// players in that order), so each fact's player is found a step or two after the previous
-/// fact's. A fact out of order is looked up by binary search, so any order is still matched.
+/// player's: a merge of sorted keys per install day rather than a hash join on three columns
+/// (see [`PlayersByDay::find`]).
 fn player_numbers(players: &DataFrame, facts: &DataFrame) -> PolarsResult<Vec<u32>> {
     let players = Keys::of(players)?;
-    let player_keys: Vec<Key> = players
-        .runs(usize::MAX)?
-        .iter()
-        .flat_map(run_keys)
-        .collect();
-    let mut by_key: Vec<u32> = (0..player_keys.len() as u32).collect();
-    let sorted: Vec<Key> = if player_keys.is_sorted() {
-        player_keys
-    } else {
-        by_key.par_sort_by_key(|row| player_keys[*row as usize]);
-        by_key
-            .iter()
-            .map(|row| player_keys[*row as usize])
-            .collect()
-    };
+    let players = PlayersByDay::of(&players)?;
     let facts = Keys::of(facts)?;
     let numbered: Vec<Vec<u32>> = facts
         .runs(FACTS_PER_TASK)?
         .par_iter()
         .map(|run| {
-            let mut at = 0;
-            let mut previous: Key = None;
-            run_keys(run)
-                .map(|key| {
-                    let Some(key) = key else {
-                        return NOT_NUMBERED;
-                    };
-                    at = if previous.is_some_and(|previous| previous <= key) {
-                        at + first_at_least(&sorted[at..], key)
-                    } else {
-                        sorted.partition_point(|k| *k < Some(key))
-                    };
-                    previous = Some(key);
-                    match sorted.get(at) {
-                        Some(found) if *found == Some(key) => by_key[at],
-                        _ => NOT_NUMBERED,
-                    }
+            let mut cursors = players.cursors();
+            run.keys()
+                .map(|(day, key)| {
+                    day.zip(key)
+                        .and_then(|(day, key)| players.find(day, key, &mut cursors))
+                        .unwrap_or(NOT_NUMBERED)
                 })
                 .collect()
         })
@@ -464,13 +579,13 @@ fn player_numbers(players: &DataFrame, facts: &DataFrame) -> PolarsResult<Vec<u3
 
 /// The position of the first of `sorted` at or after `key`, searched outward from the start:
 /// as cheap as a step when it is near.
-fn first_at_least(sorted: &[Key], key: (&str, &str)) -> usize {
+fn first_at_least(sorted: &[(&str, &str)], key: (&str, &str)) -> usize {
     let mut end = 1;
-    while end < sorted.len() && sorted[end - 1] < Some(key) {
+    while end < sorted.len() && sorted[end - 1] < key {
         end *= 2;
     }
     let end = end.min(sorted.len());
-    sorted[..end].partition_point(|k| *k < Some(key))
+    sorted[..end].partition_point(|k| *k < key)
 }
 
 /// One row per player of `players` ([`numbered`] lifecycle rows) with the features of their
@@ -478,8 +593,23 @@ fn first_at_least(sorted: &[Key], key: (&str, &str)) -> usize {
 /// lifecycle columns, so keys travel with the features. `players` are also each other's
 /// acquisition peers, so they must hold every install of the days they cover.
 pub fn features(players: &DataFrame, days: &PlayerDays, n: i32) -> PolarsResult<LazyFrame> {
-    let own = own_features(players, days, n, None)?.lazy();
-    Ok(with_peers(own.clone(), own))
+    Ok(window_features(players, days, n, None)?.lazy())
+}
+
+/// The columns of [`numbered`] players that their features are made from: a scorer, which
+/// needs nothing else of them, leaves the rest out of the frames each window builds.
+pub fn feature_inputs(players: &DataFrame) -> PolarsResult<DataFrame> {
+    let needed = [PLAYER_ROW, PEER_GROUP, "acquisition_date"]
+        .iter()
+        .chain(&PER_PLAYER)
+        .chain(&CATEGORICAL);
+    let present: Vec<PlSmallStr> = players
+        .get_column_names()
+        .into_iter()
+        .filter(|name| needed.clone().any(|needed| name.as_str() == *needed))
+        .cloned()
+        .collect();
+    players.select(present)
 }
 
 /// [`features`] of the `wanted` rows of `players` only (a flag per row), with their peers
@@ -492,9 +622,10 @@ pub fn features_of(
     n: i32,
     day_zero: Option<&[i32]>,
 ) -> PolarsResult<LazyFrame> {
-    let own = own_features(players, days, n, day_zero)?;
-    let some = own.filter(&BooleanChunked::from_slice("wanted".into(), wanted))?;
-    Ok(with_peers(some.lazy(), own.lazy()))
+    let every = window_features(players, days, n, day_zero)?;
+    Ok(every
+        .filter(&BooleanChunked::from_slice("wanted".into(), wanted))?
+        .lazy())
 }
 
 /// The columns of [`SUMMED`] that are sums of whole micro-units (see [`crate::money`]): their
@@ -514,18 +645,21 @@ const SUMMED_COUNTS: [&str; 4] = [
     "levels_gained",
 ];
 
-/// The position of `total_revenue` in [`Fact::summed`] (and [`FactChunk::summed`]).
+/// The positions of `iap_revenue` and `total_revenue` in [`Fact::summed`] (and
+/// [`FactChunk::summed`]).
+const IAP_REVENUE: usize = 0;
 const TOTAL_REVENUE: usize = 2;
-const _: () = assert!(matches!(
-    SUMMED_MICROS[TOTAL_REVENUE].as_bytes(),
-    b"total_revenue"
-));
+const _: () = assert!(
+    matches!(SUMMED_MICROS[IAP_REVENUE].as_bytes(), b"iap_revenue")
+        && matches!(SUMMED_MICROS[TOTAL_REVENUE].as_bytes(), b"total_revenue")
+);
 
-/// [`features`] without the peers: `players` with the sums of their own first `n` days
-/// ([`SUMMED`]) and their recency (days counted from `day_zero` as in [`features_of`]). One
-/// pass over the fact rows adds each into its player's position: at a million players a hash
-/// group-by of the fact rows and a join back cost many times the arithmetic.
-fn own_features(
+/// `players` with the features of a window: the sums of their own first `n` days
+/// ([`SUMMED`]), their recency (days counted from `day_zero` as in [`features_of`]) and their
+/// [`peer_features`] over the same window. One pass over the fact rows adds each into its
+/// player's position: at a million players a hash group-by of the fact rows and a join back
+/// cost many times the arithmetic.
+fn window_features(
     players: &DataFrame,
     days: &PlayerDays,
     n: i32,
@@ -545,47 +679,43 @@ fn own_features(
         days.players
     );
 
-    let mut summed = vec![vec![0i64; rows]; SUMMED_COLUMNS];
-    let mut revenue_day0 = vec![0i64; rows];
-    let mut active_days = vec![0i32; rows];
-    let mut active_last_day = vec![false; rows];
-    // Never active in the window reads as last active the day before install.
-    let mut last_active = vec![-1i32; rows];
-    for Fact {
-        player,
-        day,
-        is_active,
-        summed: values,
-    } in days.window(n, day_zero)
-    {
-        for (sums, value) in summed.iter_mut().zip(values) {
-            sums[player] += value;
-        }
-        if day == 0 {
-            revenue_day0[player] += values[TOTAL_REVENUE];
-        }
-        if is_active {
-            active_days[player] += 1;
-            active_last_day[player] |= day == n;
-            last_active[player] = last_active[player].max(day);
-        }
+    // A player's sums side by side: one or two cache lines per fact, where a column per sum
+    // was a line per sum.
+    let mut sums = vec![WindowSums::NOTHING; rows];
+    for fact in days.window(n, day_zero) {
+        sums[fact.player].add(&fact, n);
     }
-
+    let summed: Vec<Vec<i64>> = (0..SUMMED_COLUMNS)
+        .map(|column| sums.iter().map(|sums| sums.summed[column]).collect())
+        .collect();
+    let [peer_payer_share, peer_revenue_per_install] = peer_features(
+        &peer_keys(players)?,
+        &summed[IAP_REVENUE],
+        &summed[TOTAL_REVENUE],
+    );
     let mut columns: Vec<Column> = summed_names()
         .zip(summed)
         .map(|(name, sums)| Column::new(name.into(), sums))
         .collect();
     columns.extend([
-        Column::new("revenue_day0".into(), revenue_day0),
-        Column::new("active_days".into(), active_days),
-        Column::new("active_last_day".into(), active_last_day),
+        Column::new(
+            "revenue_day0".into(),
+            sums.iter().map(|s| s.revenue_day0).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "active_days".into(),
+            sums.iter().map(|s| s.active_days).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "active_last_day".into(),
+            sums.iter().map(|s| s.active_last_day).collect::<Vec<_>>(),
+        ),
         Column::new(
             "days_since_active".into(),
-            last_active
-                .iter()
-                .map(|last| n - last)
-                .collect::<Vec<i32>>(),
+            sums.iter().map(|s| n - s.last_active).collect::<Vec<_>>(),
         ),
+        Column::new(PEERS[0].into(), peer_payer_share),
+        Column::new(PEERS[1].into(), peer_revenue_per_install),
     ]);
     let in_units: Vec<Expr> = SUMMED_MICROS
         .iter()
@@ -599,100 +729,105 @@ fn own_features(
         .collect()
 }
 
-/// `frame` (one row per player with their summed first days) with the [`PEERS`] features:
-/// over the other players of `population` (the same sums of every player, `frame`'s among
-/// them) of the same [`PEER_GROUP`] installed on the player's install day or the
-/// [`PEER_DAYS`]` - 1` days before.
-fn with_peers(frame: LazyFrame, population: LazyFrame) -> LazyFrame {
-    const PEER_DAY: &str = "peer_install_day";
-    let group = [col(PEER_GROUP)];
-    let peer_keys = |players: LazyFrame| {
-        players.with_columns([
-            col("acquisition_date")
-                .cast(DataType::Int32)
-                .alias(PEER_DAY),
-            col("iap_revenue").gt(lit(0)).alias("paid_early"),
-        ])
+/// Each player's acquisition peer group and install day; `None` without an install day.
+fn peer_keys(players: &DataFrame) -> PolarsResult<Vec<Option<(u32, i32)>>> {
+    let groups = players.column(PEER_GROUP)?.u32()?;
+    let install_days = players.column("acquisition_date")?.cast(&DataType::Int32)?;
+    Ok(groups
+        .iter()
+        .zip(install_days.i32()?.iter())
+        .map(|(group, day)| group.zip(day))
+        .collect())
+}
+
+/// What a set of acquisition peers adds up to.
+#[derive(Debug, Clone, Copy, Default)]
+struct PeerTotals {
+    installs: i64,
+    payers: i64,
+    revenue_micros: i64,
+}
+
+impl PeerTotals {
+    fn add(&mut self, other: &PeerTotals, sign: i64) {
+        self.installs += sign * other.installs;
+        self.payers += sign * other.payers;
+        self.revenue_micros += sign * other.revenue_micros;
+    }
+}
+
+/// The [`PEERS`] features of each player (by row): over the other players of the same
+/// [`PEER_GROUP`] installed on the player's install day or the [`PEER_DAYS`]` - 1` days
+/// before, the share who paid in the window (`iap_micros` above zero) and their revenue
+/// (`revenue_micros`) per install. Missing for a player without such peers. Integer totals,
+/// so a player's features do not depend on the order the players come in.
+fn peer_features(
+    keys: &[Option<(u32, i32)>],
+    iap_micros: &[i64],
+    revenue_micros: &[i64],
+) -> [Vec<Option<f64>>; 2] {
+    let player = |row: usize| PeerTotals {
+        installs: 1,
+        payers: i64::from(iap_micros[row] > 0),
+        revenue_micros: revenue_micros[row],
     };
-    let frame = peer_keys(frame);
-    let by_day = peer_keys(population)
-        .group_by([col(PEER_GROUP), col(PEER_DAY)])
-        .agg([
-            len().cast(DataType::Int64).alias("installs"),
-            col("paid_early")
-                .cast(DataType::Int64)
-                .sum()
-                .alias("payers"),
-            micros(col("total_revenue")).sum().alias("revenue_micros"),
-        ]);
-    // Each install day of a group against the days of the same group in its window.
-    let windows = by_day
-        .clone()
-        .select([col(PEER_GROUP), col(PEER_DAY).alias("day")])
-        .join(
-            by_day,
-            group.clone(),
-            group.clone(),
-            JoinArgs::new(JoinType::Inner),
-        )
-        .filter(
-            col(PEER_DAY)
-                .lt_eq(col("day"))
-                .and(col(PEER_DAY).gt(col("day") - lit(PEER_DAYS))),
-        )
-        .group_by([col(PEER_GROUP), col("day")])
-        .agg([
-            col("installs").sum().alias("window_installs"),
-            col("payers").sum().alias("window_payers"),
-            col("revenue_micros").sum().alias("window_revenue_micros"),
-        ])
-        .rename(["day"], [PEER_DAY], true);
-    let on = [col(PEER_GROUP), col(PEER_DAY)];
-    let peers = (col("window_installs") - lit(1)).cast(DataType::Float64);
-    let per_peer = |value: Expr| {
-        when(peers.clone().gt(lit(0.0)))
-            .then(value / peers.clone())
-            .otherwise(lit(NULL).cast(DataType::Float64))
-    };
-    frame
-        .join(windows, on.clone(), on, JoinArgs::new(JoinType::Left))
-        .with_columns([
-            per_peer(
-                (col("window_payers") - col("paid_early").cast(DataType::Int64))
-                    .cast(DataType::Float64),
-            )
-            .alias(PEERS[0]),
-            per_peer(dollars(
-                col("window_revenue_micros") - micros(col("total_revenue")),
-            ))
-            .alias(PEERS[1]),
-        ])
-        .drop(by_name(
-            [
-                PEER_DAY,
-                "paid_early",
-                "window_installs",
-                "window_payers",
-                "window_revenue_micros",
-            ],
-            true,
-            false,
-        ))
+    // A group's install days are few: the players are added up per day first, then each day's
+    // window from its days.
+    let mut by_day: PlHashMap<(u32, i32), PeerTotals> = PlHashMap::new();
+    for (row, key) in keys.iter().enumerate() {
+        if let Some(key) = key {
+            by_day.entry(*key).or_default().add(&player(row), 1);
+        }
+    }
+    let mut days: Vec<((u32, i32), PeerTotals)> = by_day.into_iter().collect();
+    days.sort_unstable_by_key(|(key, _)| *key);
+    let mut windows: PlHashMap<(u32, i32), PeerTotals> = PlHashMap::with_capacity(days.len());
+    let mut in_window = PeerTotals::default();
+    let mut first = 0;
+    for ((group, day), totals) in &days {
+        in_window.add(totals, 1);
+        let starts = i64::from(*day) - i64::from(PEER_DAYS);
+        while days[first].0.0 != *group || i64::from(days[first].0.1) <= starts {
+            in_window.add(&days[first].1, -1);
+            first += 1;
+        }
+        windows.insert((*group, *day), in_window);
+    }
+    let mut payer_share = Vec::with_capacity(keys.len());
+    let mut revenue_per_install = Vec::with_capacity(keys.len());
+    for (row, key) in keys.iter().enumerate() {
+        let window = key.and_then(|key| windows.get(&key));
+        let own = player(row);
+        let peers = window.map(|window| window.installs - own.installs);
+        let (share, revenue) = match (window, peers) {
+            (Some(window), Some(peers)) if peers > 0 => {
+                let peers = peers as f64;
+                (
+                    Some((window.payers - own.payers) as f64 / peers),
+                    // As [`dollars`]: micro-units to dollars, then per peer.
+                    Some((window.revenue_micros - own.revenue_micros) as f64 / 1e6 / peers),
+                )
+            }
+            _ => (None, None),
+        };
+        payer_share.push(share);
+        revenue_per_install.push(revenue);
+    }
+    [payer_share, revenue_per_install]
 }
 
 /// The training snapshot at `n` days: the [`features`] of `players`' first `n` days and the
 /// churn label `active_after` (active on any of the [`CHURN_WINDOW_DAYS`] days after day `n`).
 /// `players` and `days` are [`numbered`], once for every window.
 pub fn snapshot(players: &DataFrame, days: &PlayerDays, n: i32) -> PolarsResult<LazyFrame> {
-    let mut own = own_features(players, days, n, None)?;
-    let mut active_after = vec![false; own.height()];
+    let mut frame = window_features(players, days, n, None)?;
+    let mut active_after = vec![false; frame.height()];
     let churn_days = n + 1..=n + CHURN_WINDOW_DAYS;
     for fact in days.facts() {
         active_after[fact.player] |= fact.is_active && churn_days.contains(&fact.day);
     }
-    own.with_column(Column::new("active_after".into(), active_after))?;
-    let own = own.lazy();
-    Ok(with_peers(own.clone(), own))
+    frame.with_column(Column::new("active_after".into(), active_after))?;
+    Ok(frame.lazy())
 }
 
 /// The label column of a horizon (revenue from install through day H).
@@ -707,15 +842,22 @@ pub fn label_column(horizon: i32) -> &'static str {
 /// The features of `frame` (a [`snapshot`]) as a row-major f32 matrix in the order of
 /// [`Vocabulary::feature_names`]; a missing value is NaN, which XGBoost treats as missing.
 pub fn matrix(frame: &DataFrame, vocabulary: &Vocabulary) -> PolarsResult<Vec<f32>> {
-    let features: Vec<Expr> = vocabulary
-        .numeric
-        .iter()
-        .map(|name| col(name.as_str()))
-        .chain(vocabulary.one_hot())
-        .map(|feature| feature.cast(DataType::Float32).fill_null(lit(f32::NAN)))
-        .collect();
-    let columns = frame.clone().lazy().select(features).collect()?;
-    let columns = columns
+    let numeric = frame
+        .clone()
+        .lazy()
+        .select(
+            vocabulary
+                .numeric
+                .iter()
+                .map(|name| {
+                    col(name.as_str())
+                        .cast(DataType::Float32)
+                        .fill_null(lit(f32::NAN))
+                })
+                .collect::<Vec<_>>(),
+        )
+        .collect()?;
+    let numeric = numeric
         .columns()
         .iter()
         .map(|column| {
@@ -726,12 +868,39 @@ pub fn matrix(frame: &DataFrame, vocabulary: &Vocabulary) -> PolarsResult<Vec<f3
                 .into_owned())
         })
         .collect::<PolarsResult<Vec<Float32Chunked>>>()?;
-    let columns = columns
+    let numeric = numeric
         .iter()
         .map(|column| column.cont_slice())
         .collect::<PolarsResult<Vec<&[f32]>>>()?;
-    let width = columns.len();
-    let mut values = vec![f32::NAN; frame.height() * width];
+    // Each attribute's one-hot columns as one position per row: the column of the row's
+    // value, if the vocabulary has it. One write per row and attribute, where a column per
+    // value was a comparison per row and value and a column of zeros to copy.
+    let mut one_hot: Vec<(usize, Vec<u32>)> = Vec::new();
+    let mut width = numeric.len();
+    for attribute in CATEGORICAL {
+        let values = vocabulary.values(attribute);
+        if values.is_empty() {
+            continue;
+        }
+        let columns: PlHashMap<&str, u32> = values
+            .iter()
+            .zip(width as u32..)
+            .map(|(value, column)| (value.as_str(), column))
+            .collect();
+        let hot = frame
+            .column(attribute)?
+            .str()?
+            .iter()
+            .map(|value| {
+                value
+                    .and_then(|value| columns.get(value).copied())
+                    .unwrap_or(NOT_HOT)
+            })
+            .collect();
+        one_hot.push((width, hot));
+        width += values.len();
+    }
+    let mut values = vec![0.0; frame.height() * width];
     if width == 0 {
         return Ok(values);
     }
@@ -743,16 +912,26 @@ pub fn matrix(frame: &DataFrame, vocabulary: &Vocabulary) -> PolarsResult<Vec<f3
         .par_chunks_mut(BLOCK_ROWS * width)
         .enumerate()
         .for_each(|(block, rows)| {
-            let first = block * BLOCK_ROWS;
-            for (index, column) in columns.iter().enumerate() {
-                let block_values = &column[first..first + rows.len() / width];
+            let block_rows = block * BLOCK_ROWS..block * BLOCK_ROWS + rows.len() / width;
+            for (index, column) in numeric.iter().enumerate() {
+                let block_values = &column[block_rows.clone()];
                 for (row, value) in rows.chunks_exact_mut(width).zip(block_values) {
                     row[index] = *value;
+                }
+            }
+            for (_, hot) in &one_hot {
+                for (row, column) in rows.chunks_exact_mut(width).zip(&hot[block_rows.clone()]) {
+                    if *column != NOT_HOT {
+                        row[*column as usize] = 1.0;
+                    }
                 }
             }
         });
     Ok(values)
 }
+
+/// A row whose value has no one-hot column.
+const NOT_HOT: u32 = u32::MAX;
 
 #[cfg(test)]
 mod tests {
@@ -763,7 +942,7 @@ mod tests {
     use super::*;
 
     fn players() -> DataFrame {
-        let day = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let day = install_day();
         df!(
             "acquisition_date" => [day, day],
             "game_id" => ["g", "g"],
@@ -779,10 +958,15 @@ mod tests {
         .unwrap()
     }
 
+    fn install_day() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
+    }
+
     fn days() -> DataFrame {
         // payer: active days 0, 1 and 9, buys 5 on day 1, 100 on day 9 (outside 0..=3).
         // quiet: active on day 0 only.
         df!(
+            "acquisition_date" => [install_day(); 4],
             "game_id" => ["g", "g", "g", "g"],
             "player_id" => ["payer", "payer", "payer", "quiet"],
             "day_number" => [0, 1, 9, 0],
@@ -801,15 +985,18 @@ mod tests {
 
     #[test]
     fn facts_are_numbered_by_their_player_and_strangers_left_out() {
-        // A stranger of the same game, one of another game with a known id, and a null id.
+        // A stranger of the same game, one of another game with a known id, a null id, and
+        // one of another install day with a known id.
         let mut days = days();
+        let other_day = install_day().succ_opt().unwrap();
         let strangers = df!(
-            "game_id" => [Some("g"), Some("h"), Some("g")],
-            "player_id" => [Some("stranger"), Some("quiet"), None],
+            "acquisition_date" => [install_day(), install_day(), install_day(), other_day],
+            "game_id" => [Some("g"), Some("h"), Some("g"), Some("g")],
+            "player_id" => [Some("stranger"), Some("quiet"), None, Some("payer")],
         )
         .unwrap();
         let stranger_days = days
-            .head(Some(3))
+            .head(Some(4))
             .drop_many(PLAYER_KEY)
             .hstack(strangers.columns())
             .unwrap()
@@ -840,13 +1027,13 @@ mod tests {
     fn a_window_of_latest_days_counts_from_each_players_day_zero() {
         let (players, days) = numbered(players().lazy(), days().lazy()).unwrap();
         // payer's days 8..=10 (active on 9, buys 100 there); quiet's days 0..=2 as they are.
-        let own = own_features(&players, &days, 2, Some(&[8, 0])).unwrap();
+        let own = window_features(&players, &days, 2, Some(&[8, 0])).unwrap();
         assert_eq!(float_column(&own, "total_revenue").unwrap(), [100.0, 0.25]);
         assert_eq!(float_column(&own, "revenue_day0").unwrap(), [0.0, 0.25]);
         assert_eq!(float_column(&own, "active_days").unwrap(), [1.0, 1.0]);
         assert_eq!(float_column(&own, "days_since_active").unwrap(), [1.0, 2.0]);
         // Day zeros for another number of players are refused.
-        assert!(own_features(&players, &days, 2, Some(&[8])).is_err());
+        assert!(window_features(&players, &days, 2, Some(&[8])).is_err());
     }
 
     fn snapshot_of_fixture(n: i32) -> LazyFrame {
@@ -896,6 +1083,7 @@ mod tests {
     ) -> DataFrame {
         let rows = player_of.len();
         df!(
+            "acquisition_date" => vec![install_day(); rows],
             "game_id" => vec!["g"; rows],
             "player_id" => player_of,
             "day_number" => day_number,
@@ -925,7 +1113,7 @@ mod tests {
             &[Some(true), Some(true), Some(false), None, Some(true)],
         );
         let days = PlayerDays::of(&players, days.lazy()).unwrap();
-        let own = own_features(&players, &days, 1, None).unwrap();
+        let own = window_features(&players, &days, 1, None).unwrap();
         assert_eq!(
             string_column(&own, "player_id").unwrap(),
             [Some("payer".to_string()), Some("quiet".to_string())]
@@ -986,6 +1174,39 @@ mod tests {
             .map(|(row, _)| row)
             .collect();
         assert_eq!(rows, [0, 1, 0, 1]);
+    }
+
+    #[test]
+    fn a_fact_finds_its_player_by_install_day_with_the_days_read_in_any_order() {
+        let day = |n: u64| install_day() + chrono::Days::new(n);
+        // Day 2's players before day 1's, and day 1's out of key order.
+        let players = df!(
+            "acquisition_date" => [day(2), day(2), day(1), day(1), day(1)],
+            "game_id" => ["g"; 5],
+            "player_id" => ["b", "d", "c", "a", "b"],
+            "campaign_id" => [None::<&str>; 5],
+        )
+        .unwrap();
+        // One activity day's facts in key order, their install days interleaved; a player of
+        // a day nobody installed on, and one of a known id but another install day.
+        let installed = [day(1), day(1), day(2), day(1), day(2), day(3), day(2)];
+        let ids = ["a", "b", "b", "c", "d", "e", "e"];
+        let revenue = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0].map(Some);
+        let mut facts = player_days(&ids, &[0; 7], &revenue, &[None; 7], &[None; 7]);
+        facts
+            .with_column(Column::new("acquisition_date".into(), installed))
+            .unwrap();
+        let (players, days) = numbered(players.lazy(), facts.lazy()).unwrap();
+        let found: Vec<(usize, i64)> = days
+            .facts()
+            .map(|fact| (fact.player, fact.summed[TOTAL_REVENUE] / 1_000_000))
+            .collect();
+        assert_eq!(found, [(3, 1), (4, 2), (0, 4), (2, 8), (1, 16)]);
+        assert_eq!(
+            players.height(),
+            5,
+            "the players stay in the order they were read"
+        );
     }
 
     #[test]
@@ -1081,7 +1302,9 @@ mod tests {
         )
         .unwrap();
         // a and d pay in their first day (d on day 1), e pays on day 2 (after window 1).
+        let installed = [0, 3, last, last + 1, last + 1, last + 2, last].map(day);
         let days = df!(
+            "acquisition_date" => installed,
             "game_id" => ["g"; 7],
             "player_id" => ["a", "b", "c", "d", "d", "e", "organic"],
             "day_number" => [0, 0, 0, 0, 1, 2, 0],
