@@ -35,6 +35,7 @@ const FACT_ORDER: [&str; 3] = ["activity_date", "game_id", "player_id"];
 const ACTIVE_DAYS: i32 = 15;
 
 fn main() -> anyhow::Result<()> {
+    ltv_lakehouse::tune_allocator();
     let players: usize = match std::env::args().nth(1) {
         Some(n) => anyhow::Context::context(n.parse(), "PLAYERS must be a number")?,
         None => 1_000_000,

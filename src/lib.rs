@@ -28,3 +28,27 @@ pub mod wire;
 /// a fifth of a drain's CPU samples were in the kernel, most of them page faults.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Sets the allocator up for the pLTV stages, which build frames of a million players per
+/// window; train-ltv, score-ltv and ltv_bench call it first.
+///
+/// - Freed memory is never handed back to the kernel (`purge_delay` -1). By default mimalloc
+///   returns it after a second, and the next buffer of that size faults fresh pages in: on
+///   these VMs about 2 ms per MB (allocating 350 MB took 0.77 s). A job's memory stays at its
+///   peak until it exits, which is what it needed anyway.
+/// - Memory from the kernel may come in 2 MiB pages (transparent huge pages, which these
+///   machines give on request): one fault per 2 MiB instead of per 4 KiB.
+///
+/// Together they made scoring 1.33M players about 10% faster (ltv_bench, 4.8-5.1 s to
+/// 4.3-4.7 s). The medallion stages do not call it: on 2 million events bronze-to-silver
+/// and silver-to-gold ran no faster, and bronze-to-silver peaked 6% higher.
+pub fn tune_allocator() {
+    /// mimalloc 3's `mi_option_purge_delay` (libmimalloc-sys names no constant for it).
+    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // SAFETY: mi_option_set only stores an integer in mimalloc's option table; any value of a
+    // known option is valid, and it may be called at any time, from any thread.
+    unsafe {
+        libmimalloc_sys::mi_option_set(PURGE_DELAY, -1);
+        libmimalloc_sys::mi_option_set(libmimalloc_sys::mi_option_large_os_pages, 1);
+    }
+}

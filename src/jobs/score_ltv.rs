@@ -53,6 +53,7 @@ const CONFIDENCE_HORIZON: i32 = 30;
 const THREADS: u32 = 2;
 
 pub async fn run(context: JobContext, options: ScoreOptions) -> anyhow::Result<JobReport> {
+    crate::tune_allocator();
     if context.game.is_some() {
         return Err(UsageError::new(
             "score-ltv scores every game of a day together (the models serve them all); run it \

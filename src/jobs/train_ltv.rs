@@ -112,6 +112,7 @@ pub struct TrainedModel {
 }
 
 pub async fn run(context: JobContext, options: TrainOptions) -> anyhow::Result<JobReport> {
+    crate::tune_allocator();
     if context.range.is_some() || context.game.is_some() {
         return Err(UsageError::new(
             "train-ltv learns from every matured cohort of every game up to --as-of; give \
