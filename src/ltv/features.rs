@@ -749,10 +749,16 @@ struct PeerTotals {
 }
 
 impl PeerTotals {
-    fn add(&mut self, other: &PeerTotals, sign: i64) {
-        self.installs += sign * other.installs;
-        self.payers += sign * other.payers;
-        self.revenue_micros += sign * other.revenue_micros;
+    fn add(&mut self, other: &PeerTotals) {
+        self.installs += other.installs;
+        self.payers += other.payers;
+        self.revenue_micros += other.revenue_micros;
+    }
+
+    fn take_away(&mut self, other: &PeerTotals) {
+        self.installs -= other.installs;
+        self.payers -= other.payers;
+        self.revenue_micros -= other.revenue_micros;
     }
 }
 
@@ -776,7 +782,7 @@ fn peer_features(
     let mut by_day: PlHashMap<(u32, i32), PeerTotals> = PlHashMap::new();
     for (row, key) in keys.iter().enumerate() {
         if let Some(key) = key {
-            by_day.entry(*key).or_default().add(&player(row), 1);
+            by_day.entry(*key).or_default().add(&player(row));
         }
     }
     let mut days: Vec<((u32, i32), PeerTotals)> = by_day.into_iter().collect();
@@ -785,10 +791,10 @@ fn peer_features(
     let mut in_window = PeerTotals::default();
     let mut first = 0;
     for ((group, day), totals) in &days {
-        in_window.add(totals, 1);
+        in_window.add(totals);
         let starts = i64::from(*day) - i64::from(PEER_DAYS);
         while days[first].0.0 != *group || i64::from(days[first].0.1) <= starts {
-            in_window.add(&days[first].1, -1);
+            in_window.take_away(&days[first].1);
             first += 1;
         }
         windows.insert((*group, *day), in_window);
@@ -796,19 +802,21 @@ fn peer_features(
     let mut payer_share = Vec::with_capacity(keys.len());
     let mut revenue_per_install = Vec::with_capacity(keys.len());
     for (row, key) in keys.iter().enumerate() {
-        let window = key.and_then(|key| windows.get(&key));
-        let own = player(row);
-        let peers = window.map(|window| window.installs - own.installs);
-        let (share, revenue) = match (window, peers) {
-            (Some(window), Some(peers)) if peers > 0 => {
-                let peers = peers as f64;
-                (
-                    Some((window.payers - own.payers) as f64 / peers),
-                    // As [`dollars`]: micro-units to dollars, then per peer.
-                    Some((window.revenue_micros - own.revenue_micros) as f64 / 1e6 / peers),
-                )
-            }
-            _ => (None, None),
+        // The player's window without the player.
+        let mut peers = key
+            .and_then(|key| windows.get(&key))
+            .copied()
+            .unwrap_or_default();
+        peers.take_away(&player(row));
+        let (share, revenue) = if peers.installs > 0 {
+            let installs = peers.installs as f64;
+            (
+                Some(peers.payers as f64 / installs),
+                // As [`dollars`]: micro-units to dollars, then per peer.
+                Some(peers.revenue_micros as f64 / 1e6 / installs),
+            )
+        } else {
+            (None, None)
         };
         payer_share.push(share);
         revenue_per_install.push(revenue);
