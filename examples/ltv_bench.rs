@@ -20,17 +20,13 @@ use ltv_lakehouse::lake::float_column;
 use ltv_lakehouse::ltv::features::{self, Vocabulary};
 use ltv_lakehouse::ltv::model::{Features, Model, Objective, Settings, fit_concurrently};
 use ltv_lakehouse::ltv::registry::{Method, ModelVersion, RegisteredModel};
+use ltv_lakehouse::tables::gold;
 use polars::prelude::*;
 
 /// Install days of the players trained on; they are 8 to 28 days old when scored.
 const INSTALL_DAYS: u64 = 21;
 /// Install days after them, whose players are 1 to 7 days old when scored.
 const YOUNG_DAYS: u64 = 7;
-/// The order a read of `gold.player_lifecycle` returns players in: a day at a time, each day's
-/// players as Gold writes them.
-const LIFECYCLE_ORDER: [&str; 3] = ["acquisition_date", "game_id", "player_id"];
-/// The order a read of `gold.fact_player_daily` returns facts in.
-const FACT_ORDER: [&str; 3] = ["activity_date", "game_id", "player_id"];
 /// Days of activity generated per player (the features see days 0..=7, churn the week after).
 const ACTIVE_DAYS: i32 = 15;
 
@@ -273,7 +269,12 @@ impl Lifecycle {
             "revenue_d30" => p.iter().map(|p| p.revenue_d30).collect::<Vec<_>>(),
             "revenue_d180" => p.iter().map(|p| p.revenue_d30 * 1.8).collect::<Vec<_>>(),
         )?
-        .sort(LIFECYCLE_ORDER, SortMultipleOptions::default())
+        // The order a read of the lake returns players in: a day at a time, each day's
+        // players in key order as Gold writes them.
+        .sort(
+            gold::PLAYER_LIFECYCLE.key.to_vec(),
+            SortMultipleOptions::default(),
+        )
     }
 }
 
@@ -330,6 +331,7 @@ impl Facts {
             "levels_gained" => self.sessions.iter().map(|s| s / 2).collect::<Vec<_>>(),
             "is_active" => vec![true; n],
         )?
-        .sort(FACT_ORDER, SortMultipleOptions::default())
+        // The order a read of the lake returns facts in.
+        .sort(gold::FACT_PLAYER_DAILY.key.to_vec(), SortMultipleOptions::default())
     }
 }

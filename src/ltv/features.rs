@@ -23,6 +23,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::money::{dollars, micros};
+use crate::tables::gold;
 
 /// Days after install a prediction may be made with (its features cover days 0..=N).
 pub const OBSERVATION_DAYS: [i32; 3] = [1, 3, 7];
@@ -149,9 +150,10 @@ impl Vocabulary {
     }
 }
 
-/// What identifies a player in the lifecycle and fact tables: `gold.player_lifecycle`'s key.
-/// Each fact row carries its player's install day.
-pub const PLAYER_KEY: [&str; 3] = ["acquisition_date", "game_id", "player_id"];
+/// What identifies a player in the lifecycle and fact tables: `gold.player_lifecycle`'s key,
+/// its install day, game and player id in that order. Each fact row carries its player's
+/// install day.
+pub const PLAYER_KEY: &[&str] = gold::PLAYER_LIFECYCLE.key;
 
 /// The column numbering players 0, 1, … in their frame's order; each fact row carries its
 /// player's number, so features are summed by position instead of by a hash of two strings.
@@ -230,8 +232,8 @@ impl PlayerDays {
             .filter(col("day_number").is_not_null())
             .select(
                 PLAYER_KEY
-                    .map(col)
-                    .into_iter()
+                    .iter()
+                    .map(|name| col(*name))
                     .chain([
                         col("day_number").cast(DataType::Int32),
                         col("is_active").fill_null(lit(false)),
@@ -412,7 +414,7 @@ struct KeyRun<'a> {
 
 impl Keys {
     fn of(frame: &DataFrame) -> PolarsResult<Self> {
-        let mut columns = frame.select(PLAYER_KEY)?;
+        let mut columns = frame.select(PLAYER_KEY.iter().copied())?;
         let install_days = columns.column(PLAYER_KEY[0])?.cast(&DataType::Int32)?;
         columns.with_column(install_days)?;
         columns.align_chunks_par();
@@ -1005,7 +1007,7 @@ mod tests {
         .unwrap();
         let stranger_days = days
             .head(Some(4))
-            .drop_many(PLAYER_KEY)
+            .drop_many(PLAYER_KEY.iter().copied())
             .hstack(strangers.columns())
             .unwrap()
             .select(days.get_column_names_owned())
