@@ -15,12 +15,13 @@
 //!   sense of recency (active days, days since last session, spend) to the current week, the
 //!   usual sliding-window reading of an early-life churn model.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use anyhow::Context as _;
 use chrono::{Days, NaiveDate};
 use clap::Args;
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::date_range::{DateRange, days_since_epoch};
 use crate::exit_codes::UsageError;
@@ -28,7 +29,7 @@ use crate::jobs::silver_to_gold::is_whale;
 use crate::jobs::train_ltv::Target;
 use crate::lake::float_column;
 use crate::lake::{Lake, column_in_range};
-use crate::ltv::features::{self, HORIZONS, OBSERVATION_DAYS, PLAYER_ROW, PlayerDays};
+use crate::ltv::features::{self, HORIZONS, MatrixInputs, OBSERVATION_DAYS, PlayerDays, Window};
 use crate::ltv::model::Features;
 use crate::ltv::registry::{self, Method, ModelVersion, RegisteredModel};
 use crate::money::dollars;
@@ -51,6 +52,9 @@ const CHURN_THRESHOLD: f64 = 0.5;
 /// The horizon `ltv_confidence` speaks for.
 const CONFIDENCE_HORIZON: i32 = 30;
 const THREADS: u32 = 2;
+/// Rows whose matrix is written and walked by one core at a time: about a megabyte of
+/// features, still in cache when the forest reads them.
+const PREDICTED_ROWS: usize = 8192;
 
 pub async fn run(context: JobContext, options: ScoreOptions) -> anyhow::Result<JobReport> {
     crate::tune_allocator();
@@ -154,8 +158,8 @@ pub fn score_players(
                 .alias("age_days"),
         )
         .filter(col("age_days").gt_eq(lit(1)));
-    // Numbered as they are: every sum and join after this keys on the number ([`PLAYER_ROW`])
-    // instead of the player's key.
+    // Numbered as they are: every sum and join after this keys on the number
+    // ([`features::PLAYER_ROW`]) instead of the player's key.
     let (players, days) = features::numbered(players, days.clone().lazy())?;
     Scorer::new(models, &players, days)?.scores(day)
 }
@@ -164,8 +168,10 @@ pub fn score_players(
 struct Scorer<'a> {
     models: &'a ModelVersion,
     players: &'a DataFrame,
-    /// The columns of `players` their features are made from.
+    /// The columns of `players` their windows are added up from.
     feature_inputs: DataFrame,
+    /// What the boosters' matrices read of `players` themselves.
+    matrix_inputs: MatrixInputs,
     /// The fact rows of the scored players.
     days: PlayerDays,
     ages: Vec<i32>,
@@ -181,36 +187,6 @@ enum Span {
     FirstDays,
     /// The latest N+1 days, renumbered as days 0..=N (churn risk now).
     LatestDays,
-}
-
-/// The features of one window for the player rows that need them, computed once and shared
-/// by every model of that window.
-struct WindowFeatures {
-    /// The player rows of `frame`, ascending.
-    rows: Vec<usize>,
-    frame: DataFrame,
-}
-
-impl WindowFeatures {
-    /// `model`'s prediction for `rows` (a subset of the window's rows, ascending).
-    fn predict(&self, model: &RegisteredModel, rows: &[usize]) -> anyhow::Result<Vec<f64>> {
-        let subset = if rows.len() == self.rows.len() {
-            self.frame.clone()
-        } else {
-            let positions = rows
-                .iter()
-                .map(|row| {
-                    self.rows
-                        .binary_search(row)
-                        .map(|position| position as IdxSize)
-                        .map_err(|_| anyhow::anyhow!("player row {row} has no features"))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            self.frame
-                .take(&IdxCa::from_vec(PLAYER_ROW.into(), positions))?
-        };
-        predict(model, &subset)
-    }
 }
 
 impl<'a> Scorer<'a> {
@@ -229,6 +205,7 @@ impl<'a> Scorer<'a> {
             models,
             players,
             feature_inputs: features::feature_inputs(players)?,
+            matrix_inputs: MatrixInputs::of(players)?,
             days,
             ages,
         })
@@ -254,21 +231,28 @@ impl<'a> Scorer<'a> {
             .iter()
             .map(|horizon| (*horizon, self.scored_by(&Target::Ltv(*horizon).name())))
             .collect();
-        // Each window's features once, for the players any booster of that window scores.
-        let mut first_days = BTreeMap::new();
+        // The boosters' predictions of revenue to come, a window at a time: each window's
+        // features are added up once for all its boosters, and one window is in memory at a
+        // time, so the next reuses its memory.
+        let mut future: HashMap<(i32, i32), (Vec<usize>, Vec<f64>)> = HashMap::new();
         for n in OBSERVATION_DAYS {
-            let mut wanted = vec![false; rows];
-            for (horizon, by_window) in &ltv_models {
-                if let Some((model, scored)) = by_window.get(&n)
-                    && matches!(model.method, Method::Xgboost { .. })
-                {
-                    for row in self.younger_than(*horizon, scored) {
-                        wanted[row] = true;
-                    }
-                }
+            // Only players younger than a horizon need its booster's prediction.
+            let boosters: Vec<(i32, &RegisteredModel, Vec<usize>)> = ltv_models
+                .iter()
+                .filter_map(|(horizon, by_window)| {
+                    let (model, scored) = by_window.get(&n)?;
+                    let open: Vec<usize> = self.younger_than(*horizon, scored).collect();
+                    (matches!(model.method, Method::Xgboost { .. }) && !open.is_empty())
+                        .then_some((*horizon, *model, open))
+                })
+                .collect();
+            if boosters.is_empty() {
+                continue;
             }
-            if wanted.contains(&true) {
-                first_days.insert(n, self.window_features(n, Span::FirstDays, &wanted)?);
+            let window = self.window(n, Span::FirstDays)?;
+            for (horizon, model, open) in boosters {
+                let predicted = self.predict(model, &window, &open)?;
+                future.insert((horizon, n), (open, predicted));
             }
         }
 
@@ -280,16 +264,11 @@ impl<'a> Scorer<'a> {
             for (n, (model, scored)) in by_window {
                 match &model.method {
                     Method::Xgboost { .. } => {
-                        let open: Vec<usize> = self.younger_than(*horizon, scored).collect();
-                        // A window none of whose players is younger than the horizon has no
-                        // features computed, and needs none.
-                        if !open.is_empty() {
-                            let features = first_days
-                                .get(n)
-                                .context("the features of a booster's window")?;
-                            let future = features.predict(model, &open)?;
+                        // A booster none of whose players is younger than the horizon
+                        // predicted nothing.
+                        if let Some((open, future)) = future.remove(&(*horizon, *n)) {
                             let to_come = self.share_to_come(*horizon, *n)?;
-                            for (&row, future) in open.iter().zip(future) {
+                            for (row, future) in open.into_iter().zip(future) {
                                 predicted[row] = Some(earned[row] + future * to_come[row]);
                             }
                         }
@@ -328,10 +307,8 @@ impl<'a> Scorer<'a> {
 
         let mut churn: PerPlayer = vec![None; rows];
         for (n, (model, scored)) in self.scored_by(&Target::Churn.name()) {
-            let mut wanted = vec![false; rows];
-            scored.iter().for_each(|row| wanted[*row] = true);
-            let features = self.window_features(n, Span::LatestDays, &wanted)?;
-            let risks = features.predict(model, &scored)?;
+            let window = self.window(n, Span::LatestDays)?;
+            let risks = self.predict(model, &window, &scored)?;
             for (row, risk) in scored.iter().zip(risks) {
                 churn[*row] = Some(risk);
             }
@@ -439,14 +416,8 @@ impl<'a> Scorer<'a> {
             .collect()
     }
 
-    /// The window-`n` features of the `wanted` player rows, whose acquisition peers are all
-    /// the players.
-    fn window_features(
-        &self,
-        n: i32,
-        which: Span,
-        wanted: &[bool],
-    ) -> PolarsResult<WindowFeatures> {
+    /// The window-`n` features of every player (each other's acquisition peers).
+    fn window(&self, n: i32, which: Span) -> PolarsResult<Window> {
         let latest_days: Vec<i32>;
         let day_zero = match which {
             Span::FirstDays => None,
@@ -455,45 +426,48 @@ impl<'a> Scorer<'a> {
                 Some(latest_days.as_slice())
             }
         };
-        // In row order: the frame keeps the players' order.
-        let frame = features::features_of(wanted, &self.feature_inputs, &self.days, n, day_zero)?
-            .collect()?;
-        let rows = row_numbers(&frame)?.collect();
-        Ok(WindowFeatures { rows, frame })
+        Window::of(&self.feature_inputs, &self.days, n, day_zero)
+    }
+
+    /// `model`'s raw prediction for each of `rows` from its `window`: revenue after day N,
+    /// or a churn probability.
+    fn predict(
+        &self,
+        model: &RegisteredModel,
+        window: &Window,
+        rows: &[usize],
+    ) -> anyhow::Result<Vec<f64>> {
+        let Method::Xgboost {
+            model: booster,
+            vocabulary,
+        } = &model.method
+        else {
+            anyhow::bail!(
+                "{} N={} is not a booster",
+                model.target,
+                model.observation_days
+            );
+        };
+        let layout = window.layout(&self.matrix_inputs, vocabulary)?;
+        // A block of rows at a time, each written and walked on one core while it is in
+        // cache: the whole matrix of a million rows was fresh memory, which cost this VM as
+        // much as writing and walking it.
+        let predicted = rows
+            .par_chunks(PREDICTED_ROWS)
+            .map(|rows| {
+                let mut values = vec![0.0; rows.len() * layout.width()];
+                layout.write(rows, &mut values);
+                let features = Features {
+                    values: &values,
+                    rows: rows.len(),
+                    width: layout.width(),
+                };
+                booster.predict_on(&features, 1)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(predicted.into_iter().flatten().map(f64::from).collect())
     }
 }
 
 /// Per window, a model and the player rows it scores.
 type ScoredBy<'a> = BTreeMap<i32, (&'a RegisteredModel, Vec<usize>)>;
-
-/// The [`PLAYER_ROW`] column of a frame as indexes.
-fn row_numbers(frame: &DataFrame) -> PolarsResult<impl Iterator<Item = usize> + '_> {
-    Ok(frame
-        .column(PLAYER_ROW)?
-        .idx()?
-        .into_no_null_iter()
-        .map(|row| row as usize))
-}
-
-/// The model's raw prediction for each row of `snapshot`: revenue after day N, or a churn
-/// probability.
-fn predict(model: &RegisteredModel, snapshot: &DataFrame) -> anyhow::Result<Vec<f64>> {
-    let Method::Xgboost {
-        model: booster,
-        vocabulary,
-    } = &model.method
-    else {
-        anyhow::bail!(
-            "{} N={} is not a booster",
-            model.target,
-            model.observation_days
-        );
-    };
-    let values = features::matrix(snapshot, vocabulary)?;
-    let predicted = booster.predict(&Features {
-        values: &values,
-        rows: snapshot.height(),
-        width: vocabulary.feature_names().len(),
-    })?;
-    Ok(predicted.into_iter().map(f64::from).collect())
-}

@@ -22,7 +22,7 @@ use polars_arrow::array::{PrimitiveArray, Utf8ViewArray};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::money::{dollars, micros};
+use crate::money::{dollars_of, micros};
 use crate::tables::gold;
 
 /// Days after install a prediction may be made with (its features cover days 0..=N).
@@ -599,7 +599,7 @@ pub fn features(players: &DataFrame, days: &PlayerDays, n: i32) -> PolarsResult<
 }
 
 /// The columns of [`numbered`] players that their features are made from: a scorer, which
-/// needs nothing else of them, leaves the rest out of the frames each window builds.
+/// needs nothing else of them, leaves the rest out of what it keeps.
 pub fn feature_inputs(players: &DataFrame) -> PolarsResult<DataFrame> {
     let needed = [PLAYER_ROW, PEER_GROUP, "acquisition_date"]
         .iter()
@@ -612,22 +612,6 @@ pub fn feature_inputs(players: &DataFrame) -> PolarsResult<DataFrame> {
         .cloned()
         .collect();
     players.select(present)
-}
-
-/// [`features`] of the `wanted` rows of `players` only (a flag per row), with their peers
-/// found among all of `players`. With `day_zero`, each player's days are counted from
-/// `day_zero[row]` days after install instead of from install (days before it are left out).
-pub fn features_of(
-    wanted: &[bool],
-    players: &DataFrame,
-    days: &PlayerDays,
-    n: i32,
-    day_zero: Option<&[i32]>,
-) -> PolarsResult<LazyFrame> {
-    let every = window_features(players, days, n, day_zero)?;
-    Ok(every
-        .filter(&BooleanChunked::from_slice("wanted".into(), wanted))?
-        .lazy())
 }
 
 /// The columns of [`SUMMED`] that are sums of whole micro-units (see [`crate::money`]): their
@@ -656,79 +640,170 @@ const _: () = assert!(
         && matches!(SUMMED_MICROS[TOTAL_REVENUE].as_bytes(), b"total_revenue")
 );
 
-/// `players` with the features of a window: the sums of their own first `n` days
-/// ([`SUMMED`]), their recency (days counted from `day_zero` as in [`features_of`]) and their
-/// [`peer_features`] over the same window. One pass over the fact rows adds each into its
-/// player's position: at a million players a hash group-by of the fact rows and a join back
-/// cost many times the arithmetic.
+/// The numeric features read from the lifecycle as they are; every other one is a
+/// [`WindowFeature`].
+const LIFECYCLE_NUMERIC: [&str; 2] = ["install_cost_usd", "is_minor"];
+
+/// A numeric feature that a window of days adds up to, the player's own or their peers'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WindowFeature {
+    /// A [`summed_names`] column, by its position in [`Fact::summed`].
+    Summed(usize),
+    RevenueDay0,
+    ActiveDays,
+    ActiveLastDay,
+    DaysSinceActive,
+    /// A [`PEERS`] feature, by position.
+    Peer(usize),
+}
+
+impl WindowFeature {
+    /// Every one, in the order [`features`] adds them.
+    fn all() -> impl Iterator<Item = WindowFeature> {
+        (0..SUMMED_COLUMNS)
+            .map(WindowFeature::Summed)
+            .chain([
+                WindowFeature::RevenueDay0,
+                WindowFeature::ActiveDays,
+                WindowFeature::ActiveLastDay,
+                WindowFeature::DaysSinceActive,
+            ])
+            .chain((0..PEERS.len()).map(WindowFeature::Peer))
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            WindowFeature::Summed(column) => SUMMED_MICROS
+                .get(column)
+                .or_else(|| SUMMED_COUNTS.get(column - SUMMED_MICROS.len()))
+                .copied()
+                .unwrap_or_default(),
+            WindowFeature::RevenueDay0 => "revenue_day0",
+            WindowFeature::ActiveDays => "active_days",
+            WindowFeature::ActiveLastDay => "active_last_day",
+            WindowFeature::DaysSinceActive => "days_since_active",
+            WindowFeature::Peer(peer) => PEERS[peer],
+        }
+    }
+
+    fn named(name: &str) -> Option<Self> {
+        Self::all().find(|feature| feature.name() == name)
+    }
+}
+
+/// The [`WindowFeature`]s of one window of every player's days: days 0..=n after install, or
+/// after a day zero of each player's. Added up once per window, then laid out as a frame's
+/// columns ([`features`], what training reads) or straight into the matrix rows of the
+/// players a booster scores ([`Window::matrix`]), both through [`Window::value`].
+pub struct Window {
+    n: i32,
+    sums: Vec<WindowSums>,
+    /// Per [`PEERS`] feature, per player.
+    peers: [Vec<Option<f64>>; 2],
+}
+
+impl Window {
+    /// The window of days 0..=`n` of `players` ([`numbered`], in [`PLAYER_ROW`] order; the
+    /// [`feature_inputs`] are enough) from `days`. Without `day_zero` a player's days are
+    /// counted from install; with it, from `day_zero[row]` days after install (days before it
+    /// are left out). One pass over the fact rows adds each into its player's position: at a
+    /// million players a hash group-by of the fact rows and a join back cost many times the
+    /// arithmetic.
+    pub fn of(
+        players: &DataFrame,
+        days: &PlayerDays,
+        n: i32,
+        day_zero: Option<&[i32]>,
+    ) -> PolarsResult<Self> {
+        let rows = players.height();
+        let in_order = players
+            .column(PLAYER_ROW)?
+            .idx()?
+            .iter()
+            .enumerate()
+            .all(|(position, number)| number == Some(position as IdxSize));
+        polars_ensure!(in_order, ComputeError: "players must be numbered 0, 1, … in order by {PLAYER_ROW}");
+        polars_ensure!(
+            days.players == rows && day_zero.is_none_or(|zero| zero.len() == rows),
+            ComputeError: "fact rows numbered for {} players, features asked for {rows}",
+            days.players
+        );
+        // A player's sums side by side: one or two cache lines per fact, where a column per
+        // sum was a line per sum.
+        let mut sums = vec![WindowSums::NOTHING; rows];
+        for fact in days.window(n, day_zero) {
+            sums[fact.player].add(&fact, n);
+        }
+        let peers = peer_features(&peer_keys(players)?, &sums);
+        Ok(Window { n, sums, peers })
+    }
+
+    /// `feature` of the player of `row` as a model reads it: money in dollars, a flag as 0 or
+    /// 1; `None` where missing.
+    fn value(&self, feature: WindowFeature, row: usize) -> Option<f64> {
+        let sums = &self.sums[row];
+        Some(match feature {
+            WindowFeature::Summed(column) if column < SUMMED_MICROS.len() => {
+                dollars_of(sums.summed[column])
+            }
+            WindowFeature::Summed(column) => sums.summed[column] as f64,
+            WindowFeature::RevenueDay0 => dollars_of(sums.revenue_day0),
+            WindowFeature::ActiveDays => f64::from(sums.active_days),
+            WindowFeature::ActiveLastDay => f64::from(u8::from(sums.active_last_day)),
+            WindowFeature::DaysSinceActive => f64::from(self.n - sums.last_active),
+            WindowFeature::Peer(peer) => return self.peers[peer][row],
+        })
+    }
+
+    /// `feature` of every player, as a frame's column.
+    fn column(&self, feature: WindowFeature) -> Column {
+        let values: Vec<Option<f64>> = (0..self.sums.len())
+            .map(|row| self.value(feature, row))
+            .collect();
+        Column::new(feature.name().into(), values)
+    }
+
+    /// How [`matrix`] lays out rows of this window's frame of [`features`] for `vocabulary`,
+    /// to be written straight from the window's sums: a scorer builds no frame. `players` are
+    /// the window's players' [`MatrixInputs`].
+    pub fn layout<'w>(
+        &'w self,
+        players: &'w MatrixInputs,
+        vocabulary: &Vocabulary,
+    ) -> PolarsResult<Layout<'w>> {
+        let numeric = vocabulary
+            .numeric
+            .iter()
+            .map(|name| {
+                match WindowFeature::named(name) {
+                Some(feature) => Ok(Numeric::Window(self, feature)),
+                None => players
+                    .numeric
+                    .iter()
+                    .find(|(known, _)| known == name)
+                    .map(|(_, values)| values.cont_slice().map(Numeric::Values))
+                    .unwrap_or_else(|| {
+                        polars_bail!(ColumnNotFound: "feature {name} is not computed by this build")
+                    }),
+            }
+            })
+            .collect::<PolarsResult<Vec<_>>>()?;
+        Layout::of(numeric, &players.categories, vocabulary)
+    }
+}
+
+/// `players` with the features of a window (see [`Window::of`]).
 fn window_features(
     players: &DataFrame,
     days: &PlayerDays,
     n: i32,
     day_zero: Option<&[i32]>,
 ) -> PolarsResult<DataFrame> {
-    let rows = players.height();
-    let in_order = players
-        .column(PLAYER_ROW)?
-        .idx()?
-        .iter()
-        .enumerate()
-        .all(|(position, number)| number == Some(position as IdxSize));
-    polars_ensure!(in_order, ComputeError: "players must be numbered 0, 1, … in order by {PLAYER_ROW}");
-    polars_ensure!(
-        days.players == rows && day_zero.is_none_or(|zero| zero.len() == rows),
-        ComputeError: "fact rows numbered for {} players, features asked for {rows}",
-        days.players
-    );
-
-    // A player's sums side by side: one or two cache lines per fact, where a column per sum
-    // was a line per sum.
-    let mut sums = vec![WindowSums::NOTHING; rows];
-    for fact in days.window(n, day_zero) {
-        sums[fact.player].add(&fact, n);
-    }
-    let summed: Vec<Vec<i64>> = (0..SUMMED_COLUMNS)
-        .map(|column| sums.iter().map(|sums| sums.summed[column]).collect())
+    let window = Window::of(players, days, n, day_zero)?;
+    let columns: Vec<Column> = WindowFeature::all()
+        .map(|feature| window.column(feature))
         .collect();
-    let [peer_payer_share, peer_revenue_per_install] = peer_features(
-        &peer_keys(players)?,
-        &summed[IAP_REVENUE],
-        &summed[TOTAL_REVENUE],
-    );
-    let mut columns: Vec<Column> = summed_names()
-        .zip(summed)
-        .map(|(name, sums)| Column::new(name.into(), sums))
-        .collect();
-    columns.extend([
-        Column::new(
-            "revenue_day0".into(),
-            sums.iter().map(|s| s.revenue_day0).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "active_days".into(),
-            sums.iter().map(|s| s.active_days).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "active_last_day".into(),
-            sums.iter().map(|s| s.active_last_day).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "days_since_active".into(),
-            sums.iter().map(|s| n - s.last_active).collect::<Vec<_>>(),
-        ),
-        Column::new(PEERS[0].into(), peer_payer_share),
-        Column::new(PEERS[1].into(), peer_revenue_per_install),
-    ]);
-    let in_units: Vec<Expr> = SUMMED_MICROS
-        .iter()
-        .chain(&["revenue_day0"])
-        .map(|name| dollars(col(*name)).alias(*name))
-        .collect();
-    players
-        .hstack(&columns)?
-        .lazy()
-        .with_columns(in_units)
-        .collect()
+    players.hstack(&columns)
 }
 
 /// Each player's acquisition peer group and install day; `None` without an install day.
@@ -766,18 +841,14 @@ impl PeerTotals {
 
 /// The [`PEERS`] features of each player (by row): over the other players of the same
 /// [`PEER_GROUP`] installed on the player's install day or the [`PEER_DAYS`]` - 1` days
-/// before, the share who paid in the window (`iap_micros` above zero) and their revenue
-/// (`revenue_micros`) per install. Missing for a player without such peers. Integer totals,
+/// before, the share who paid in the window (IAP revenue above zero in their `sums`) and
+/// their total revenue per install. Missing for a player without such peers. Integer totals,
 /// so a player's features do not depend on the order the players come in.
-fn peer_features(
-    keys: &[Option<(u32, i32)>],
-    iap_micros: &[i64],
-    revenue_micros: &[i64],
-) -> [Vec<Option<f64>>; 2] {
+fn peer_features(keys: &[Option<(u32, i32)>], sums: &[WindowSums]) -> [Vec<Option<f64>>; 2] {
     let player = |row: usize| PeerTotals {
         installs: 1,
-        payers: i64::from(iap_micros[row] > 0),
-        revenue_micros: revenue_micros[row],
+        payers: i64::from(sums[row].summed[IAP_REVENUE] > 0),
+        revenue_micros: sums[row].summed[TOTAL_REVENUE],
     };
     // A group's install days are few: the players are added up per day first, then each day's
     // window from its days.
@@ -852,12 +923,23 @@ pub fn label_column(horizon: i32) -> &'static str {
 /// The features of `frame` (a [`snapshot`]) as a row-major f32 matrix in the order of
 /// [`Vocabulary::feature_names`]; a missing value is NaN, which XGBoost treats as missing.
 pub fn matrix(frame: &DataFrame, vocabulary: &Vocabulary) -> PolarsResult<Vec<f32>> {
-    let numeric = frame
+    let numeric = f32_columns(frame, &vocabulary.numeric)?;
+    let numeric = numeric
+        .iter()
+        .map(|column| Ok(Numeric::Values(column.cont_slice()?)))
+        .collect::<PolarsResult<Vec<_>>>()?;
+    let categories = Categories::of(frame)?;
+    let rows: Vec<usize> = (0..frame.height()).collect();
+    Ok(Layout::of(numeric, &categories, vocabulary)?.matrix(&rows))
+}
+
+/// `names` of `frame` as contiguous f32 columns, missing as NaN: how a matrix reads a column.
+fn f32_columns(frame: &DataFrame, names: &[String]) -> PolarsResult<Vec<Float32Chunked>> {
+    let cast = frame
         .clone()
         .lazy()
         .select(
-            vocabulary
-                .numeric
+            names
                 .iter()
                 .map(|name| {
                     col(name.as_str())
@@ -867,8 +949,7 @@ pub fn matrix(frame: &DataFrame, vocabulary: &Vocabulary) -> PolarsResult<Vec<f3
                 .collect::<Vec<_>>(),
         )
         .collect()?;
-    let numeric = numeric
-        .columns()
+    cast.columns()
         .iter()
         .map(|column| {
             Ok(column
@@ -877,70 +958,210 @@ pub fn matrix(frame: &DataFrame, vocabulary: &Vocabulary) -> PolarsResult<Vec<f3
                 .rechunk()
                 .into_owned())
         })
-        .collect::<PolarsResult<Vec<Float32Chunked>>>()?;
-    let numeric = numeric
-        .iter()
-        .map(|column| column.cont_slice())
-        .collect::<PolarsResult<Vec<&[f32]>>>()?;
-    // Each attribute's one-hot columns as one position per row: the column of the row's
-    // value, if the vocabulary has it. One write per row and attribute, where a column per
-    // value was a comparison per row and value and a column of zeros to copy.
-    let mut one_hot: Vec<(usize, Vec<u32>)> = Vec::new();
-    let mut width = numeric.len();
-    for attribute in CATEGORICAL {
-        let values = vocabulary.values(attribute);
-        if values.is_empty() {
-            continue;
-        }
-        let columns: PlHashMap<&str, u32> = values
+        .collect()
+}
+
+/// What the players' own rows give a matrix of theirs: the [`LIFECYCLE_NUMERIC`] features and
+/// the categories. Read once per frame of players, for every window and booster.
+pub struct MatrixInputs {
+    numeric: Vec<(String, Float32Chunked)>,
+    categories: Categories,
+}
+
+impl MatrixInputs {
+    pub fn of(players: &DataFrame) -> PolarsResult<Self> {
+        let names: Vec<String> = LIFECYCLE_NUMERIC
             .iter()
-            .zip(width as u32..)
-            .map(|(value, column)| (value.as_str(), column))
+            .filter(|name| players.column(name).is_ok())
+            .map(|name| name.to_string())
             .collect();
-        let hot = frame
-            .column(attribute)?
-            .str()?
+        let columns = f32_columns(players, &names)?;
+        Ok(MatrixInputs {
+            numeric: names.into_iter().zip(columns).collect(),
+            categories: Categories::of(players)?,
+        })
+    }
+}
+
+/// Where a numeric column of a matrix takes its values from, by row.
+enum Numeric<'a> {
+    /// A column, as [`f32_columns`] reads it.
+    Values(&'a [f32]),
+    Window(&'a Window, WindowFeature),
+}
+
+/// The [`CATEGORICAL`] attributes of a frame's rows, each distinct value numbered once: a
+/// matrix finds a row's one-hot column through the number, where hashing the row's strings
+/// again for every booster cost as much as the rest of the matrix.
+pub struct Categories {
+    /// Per attribute in [`CATEGORICAL`] order, if the frame has it: its distinct values, and
+    /// each row's value's position among them ([`NOT_HOT`] for a missing one).
+    attributes: Vec<Option<(Vec<String>, Vec<u32>)>>,
+}
+
+impl Categories {
+    fn of(frame: &DataFrame) -> PolarsResult<Self> {
+        let attributes = CATEGORICAL
             .iter()
-            .map(|value| {
-                value
-                    .and_then(|value| columns.get(value).copied())
-                    .unwrap_or(NOT_HOT)
+            .map(|attribute| {
+                let Ok(column) = frame.column(attribute) else {
+                    return Ok(None);
+                };
+                let mut distinct: Vec<String> = Vec::new();
+                let mut numbers: PlHashMap<&str, u32> = PlHashMap::new();
+                let of_row = column
+                    .str()?
+                    .iter()
+                    .map(|value| match value {
+                        Some(value) => *numbers.entry(value).or_insert_with(|| {
+                            distinct.push(value.to_string());
+                            distinct.len() as u32 - 1
+                        }),
+                        None => NOT_HOT,
+                    })
+                    .collect();
+                Ok(Some((distinct, of_row)))
             })
-            .collect();
-        one_hot.push((width, hot));
-        width += values.len();
+            .collect::<PolarsResult<_>>()?;
+        Ok(Categories { attributes })
     }
-    let mut values = vec![0.0; frame.height() * width];
-    if width == 0 {
-        return Ok(values);
-    }
-    // Column to row order a block of rows at a time: the block's rows stay in cache while
-    // each column is written into them, where whole columns would touch every row's cache
-    // line once per feature.
-    const BLOCK_ROWS: usize = 512;
-    values
-        .par_chunks_mut(BLOCK_ROWS * width)
-        .enumerate()
-        .for_each(|(block, rows)| {
-            let block_rows = block * BLOCK_ROWS..block * BLOCK_ROWS + rows.len() / width;
-            for (index, column) in numeric.iter().enumerate() {
-                let block_values = &column[block_rows.clone()];
-                for (row, value) in rows.chunks_exact_mut(width).zip(block_values) {
-                    row[index] = *value;
-                }
+
+    /// Per attribute with one-hot columns in `vocabulary`, each row's column in a matrix whose
+    /// one-hot columns start at `first_column` ([`NOT_HOT`] for a value the vocabulary does
+    /// not have), by way of a column per distinct value; and the width after them.
+    fn hot_columns(
+        &self,
+        vocabulary: &Vocabulary,
+        first_column: usize,
+    ) -> PolarsResult<(Vec<OneHot<'_>>, usize)> {
+        let mut hot = Vec::new();
+        let mut width = first_column;
+        for (attribute, values) in CATEGORICAL.iter().zip(&self.attributes) {
+            let known = vocabulary.values(attribute);
+            if known.is_empty() {
+                continue;
             }
-            for (_, hot) in &one_hot {
-                for (row, column) in rows.chunks_exact_mut(width).zip(&hot[block_rows.clone()]) {
-                    if *column != NOT_HOT {
-                        row[*column as usize] = 1.0;
+            let Some((distinct, of_row)) = values else {
+                polars_bail!(ColumnNotFound: "{attribute}");
+            };
+            let columns: PlHashMap<&str, u32> = known
+                .iter()
+                .zip(width as u32..)
+                .map(|(value, column)| (value.as_str(), column))
+                .collect();
+            let column_of_value = distinct
+                .iter()
+                .map(|value| columns.get(value.as_str()).copied().unwrap_or(NOT_HOT))
+                .collect();
+            hot.push(OneHot {
+                of_row,
+                column_of_value,
+            });
+            width += known.len();
+        }
+        Ok((hot, width))
+    }
+}
+
+/// Where each column of a matrix takes its values from: the numeric features in the
+/// vocabulary's order, then its one-hot columns. Worked out once, then written for any rows.
+pub struct Layout<'a> {
+    numeric: Vec<Numeric<'a>>,
+    one_hot: Vec<OneHot<'a>>,
+    width: usize,
+}
+
+impl<'a> Layout<'a> {
+    fn of(
+        numeric: Vec<Numeric<'a>>,
+        categories: &'a Categories,
+        vocabulary: &Vocabulary,
+    ) -> PolarsResult<Self> {
+        let (one_hot, width) = categories.hot_columns(vocabulary, numeric.len())?;
+        Ok(Layout {
+            numeric,
+            one_hot,
+            width,
+        })
+    }
+
+    /// Values per row.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// The matrix of `rows` (positions in the layout's columns), written on every core.
+    pub fn matrix(&self, rows: &[usize]) -> Vec<f32> {
+        let mut values = vec![0.0; rows.len() * self.width];
+        if self.width > 0 {
+            values
+                .par_chunks_mut(BLOCK_ROWS * self.width)
+                .zip(rows.par_chunks(BLOCK_ROWS))
+                .for_each(|(block, rows)| self.write(rows, block));
+        }
+        values
+    }
+
+    /// Writes the rows of `rows` into `values` (zeros, [`Layout::width`] per row). A block
+    /// of rows at a time: the block's rows stay in cache while each column is written into
+    /// them, where whole columns would touch every row's cache line once per feature.
+    pub fn write(&self, rows: &[usize], values: &mut [f32]) {
+        if self.width == 0 {
+            return;
+        }
+        for (block, rows) in values
+            .chunks_mut(BLOCK_ROWS * self.width)
+            .zip(rows.chunks(BLOCK_ROWS))
+        {
+            self.write_block(rows, block);
+        }
+    }
+
+    fn write_block(&self, rows: &[usize], block: &mut [f32]) {
+        let width = self.width;
+        for (index, column) in self.numeric.iter().enumerate() {
+            let cells = block.chunks_exact_mut(width).map(|row| &mut row[index]);
+            match column {
+                Numeric::Values(values) => {
+                    for (cell, row) in cells.zip(rows) {
+                        *cell = values[*row];
+                    }
+                }
+                Numeric::Window(window, feature) => {
+                    for (cell, row) in cells.zip(rows) {
+                        *cell = window
+                            .value(*feature, *row)
+                            .map_or(f32::NAN, |value| value as f32);
                     }
                 }
             }
-        });
-    Ok(values)
+        }
+        for attribute in &self.one_hot {
+            for (cells, row) in block.chunks_exact_mut(width).zip(rows) {
+                let value = attribute.of_row[*row];
+                if value != NOT_HOT {
+                    let column = attribute.column_of_value[value as usize];
+                    if column != NOT_HOT {
+                        cells[column as usize] = 1.0;
+                    }
+                }
+            }
+        }
+    }
 }
 
-/// A row whose value has no one-hot column.
+/// The one-hot columns of an attribute in a [`Layout`].
+struct OneHot<'a> {
+    /// Each row's value, as [`Categories`] numbers it.
+    of_row: &'a [u32],
+    /// Each value's column, or [`NOT_HOT`].
+    column_of_value: Vec<u32>,
+}
+
+/// Rows of a matrix written together (see [`Layout::write`]).
+const BLOCK_ROWS: usize = 512;
+
+/// A row whose value has no one-hot column, or no value.
 const NOT_HOT: u32 = u32::MAX;
 
 #[cfg(test)]
@@ -1145,14 +1366,7 @@ mod tests {
         assert_eq!(float_column(&own, "active_days").unwrap(), [2.0, 0.0]);
         // quiet was never active in days 0..=1: as if last seen the day before install.
         assert_eq!(float_column(&own, "days_since_active").unwrap(), [0.0, 2.0]);
-        let last_day: Vec<Option<bool>> = own
-            .column("active_last_day")
-            .unwrap()
-            .bool()
-            .unwrap()
-            .iter()
-            .collect();
-        assert_eq!(last_day, [Some(true), Some(false)]);
+        assert_eq!(float_column(&own, "active_last_day").unwrap(), [1.0, 0.0]);
     }
 
     #[test]
@@ -1369,40 +1583,94 @@ mod tests {
     }
 
     #[test]
-    fn the_features_of_some_players_are_theirs_among_all_players() {
-        let (players, days) = peer_studio();
-        let by_player = |frame: LazyFrame| {
-            frame
-                .sort(["player_id"], SortMultipleOptions::default())
-                .collect()
-                .unwrap()
-        };
-        let (players, days) = numbered(players.lazy(), days.lazy()).unwrap();
-        let is_wanted = |id: &str| id == "b" || id == "e";
-        let wanted: Vec<bool> = string_column(&players, "player_id")
-            .unwrap()
-            .iter()
-            .map(|id| id.as_deref().is_some_and(is_wanted))
-            .collect();
-        let everyone = by_player(
-            features(&players, &days, 1).unwrap().filter(
-                col("player_id")
-                    .eq(lit("b"))
-                    .or(col("player_id").eq(lit("e"))),
+    fn a_windows_matrix_of_some_players_is_the_frames_matrix_of_their_rows() {
+        let (mut players, days) = peer_studio();
+        let attributes = [
+            Column::new(
+                "install_cost_usd".into(),
+                [Some(1.5), None, Some(0.5), Some(2.0), None, None],
             ),
-        );
-        let some = by_player(features_of(&wanted, &players, &days, 1, None).unwrap());
-        assert_eq!(some.height(), 2);
-        assert!(
-            some.equals_missing(&everyone),
-            "{some}\n differs from\n{everyone}"
-        );
+            Column::new(
+                "is_minor".into(),
+                [
+                    Some(false),
+                    Some(true),
+                    None,
+                    Some(false),
+                    Some(false),
+                    None,
+                ],
+            ),
+            Column::new(
+                "platform".into(),
+                [
+                    Some("ios"),
+                    Some("android"),
+                    None,
+                    Some("ios"),
+                    Some("web"),
+                    Some("ios"),
+                ],
+            ),
+            Column::new("country_code".into(), ["US", "US", "BR", "DE", "US", "BR"]),
+            Column::new(
+                "media_source".into(),
+                ["meta", "meta", "meta", "meta", "meta", "organic"],
+            ),
+        ];
+        for column in attributes {
+            players.with_column(column).unwrap();
+        }
+        let (players, days) = numbered(players.lazy(), days.lazy()).unwrap();
+        // Trained without web: e's platform has no column.
+        let vocabulary = Vocabulary {
+            platform: vec!["android".into(), "ios".into()],
+            ..Vocabulary::of(&players).unwrap()
+        };
+        let frame = features(&players, &days, 1).unwrap().collect().unwrap();
+        // e, then b: a booster's rows come in any order.
+        let rows = [4, 1];
+        let of_rows = frame
+            .take(&IdxCa::from_vec("rows".into(), vec![4, 1]))
+            .unwrap();
+        let expected = matrix(&of_rows, &vocabulary).unwrap();
+        let window = Window::of(&feature_inputs(&players).unwrap(), &days, 1, None).unwrap();
+        let inputs = MatrixInputs::of(&players).unwrap();
+        let values = window.layout(&inputs, &vocabulary).unwrap().matrix(&rows);
+        let bits = |values: &[f32]| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&values), bits(&expected));
+
+        let names = vocabulary.feature_names();
+        let at = |row: usize, name: &str| {
+            values[row * names.len() + names.iter().position(|n| n == name).unwrap()]
+        };
         // e's own revenue counts its first day only, its peers' theirs (d's day 1 included).
-        assert_eq!(float_column(&some, "total_revenue").unwrap(), [1.0, 0.0]);
+        assert_eq!((at(0, "total_revenue"), at(1, "total_revenue")), (0.0, 1.0));
+        assert_eq!(at(0, "peer_revenue_per_install"), (3.5f64 / 3.0) as f32);
+        assert_eq!(at(1, "peer_revenue_per_install"), 5.0);
+        assert_eq!((at(0, "is_minor"), at(1, "is_minor")), (0.0, 1.0));
+        assert!(at(1, "install_cost_usd").is_nan());
         assert_eq!(
-            float_column(&some, "peer_revenue_per_install").unwrap(),
-            [5.0, 3.5 / 3.0]
+            (at(0, "platform=ios"), at(0, "platform=android")),
+            (0.0, 0.0)
         );
+        assert_eq!(at(1, "platform=android"), 1.0);
+        // A feature this build does not compute is refused.
+        let renamed = Vocabulary {
+            numeric: vec!["no_such_feature".into()],
+            ..vocabulary
+        };
+        assert!(window.layout(&inputs, &renamed).is_err());
+    }
+
+    #[test]
+    fn every_numeric_feature_is_a_window_feature_or_the_lifecycles_own() {
+        for name in numeric() {
+            let from_window = WindowFeature::named(name).is_some();
+            let from_lifecycle = LIFECYCLE_NUMERIC.contains(&name);
+            assert!(from_window != from_lifecycle, "{name}");
+        }
+        assert!(WindowFeature::all().all(|feature| numeric().any(|n| n == feature.name())));
     }
 
     #[test]

@@ -207,14 +207,19 @@ impl Forest {
         let rows = values.len() / width;
         let mut predictions = vec![self.base_margin; rows];
         let per_thread = rows.div_ceil(threads.max(1) as usize).max(1);
-        std::thread::scope(|scope| {
-            for (rows, sums) in values
-                .chunks(per_thread * width)
-                .zip(predictions.chunks_mut(per_thread))
-            {
-                scope.spawn(move || self.add_trees(rows, width, sums));
-            }
-        });
+        if per_thread == rows {
+            // One thread's share: walked on this thread rather than on one started for it.
+            self.add_trees(values, width, &mut predictions);
+        } else {
+            std::thread::scope(|scope| {
+                for (rows, sums) in values
+                    .chunks(per_thread * width)
+                    .zip(predictions.chunks_mut(per_thread))
+                {
+                    scope.spawn(move || self.add_trees(rows, width, sums));
+                }
+            });
+        }
         predictions
             .iter_mut()
             .for_each(|margin| *margin = self.link.apply(*margin));

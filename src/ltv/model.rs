@@ -203,6 +203,12 @@ impl Model {
     }
 
     pub fn predict(&self, features: &Features) -> Result<Vec<f32>, ModelError> {
+        self.predict_on(features, self.threads)
+    }
+
+    /// [`Model::predict`] on `threads` threads; one where the caller spreads blocks of rows
+    /// over the cores itself.
+    pub fn predict_on(&self, features: &Features, threads: u32) -> Result<Vec<f32>, ModelError> {
         if features.rows == 0 {
             return Ok(Vec::new());
         }
@@ -215,7 +221,7 @@ impl Model {
         }
         let raw = self
             .forest
-            .predict(features.values, features.width, self.threads);
+            .predict(features.values, features.width, threads);
         Ok(self.balanced(raw))
     }
 
