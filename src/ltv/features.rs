@@ -15,7 +15,7 @@
 //! has, so training and scoring see the same thing.
 
 use std::collections::{BTreeSet, HashMap};
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 
 use polars::prelude::*;
 use polars_arrow::array::{PrimitiveArray, Utf8ViewArray};
@@ -211,7 +211,6 @@ struct FactChunk {
 
 /// One fact row of one of the players.
 struct Fact {
-    player: usize,
     day: i32,
     is_active: bool,
     /// As [`FactChunk::summed`].
@@ -271,8 +270,9 @@ impl PlayerDays {
         })
     }
 
-    /// Each fact row of one of the players, in the frame's order.
-    fn facts(&self) -> impl Iterator<Item = Fact> + '_ {
+    /// Each fact row of one of the players and its player, in the frame's order.
+    #[cfg(test)]
+    fn facts(&self) -> impl Iterator<Item = (usize, Fact)> + '_ {
         let starts = self.chunks.iter().scan(0, |start, chunk| {
             let first = *start;
             *start += chunk.day_number.len();
@@ -287,29 +287,67 @@ impl PlayerDays {
                 (0..days.len()).filter_map(move |row| {
                     let fact = first + row;
                     let player = self.player[fact];
-                    (player != NOT_NUMBERED).then(|| Fact {
-                        player: player as usize,
+                    let fact = Fact {
                         day: days[row],
                         is_active: self.is_active[fact],
                         summed: summed.map(|column| column[row]),
-                    })
+                    };
+                    (player != NOT_NUMBERED).then_some((player as usize, fact))
                 })
             })
     }
 
-    /// The fact rows of days 0..=`n` of a window, with their day in the window. Without
-    /// `day_zero` a window starts at install; with it, at `day_zero[player]` days after install.
-    fn window<'d>(
-        &'d self,
-        n: i32,
-        day_zero: Option<&'d [i32]>,
-    ) -> impl Iterator<Item = Fact> + 'd {
-        self.facts().filter_map(move |mut fact| {
-            fact.day = fact
-                .day
-                .saturating_sub(day_zero.map_or(0, |zero| zero[fact.player]));
-            (0..=n).contains(&fact.day).then_some(fact)
-        })
+    /// Adds each fact row whose day is in `days` into its player's place in `totals` (one
+    /// per player) with `add`. Without `day_zero` a fact's day counts from install; with it,
+    /// from `day_zero[player]` days after install, and the fact is given that day.
+    ///
+    /// On every core: each takes a range of players and reads past the other players' facts.
+    /// A fact's player is a random place among a million, and those writes, not the reading,
+    /// were what a pass on one core waited for.
+    fn add_up<T: Send>(
+        &self,
+        days: RangeInclusive<i32>,
+        day_zero: Option<&[i32]>,
+        totals: &mut [T],
+        add: impl Fn(&mut T, &Fact) + Sync,
+    ) {
+        let per_core = self
+            .players
+            .div_ceil(rayon::current_num_threads().max(1))
+            .max(1);
+        totals
+            .par_chunks_mut(per_core)
+            .enumerate()
+            .for_each(|(part, totals)| {
+                let first_player = part * per_core;
+                let mut first_fact = 0;
+                for chunk in &self.chunks {
+                    let day_numbers: &[i32] = chunk.day_number.values();
+                    let numbered = &self.player[first_fact..][..day_numbers.len()];
+                    let summed = chunk.summed.each_ref().map(|column| &column.values()[..]);
+                    for (row, (player, day)) in numbered.iter().zip(day_numbers).enumerate() {
+                        // A stranger's NOT_NUMBERED is past every range.
+                        let player = *player as usize;
+                        let Some(total) = player
+                            .checked_sub(first_player)
+                            .and_then(|at| totals.get_mut(at))
+                        else {
+                            continue;
+                        };
+                        let day = day.saturating_sub(day_zero.map_or(0, |zero| zero[player]));
+                        if !days.contains(&day) {
+                            continue;
+                        }
+                        let fact = Fact {
+                            day,
+                            is_active: self.is_active[first_fact + row],
+                            summed: summed.map(|column| column[row]),
+                        };
+                        add(total, &fact);
+                    }
+                    first_fact += day_numbers.len();
+                }
+            });
     }
 
     /// Revenue from install through each of `horizons`, per player, in whole micro-units.
@@ -319,13 +357,14 @@ impl PlayerDays {
     ) -> [Vec<i64>; HORIZONS] {
         // A player's sums side by side: one cache line per fact, not one per horizon.
         let mut sums = vec![[0i64; HORIZONS]; self.players];
-        for fact in self.facts() {
-            for (sum, horizon) in sums[fact.player].iter_mut().zip(horizons) {
+        let last = horizons.iter().copied().max().unwrap_or(i32::MIN);
+        self.add_up(i32::MIN..=last, None, &mut sums, |sums, fact| {
+            for (sum, horizon) in sums.iter_mut().zip(horizons) {
                 if fact.day <= *horizon {
                     *sum += fact.summed[TOTAL_REVENUE];
                 }
             }
-        }
+        });
         std::array::from_fn(|horizon| sums.iter().map(|sum| sum[horizon]).collect())
     }
 }
@@ -731,9 +770,7 @@ impl Window {
         // A player's sums side by side: one or two cache lines per fact, where a column per
         // sum was a line per sum.
         let mut sums = vec![WindowSums::NOTHING; rows];
-        for fact in days.window(n, day_zero) {
-            sums[fact.player].add(&fact, n);
-        }
+        days.add_up(0..=n, day_zero, &mut sums, |sums, fact| sums.add(fact, n));
         let peers = peer_features(&peer_keys(players)?, &sums);
         Ok(Window { n, sums, peers })
     }
@@ -903,10 +940,14 @@ fn peer_features(keys: &[Option<(u32, i32)>], sums: &[WindowSums]) -> [Vec<Optio
 pub fn snapshot(players: &DataFrame, days: &PlayerDays, n: i32) -> PolarsResult<LazyFrame> {
     let mut frame = window_features(players, days, n, None)?;
     let mut active_after = vec![false; frame.height()];
-    let churn_days = n + 1..=n + CHURN_WINDOW_DAYS;
-    for fact in days.facts() {
-        active_after[fact.player] |= fact.is_active && churn_days.contains(&fact.day);
-    }
+    days.add_up(
+        n + 1..=n + CHURN_WINDOW_DAYS,
+        None,
+        &mut active_after,
+        |active, fact| {
+            *active |= fact.is_active;
+        },
+    );
     frame.with_column(Column::new("active_after".into(), active_after))?;
     Ok(frame.lazy())
 }
@@ -1239,7 +1280,7 @@ mod tests {
         assert_eq!(numbered_days.players, 2);
         let mut facts: Vec<(usize, i32, i64)> = numbered_days
             .facts()
-            .map(|fact| (fact.player, fact.day, fact.summed[TOTAL_REVENUE]))
+            .map(|(player, fact)| (player, fact.day, fact.summed[TOTAL_REVENUE]))
             .collect();
         facts.sort();
         assert_eq!(
@@ -1380,7 +1421,7 @@ mod tests {
             let facts = PlayerDays::of(&players, facts.lazy()).unwrap();
             facts
                 .facts()
-                .map(|fact| (fact.player, fact.summed[TOTAL_REVENUE]))
+                .map(|(player, fact)| (player, fact.summed[TOTAL_REVENUE]))
                 .collect::<Vec<_>>()
         };
         assert_eq!(
@@ -1423,7 +1464,7 @@ mod tests {
         let (players, days) = numbered(players.lazy(), facts.lazy()).unwrap();
         let found: Vec<(usize, i64)> = days
             .facts()
-            .map(|fact| (fact.player, fact.summed[TOTAL_REVENUE] / 1_000_000))
+            .map(|(player, fact)| (player, fact.summed[TOTAL_REVENUE] / 1_000_000))
             .collect();
         assert_eq!(found, [(3, 1), (4, 2), (0, 4), (2, 8), (1, 16)]);
         assert_eq!(
@@ -1568,6 +1609,24 @@ mod tests {
             column("peer_revenue_per_install"),
             [None, Some(5.0), Some(3.0), Some(0.5), Some(3.5 / 3.0), None]
         );
+    }
+
+    #[test]
+    fn facts_added_up_on_every_core_land_with_their_player() {
+        let (players, days) = peer_studio();
+        let (_, days) = numbered(players.lazy(), days.lazy()).unwrap();
+        // Each core takes a range of the six players; the totals are those of one pass.
+        let [through_day_0, through_day_1] = days.revenue_through(&[0, 1]);
+        let mut expected = [vec![0; 6], vec![0; 6]];
+        for (player, fact) in days.facts() {
+            for (horizon, totals) in expected.iter_mut().enumerate() {
+                if fact.day <= horizon as i32 {
+                    totals[player] += fact.summed[TOTAL_REVENUE];
+                }
+            }
+        }
+        assert_eq!([through_day_0, through_day_1], expected);
+        assert_eq!(expected[1][3], 2_500_000, "d's days 0 and 1");
     }
 
     #[test]
