@@ -190,6 +190,8 @@ pub struct PlayerDays {
     is_active: Vec<bool>,
     /// The rest of the columns, a chunk of rows at a time.
     chunks: Vec<FactChunk>,
+    /// The players' acquisition peers, whose totals every window's peer features are.
+    peers: PeerCells,
 }
 
 /// [`SUMMED_MICROS`] and [`SUMMED_COUNTS`].
@@ -267,6 +269,7 @@ impl PlayerDays {
                 .map(|active| active == Some(true))
                 .collect(),
             chunks,
+            peers: PeerCells::of(players)?,
         })
     }
 
@@ -771,7 +774,7 @@ impl Window {
         // sum was a line per sum.
         let mut sums = vec![WindowSums::NOTHING; rows];
         days.add_up(0..=n, day_zero, &mut sums, |sums, fact| sums.add(fact, n));
-        let peers = peer_features(&peer_keys(players)?, &sums);
+        let peers = peer_features(&days.peers, &sums);
         Ok(Window { n, sums, peers })
     }
 
@@ -843,15 +846,40 @@ fn window_features(
     players.hstack(&columns)
 }
 
-/// Each player's acquisition peer group and install day; `None` without an install day.
-fn peer_keys(players: &DataFrame) -> PolarsResult<Vec<Option<(u32, i32)>>> {
-    let groups = players.column(PEER_GROUP)?.u32()?;
-    let install_days = players.column("acquisition_date")?.cast(&DataType::Int32)?;
-    Ok(groups
-        .iter()
-        .zip(install_days.i32()?.iter())
-        .map(|(group, day)| group.zip(day))
-        .collect())
+/// The players' acquisition peer cells: each (peer group, install day) somebody installed on,
+/// and each player's. Found once for all windows, so that a window adds up its peers by
+/// position, where a hash of each player's group and day cost as much as the window's sums.
+struct PeerCells {
+    /// In order of group, then day.
+    cells: Vec<(u32, i32)>,
+    /// Per player, the position of their cell, or [`NO_CELL`] without an install day.
+    of_player: Vec<u32>,
+}
+
+/// [`PeerCells::of_player`] of a player without an install day.
+const NO_CELL: u32 = u32::MAX;
+
+impl PeerCells {
+    fn of(players: &DataFrame) -> PolarsResult<Self> {
+        let groups = players.column(PEER_GROUP)?.u32()?;
+        let install_days = players.column("acquisition_date")?.cast(&DataType::Int32)?;
+        let keys: Vec<Option<(u32, i32)>> = groups
+            .iter()
+            .zip(install_days.i32()?.iter())
+            .map(|(group, day)| group.zip(day))
+            .collect();
+        let cells: BTreeSet<(u32, i32)> = keys.iter().flatten().copied().collect();
+        let cells: Vec<(u32, i32)> = cells.into_iter().collect();
+        let positions: PlHashMap<(u32, i32), u32> = cells.iter().copied().zip(0..).collect();
+        let of_player = keys
+            .iter()
+            .map(|key| {
+                key.and_then(|key| positions.get(&key).copied())
+                    .unwrap_or(NO_CELL)
+            })
+            .collect();
+        Ok(PeerCells { cells, of_player })
+    }
 }
 
 /// What a set of acquisition peers adds up to.
@@ -881,7 +909,7 @@ impl PeerTotals {
 /// before, the share who paid in the window (IAP revenue above zero in their `sums`) and
 /// their total revenue per install. Missing for a player without such peers. Integer totals,
 /// so a player's features do not depend on the order the players come in.
-fn peer_features(keys: &[Option<(u32, i32)>], sums: &[WindowSums]) -> [Vec<Option<f64>>; 2] {
+fn peer_features(peers: &PeerCells, sums: &[WindowSums]) -> [Vec<Option<f64>>; 2] {
     let player = |row: usize| PeerTotals {
         installs: 1,
         payers: i64::from(sums[row].summed[IAP_REVENUE] > 0),
@@ -889,40 +917,35 @@ fn peer_features(keys: &[Option<(u32, i32)>], sums: &[WindowSums]) -> [Vec<Optio
     };
     // A group's install days are few: the players are added up per day first, then each day's
     // window from its days.
-    let mut by_day: PlHashMap<(u32, i32), PeerTotals> = PlHashMap::new();
-    for (row, key) in keys.iter().enumerate() {
-        if let Some(key) = key {
-            by_day.entry(*key).or_default().add(&player(row));
+    let mut on_day = vec![PeerTotals::default(); peers.cells.len()];
+    for (row, cell) in peers.of_player.iter().enumerate() {
+        if *cell != NO_CELL {
+            on_day[*cell as usize].add(&player(row));
         }
     }
-    let mut days: Vec<((u32, i32), PeerTotals)> = by_day.into_iter().collect();
-    days.sort_unstable_by_key(|(key, _)| *key);
-    let mut windows: PlHashMap<(u32, i32), PeerTotals> = PlHashMap::with_capacity(days.len());
+    let mut windows = Vec::with_capacity(on_day.len());
     let mut in_window = PeerTotals::default();
     let mut first = 0;
-    for ((group, day), totals) in &days {
+    for ((group, day), totals) in peers.cells.iter().zip(&on_day) {
         in_window.add(totals);
         let starts = i64::from(*day) - i64::from(PEER_DAYS);
-        while days[first].0.0 != *group || i64::from(days[first].0.1) <= starts {
-            in_window.take_away(&days[first].1);
+        while peers.cells[first].0 != *group || i64::from(peers.cells[first].1) <= starts {
+            in_window.take_away(&on_day[first]);
             first += 1;
         }
-        windows.insert((*group, *day), in_window);
+        windows.push(in_window);
     }
-    let mut payer_share = Vec::with_capacity(keys.len());
-    let mut revenue_per_install = Vec::with_capacity(keys.len());
-    for (row, key) in keys.iter().enumerate() {
+    let mut payer_share = Vec::with_capacity(sums.len());
+    let mut revenue_per_install = Vec::with_capacity(sums.len());
+    for (row, cell) in peers.of_player.iter().enumerate() {
         // The player's window without the player.
-        let mut peers = key
-            .and_then(|key| windows.get(&key))
-            .copied()
-            .unwrap_or_default();
+        let mut peers = windows.get(*cell as usize).copied().unwrap_or_default();
         peers.take_away(&player(row));
         let (share, revenue) = if peers.installs > 0 {
             let installs = peers.installs as f64;
             (
                 Some(peers.payers as f64 / installs),
-                // As [`dollars`]: micro-units to dollars, then per peer.
+                // Micro-units to dollars, then per peer.
                 Some(peers.revenue_micros as f64 / 1e6 / installs),
             )
         } else {
