@@ -190,7 +190,8 @@ pub struct PlayerDays {
     is_active: Vec<bool>,
     /// The rest of the columns, a chunk of rows at a time.
     chunks: Vec<FactChunk>,
-    /// The players' acquisition peers, whose totals every window's peer features are.
+    /// Which acquisition peers each player has: every window adds up its peer features by
+    /// these cells.
     peers: PeerCells,
 }
 
@@ -736,7 +737,7 @@ impl WindowFeature {
 /// The [`WindowFeature`]s of one window of every player's days: days 0..=n after install, or
 /// after a day zero of each player's. Added up once per window, then laid out as a frame's
 /// columns ([`features`], what training reads) or straight into the matrix rows of the
-/// players a booster scores ([`Window::matrix`]), both through [`Window::value`].
+/// players a booster scores ([`Window::layout`]), both through [`Window::value`].
 pub struct Window {
     n: i32,
     sums: Vec<WindowSums>,
@@ -814,18 +815,9 @@ impl Window {
         let numeric = vocabulary
             .numeric
             .iter()
-            .map(|name| {
-                match WindowFeature::named(name) {
+            .map(|name| match WindowFeature::named(name) {
                 Some(feature) => Ok(Numeric::Window(self, feature)),
-                None => players
-                    .numeric
-                    .iter()
-                    .find(|(known, _)| known == name)
-                    .map(|(_, values)| values.cont_slice().map(Numeric::Values))
-                    .unwrap_or_else(|| {
-                        polars_bail!(ColumnNotFound: "feature {name} is not computed by this build")
-                    }),
-            }
+                None => players.column(name).map(Numeric::Values),
             })
             .collect::<PolarsResult<Vec<_>>>()?;
         Layout::of(numeric, &players.categories, vocabulary)
@@ -1033,6 +1025,7 @@ pub struct MatrixInputs {
 }
 
 impl MatrixInputs {
+    /// Those of `players` ([`numbered`]) that they have.
     pub fn of(players: &DataFrame) -> PolarsResult<Self> {
         let names: Vec<String> = LIFECYCLE_NUMERIC
             .iter()
@@ -1044,6 +1037,16 @@ impl MatrixInputs {
             numeric: names.into_iter().zip(columns).collect(),
             categories: Categories::of(players)?,
         })
+    }
+
+    /// The [`LIFECYCLE_NUMERIC`] feature `name`, by player row.
+    fn column(&self, name: &str) -> PolarsResult<&[f32]> {
+        match self.numeric.iter().find(|(known, _)| known == name) {
+            Some((_, values)) => values.cont_slice(),
+            None => polars_bail!(
+                ColumnNotFound: "feature {name}: neither a window's features nor the players' columns have it"
+            ),
+        }
     }
 }
 
@@ -1057,7 +1060,7 @@ enum Numeric<'a> {
 /// The [`CATEGORICAL`] attributes of a frame's rows, each distinct value numbered once: a
 /// matrix finds a row's one-hot column through the number, where hashing the row's strings
 /// again for every booster cost as much as the rest of the matrix.
-pub struct Categories {
+struct Categories {
     /// Per attribute in [`CATEGORICAL`] order, if the frame has it: its distinct values, and
     /// each row's value's position among them ([`NOT_HOT`] for a missing one).
     attributes: Vec<Option<(Vec<String>, Vec<u32>)>>,
