@@ -29,8 +29,8 @@ pub mod wire;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Sets the allocator up for the pLTV stages, which build frames of a million players per
-/// window; train-ltv, score-ltv and ltv_bench call it first.
+/// Sets the allocator up for the pLTV stages, which add up a million players' days per window
+/// into buffers of a hundred MB or more; train-ltv, score-ltv and ltv_bench call it first.
 ///
 /// - Freed memory is never handed back to the kernel (`purge_delay` -1). By default mimalloc
 ///   returns it after a second, and the next buffer of that size faults fresh pages in: on

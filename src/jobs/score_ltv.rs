@@ -168,8 +168,6 @@ pub fn score_players(
 struct Scorer<'a> {
     models: &'a ModelVersion,
     players: &'a DataFrame,
-    /// The columns of `players` their windows are added up from.
-    feature_inputs: DataFrame,
     /// What the boosters' matrices read of `players` themselves.
     matrix_inputs: MatrixInputs,
     /// The fact rows of the scored players.
@@ -204,7 +202,6 @@ impl<'a> Scorer<'a> {
         Ok(Scorer {
             models,
             players,
-            feature_inputs: features::feature_inputs(players)?,
             matrix_inputs: MatrixInputs::of(players)?,
             days,
             ages,
@@ -426,7 +423,7 @@ impl<'a> Scorer<'a> {
                 Some(latest_days.as_slice())
             }
         };
-        Window::of(&self.feature_inputs, &self.days, n, day_zero)
+        Window::of(self.players, &self.days, n, day_zero)
     }
 
     /// `model`'s raw prediction for each of `rows` from its `window`: revenue after day N,

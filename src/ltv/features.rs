@@ -641,22 +641,6 @@ pub fn features(players: &DataFrame, days: &PlayerDays, n: i32) -> PolarsResult<
     Ok(window_features(players, days, n, None)?.lazy())
 }
 
-/// The columns of [`numbered`] players that their features are made from: a scorer, which
-/// needs nothing else of them, leaves the rest out of what it keeps.
-pub fn feature_inputs(players: &DataFrame) -> PolarsResult<DataFrame> {
-    let needed = [PLAYER_ROW, PEER_GROUP, "acquisition_date"]
-        .iter()
-        .chain(&PER_PLAYER)
-        .chain(&CATEGORICAL);
-    let present: Vec<PlSmallStr> = players
-        .get_column_names()
-        .into_iter()
-        .filter(|name| needed.clone().any(|needed| name.as_str() == *needed))
-        .cloned()
-        .collect();
-    players.select(present)
-}
-
 /// The columns of [`SUMMED`] that are sums of whole micro-units (see [`crate::money`]): their
 /// totals do not depend on the order of the rows.
 const SUMMED_MICROS: [&str; 4] = [
@@ -716,11 +700,7 @@ impl WindowFeature {
 
     fn name(self) -> &'static str {
         match self {
-            WindowFeature::Summed(column) => SUMMED_MICROS
-                .get(column)
-                .or_else(|| SUMMED_COUNTS.get(column - SUMMED_MICROS.len()))
-                .copied()
-                .unwrap_or_default(),
+            WindowFeature::Summed(column) => summed_names().nth(column).unwrap_or_default(),
             WindowFeature::RevenueDay0 => "revenue_day0",
             WindowFeature::ActiveDays => "active_days",
             WindowFeature::ActiveLastDay => "active_last_day",
@@ -746,8 +726,8 @@ pub struct Window {
 }
 
 impl Window {
-    /// The window of days 0..=`n` of `players` ([`numbered`], in [`PLAYER_ROW`] order; the
-    /// [`feature_inputs`] are enough) from `days`. Without `day_zero` a player's days are
+    /// The window of days 0..=`n` of `players` ([`numbered`], in [`PLAYER_ROW`] order) from
+    /// `days`. Without `day_zero` a player's days are
     /// counted from install; with it, from `day_zero[row]` days after install (days before it
     /// are left out). One pass over the fact rows adds each into its player's position: at a
     /// million players a hash group-by of the fact rows and a join back cost many times the
@@ -1719,7 +1699,7 @@ mod tests {
             .take(&IdxCa::from_vec("rows".into(), vec![4, 1]))
             .unwrap();
         let expected = matrix(&of_rows, &vocabulary).unwrap();
-        let window = Window::of(&feature_inputs(&players).unwrap(), &days, 1, None).unwrap();
+        let window = Window::of(&players, &days, 1, None).unwrap();
         let inputs = MatrixInputs::of(&players).unwrap();
         let values = window.layout(&inputs, &vocabulary).unwrap().matrix(&rows);
         let bits = |values: &[f32]| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
