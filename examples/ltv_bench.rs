@@ -125,7 +125,7 @@ fn main() -> anyhow::Result<()> {
          in {generate_s:.1} s; {} boosting rounds):\n  \
          day-7 features + matrix      {features_s:6.1} s\n  \
          train D30 + churn, together  {train_pair_s:6.1} s\n  \
-         score every player           {score_s:6.1} s = {:.0} players/s ({scored} players, {} \
+         score every player           {score_s:6.2} s = {:.0} players/s ({scored} players, {} \
          without a D30)\n  \
          train-ltv fits 8 such boosters per run, two at a time (3 windows x D7/D30/churn, less \
          D7 at N=7; D180 comes from the cohort curve until cohorts mature): about {:.0} s at \

@@ -232,6 +232,7 @@ impl<'a> Scorer<'a> {
         // features are added up once for all its boosters, and one window is in memory at a
         // time, so the next reuses its memory.
         let mut future: HashMap<(i32, i32), (Vec<usize>, Vec<f64>)> = HashMap::new();
+        let mut spent = None;
         for n in OBSERVATION_DAYS {
             // Only players younger than a horizon need its booster's prediction.
             let boosters: Vec<(i32, &RegisteredModel, Vec<usize>)> = ltv_models
@@ -246,11 +247,12 @@ impl<'a> Scorer<'a> {
             if boosters.is_empty() {
                 continue;
             }
-            let window = self.window(n, Span::FirstDays)?;
+            let window = self.window(n, Span::FirstDays, spent.take())?;
             for (horizon, model, open) in boosters {
                 let predicted = self.predict(model, &window, &open)?;
                 future.insert((horizon, n), (open, predicted));
             }
+            spent = Some(window);
         }
 
         let mut ltv: Vec<(i32, PerPlayer)> = Vec::new();
@@ -304,11 +306,12 @@ impl<'a> Scorer<'a> {
 
         let mut churn: PerPlayer = vec![None; rows];
         for (n, (model, scored)) in self.scored_by(&Target::Churn.name()) {
-            let window = self.window(n, Span::LatestDays)?;
+            let window = self.window(n, Span::LatestDays, spent.take())?;
             let risks = self.predict(model, &window, &scored)?;
             for (row, risk) in scored.iter().zip(risks) {
                 churn[*row] = Some(risk);
             }
+            spent = Some(window);
         }
 
         let confidence: PerPlayer = (0..rows)
@@ -333,7 +336,6 @@ impl<'a> Scorer<'a> {
             "ltv_confidence" => confidence,
             "churn_risk" => churn.clone(),
             "predicted_churn_d7" => churn.iter().map(|r| r.map(|r| r >= CHURN_THRESHOLD)).collect::<Vec<_>>(),
-            "model_version" => vec![self.models.version.clone(); rows],
         )?;
         let whale_candidate = when(col("is_minor").not())
             .then(col("predicted_ltv_d180"))
@@ -342,7 +344,11 @@ impl<'a> Scorer<'a> {
             .players
             .hstack(predictions.columns())?
             .lazy()
-            .with_column(is_whale(whale_candidate, &[col("game_id")])?.alias("is_whale"))
+            .with_columns([
+                is_whale(whale_candidate, &[col("game_id")])?.alias("is_whale"),
+                // One value for every row, not a string per row.
+                lit(self.models.version.as_str()).alias("model_version"),
+            ])
             .select(
                 gold::PLAYER_LTV_SCORES
                     .columns
@@ -413,8 +419,9 @@ impl<'a> Scorer<'a> {
             .collect()
     }
 
-    /// The window-`n` features of every player (each other's acquisition peers).
-    fn window(&self, n: i32, which: Span) -> PolarsResult<Window> {
+    /// The window-`n` features of every player (each other's acquisition peers), in the
+    /// memory of the `spent` window if there is one.
+    fn window(&self, n: i32, which: Span, spent: Option<Window>) -> PolarsResult<Window> {
         let latest_days: Vec<i32>;
         let day_zero = match which {
             Span::FirstDays => None,
@@ -423,7 +430,10 @@ impl<'a> Scorer<'a> {
                 Some(latest_days.as_slice())
             }
         };
-        Window::of(self.players, &self.days, n, day_zero)
+        match spent {
+            Some(spent) => spent.reused(self.players, &self.days, n, day_zero),
+            None => Window::of(self.players, &self.days, n, day_zero),
+        }
     }
 
     /// `model`'s raw prediction for each of `rows` from its `window`: revenue after day N,

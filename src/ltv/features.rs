@@ -528,13 +528,18 @@ struct Cursor<'f> {
 impl<'a> PlayersByDay<'a> {
     /// `players` (in [`PLAYER_ROW`] order); a player missing a part of the key has no facts.
     fn of(players: &'a Keys) -> PolarsResult<Self> {
-        let mut listed: Vec<(i32, (&str, &str), u32)> = players
-            .runs(usize::MAX)?
-            .iter()
-            .flat_map(KeyRun::keys)
-            .zip(0u32..)
-            .filter_map(|((day, key), row)| Some((day?, key?, row)))
-            .collect();
+        // Room for every player up front: grown a doubling at a time, the copies and the
+        // fresh memory of each cost more than listing the keys.
+        let mut listed: Vec<(i32, (&str, &str), u32)> =
+            Vec::with_capacity(players.columns.height());
+        listed.extend(
+            players
+                .runs(usize::MAX)?
+                .iter()
+                .flat_map(KeyRun::keys)
+                .zip(0u32..)
+                .filter_map(|((day, key), row)| Some((day?, key?, row))),
+        );
         if !listed.is_sorted_by_key(|(day, key, _)| (*day, *key)) {
             // Stable: days read out of order move whole, each in the order it was read.
             listed.par_sort_by_key(|(day, _, _)| *day);
@@ -738,6 +743,30 @@ impl Window {
         n: i32,
         day_zero: Option<&[i32]>,
     ) -> PolarsResult<Self> {
+        let spent = Window {
+            n,
+            sums: Vec::new(),
+            peers: Default::default(),
+        };
+        spent.reused(players, days, n, day_zero)
+    }
+
+    /// [`Window::of`], in this window's memory: a scorer adds up six windows of a million
+    /// players one after another, and a window's fresh memory (about 160 MB, which the
+    /// allocator hands back to the kernel when it is freed) cost as much to fault in as its
+    /// sums cost to add up.
+    pub fn reused(
+        self,
+        players: &DataFrame,
+        days: &PlayerDays,
+        n: i32,
+        day_zero: Option<&[i32]>,
+    ) -> PolarsResult<Self> {
+        let Window {
+            mut sums,
+            mut peers,
+            ..
+        } = self;
         let rows = players.height();
         let in_order = players
             .column(PLAYER_ROW)?
@@ -753,9 +782,10 @@ impl Window {
         );
         // A player's sums side by side: one or two cache lines per fact, where a column per
         // sum was a line per sum.
-        let mut sums = vec![WindowSums::NOTHING; rows];
+        sums.clear();
+        sums.resize(rows, WindowSums::NOTHING);
         days.add_up(0..=n, day_zero, &mut sums, |sums, fact| sums.add(fact, n));
-        let peers = peer_features(&days.peers, &sums);
+        peer_features(&days.peers, &sums, &mut peers);
         Ok(Window { n, sums, peers })
     }
 
@@ -879,9 +909,10 @@ impl PeerTotals {
 /// The [`PEERS`] features of each player (by row): over the other players of the same
 /// [`PEER_GROUP`] installed on the player's install day or the [`PEER_DAYS`]` - 1` days
 /// before, the share who paid in the window (IAP revenue above zero in their `sums`) and
-/// their total revenue per install. Missing for a player without such peers. Integer totals,
-/// so a player's features do not depend on the order the players come in.
-fn peer_features(peers: &PeerCells, sums: &[WindowSums]) -> [Vec<Option<f64>>; 2] {
+/// their total revenue per install, in place of what `features` held. Missing for a player
+/// without such peers. Integer totals, so a player's features do not depend on the order the
+/// players come in.
+fn peer_features(peers: &PeerCells, sums: &[WindowSums], features: &mut [Vec<Option<f64>>; 2]) {
     let player = |row: usize| PeerTotals {
         installs: 1,
         payers: i64::from(sums[row].summed[IAP_REVENUE] > 0),
@@ -907,8 +938,9 @@ fn peer_features(peers: &PeerCells, sums: &[WindowSums]) -> [Vec<Option<f64>>; 2
         }
         windows.push(in_window);
     }
-    let mut payer_share = Vec::with_capacity(sums.len());
-    let mut revenue_per_install = Vec::with_capacity(sums.len());
+    let [payer_share, revenue_per_install] = features;
+    payer_share.clear();
+    revenue_per_install.clear();
     for (row, cell) in peers.of_player.iter().enumerate() {
         // The player's window without the player.
         let mut peers = windows.get(*cell as usize).copied().unwrap_or_default();
@@ -926,7 +958,6 @@ fn peer_features(peers: &PeerCells, sums: &[WindowSums]) -> [Vec<Option<f64>>; 2
         payer_share.push(share);
         revenue_per_install.push(revenue);
     }
-    [payer_share, revenue_per_install]
 }
 
 /// The training snapshot at `n` days: the [`features`] of `players`' first `n` days and the
@@ -1614,6 +1645,29 @@ mod tests {
         assert_eq!(
             column("peer_revenue_per_install"),
             [None, Some(5.0), Some(3.0), Some(0.5), Some(3.5 / 3.0), None]
+        );
+    }
+
+    #[test]
+    fn a_window_added_up_in_a_spent_windows_memory_is_the_window_itself() {
+        let (players, days) = peer_studio();
+        let (players, days) = numbered(players.lazy(), days.lazy()).unwrap();
+        let values = |window: &Window| -> Vec<Vec<Option<f64>>> {
+            WindowFeature::all()
+                .map(|feature| (0..6).map(|row| window.value(feature, row)).collect())
+                .collect()
+        };
+        let day_zero = [0, 0, 0, 0, 1, 0];
+        let fresh = Window::of(&players, &days, 1, Some(&day_zero)).unwrap();
+        // A wider window of first days leaves sums and peers everywhere, d's and e's too.
+        let spent = Window::of(&players, &days, 2, None).unwrap();
+        assert_ne!(values(&spent), values(&fresh));
+        let reused = spent.reused(&players, &days, 1, Some(&day_zero)).unwrap();
+        assert_eq!(values(&reused), values(&fresh));
+        // e's day 2 is their day 1 from day zero 1: counted, as in the fresh window.
+        assert_eq!(
+            reused.value(WindowFeature::Summed(TOTAL_REVENUE), 4),
+            Some(9.0)
         );
     }
 
