@@ -32,7 +32,7 @@ use crate::lake::{Lake, column_in_range};
 use crate::ltv::features::{self, HORIZONS, MatrixInputs, OBSERVATION_DAYS, PlayerDays, Window};
 use crate::ltv::model::Features;
 use crate::ltv::registry::{self, Method, ModelVersion, RegisteredModel};
-use crate::money::dollars;
+use crate::money::dollars_of;
 use crate::run::{JobContext, JobReport};
 use crate::tables::gold;
 
@@ -223,7 +223,7 @@ impl<'a> Scorer<'a> {
 
     fn scores(&self, day: NaiveDate) -> anyhow::Result<DataFrame> {
         let rows = self.players.height();
-        let earned = self.earned()?;
+        let earned = self.earned();
         let ltv_models: Vec<(i32, ScoredBy)> = HORIZONS
             .iter()
             .map(|horizon| (*horizon, self.scored_by(&Target::Ltv(*horizon).name())))
@@ -399,23 +399,12 @@ impl<'a> Scorer<'a> {
         by_window
     }
 
-    /// Revenue from install through each of [`HORIZONS`] so far, by row.
-    fn earned(&self) -> PolarsResult<Vec<Vec<f64>>> {
-        let name = |horizon: i32| format!("earned_d{horizon}");
-        let in_dollars = DataFrame::new(
-            self.players.height(),
-            HORIZONS
-                .iter()
-                .zip(self.days.revenue_through(&HORIZONS))
-                .map(|(horizon, sums)| Column::new(name(*horizon).into(), sums))
-                .collect(),
-        )?
-        .lazy()
-        .select(HORIZONS.map(|horizon| dollars(col(name(horizon))).alias(name(horizon))))
-        .collect()?;
-        HORIZONS
-            .iter()
-            .map(|horizon| float_column(&in_dollars, &name(*horizon)))
+    /// Revenue from install through each of [`HORIZONS`] so far, by row, in dollars.
+    fn earned(&self) -> Vec<Vec<f64>> {
+        self.days
+            .revenue_through(&HORIZONS)
+            .into_iter()
+            .map(|micros| micros.into_iter().map(dollars_of).collect())
             .collect()
     }
 

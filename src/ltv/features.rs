@@ -14,7 +14,7 @@
 //! Peers installed no later than the player have lived at least N days whenever the player
 //! has, so training and scoring see the same thing.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::ops::{Range, RangeInclusive};
 
 use polars::prelude::*;
@@ -414,7 +414,7 @@ impl WindowSums {
 fn peer_groups(players: &DataFrame) -> PolarsResult<Column> {
     let games = players.column("game_id")?.str()?;
     let campaigns = players.column("campaign_id")?.str()?;
-    let mut numbers: HashMap<(Option<&str>, &str), u32> = HashMap::new();
+    let mut numbers: PlHashMap<(Option<&str>, &str), u32> = PlHashMap::new();
     let groups: Vec<u32> = games
         .iter()
         .zip(campaigns.iter())
@@ -870,8 +870,10 @@ impl PeerCells {
             .zip(install_days.i32()?.iter())
             .map(|(group, day)| group.zip(day))
             .collect();
-        let cells: BTreeSet<(u32, i32)> = keys.iter().flatten().copied().collect();
-        let cells: Vec<(u32, i32)> = cells.into_iter().collect();
+        // A few hundred distinct cells among a million players: found by hash, then sorted.
+        let cells: PlHashSet<(u32, i32)> = keys.iter().flatten().copied().collect();
+        let mut cells: Vec<(u32, i32)> = cells.into_iter().collect();
+        cells.sort_unstable();
         let positions: PlHashMap<(u32, i32), u32> = cells.iter().copied().zip(0..).collect();
         let of_player = keys
             .iter()
