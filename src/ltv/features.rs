@@ -528,8 +528,8 @@ struct Cursor<'f> {
 impl<'a> PlayersByDay<'a> {
     /// `players` (in [`PLAYER_ROW`] order); a player missing a part of the key has no facts.
     fn of(players: &'a Keys) -> PolarsResult<Self> {
-        // Room for every player up front: grown a doubling at a time, the copies and the
-        // fresh memory of each cost more than listing the keys.
+        // Room for every player up front: grown a doubling at a time, its copies and fresh
+        // pages showed in a profile of scoring.
         let mut listed: Vec<(i32, (&str, &str), u32)> =
             Vec::with_capacity(players.columns.height());
         listed.extend(
@@ -732,11 +732,10 @@ pub struct Window {
 
 impl Window {
     /// The window of days 0..=`n` of `players` ([`numbered`], in [`PLAYER_ROW`] order) from
-    /// `days`. Without `day_zero` a player's days are
-    /// counted from install; with it, from `day_zero[row]` days after install (days before it
-    /// are left out). One pass over the fact rows adds each into its player's position: at a
-    /// million players a hash group-by of the fact rows and a join back cost many times the
-    /// arithmetic.
+    /// `days`. Without `day_zero` a player's days are counted from install; with it, from
+    /// `day_zero[row]` days after install (days before it are left out). One pass over the
+    /// fact rows adds each into its player's position: at a million players a hash group-by
+    /// of the fact rows and a join back cost many times the arithmetic.
     pub fn of(
         players: &DataFrame,
         days: &PlayerDays,
