@@ -102,7 +102,7 @@ fn main() -> anyhow::Result<()> {
                 observation_days,
                 method: Method::Xgboost {
                     model: Model::from_json(&model.to_json()?, settings.threads)?,
-                    vocabulary: vocabulary.clone(),
+                    vocabulary: Box::new(vocabulary.clone()),
                 },
                 promoted: true,
                 decile_mape: Some(0.3),

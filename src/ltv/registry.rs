@@ -49,7 +49,8 @@ pub enum Method {
     /// An XGBoost booster over the features of [`Vocabulary::feature_names`].
     Xgboost {
         model: Model,
-        vocabulary: Vocabulary,
+        // Boxed: beside a booster, a cohort curve is one number.
+        vocabulary: Box<Vocabulary>,
     },
     /// The D30 prediction of the same window times this cohort-curve growth.
     CohortCurve { multiplier: f64 },
@@ -257,7 +258,7 @@ pub async fn load(
                 }
                 Method::Xgboost {
                     model,
-                    vocabulary: features.vocabulary,
+                    vocabulary: Box::new(features.vocabulary),
                 }
             }
             Some("cohort_curve") => Method::CohortCurve {
