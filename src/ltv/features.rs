@@ -22,7 +22,7 @@ use polars_arrow::array::{PrimitiveArray, Utf8ViewArray};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::money::{dollars_of, micros};
+use crate::money::{dollars_of, micros_of};
 use crate::tables::gold;
 
 /// Days after install a prediction may be made with (its features cover days 0..=N).
@@ -207,16 +207,44 @@ fn summed_names() -> impl Iterator<Item = &'static str> {
 struct FactChunk {
     /// Days after install. A fact without a day is in no window and is left out.
     day_number: PrimitiveArray<i32>,
-    /// The [`SUMMED_MICROS`] columns in whole micro-units, then the [`SUMMED_COUNTS`]; missing
-    /// as zero.
-    summed: [PrimitiveArray<i64>; SUMMED_COLUMNS],
+    /// The [`SUMMED_MICROS`] columns as the frame has them, each value one that
+    /// [`micros_of`] turns into whole micro-units; missing as zero.
+    amounts: [PrimitiveArray<f64>; SUMMED_MICROS.len()],
+    /// The [`SUMMED_COUNTS`] columns; missing as zero.
+    counts: [PrimitiveArray<i64>; SUMMED_COUNTS.len()],
+}
+
+/// The values of a [`FactChunk`], read row by row.
+struct FactValues<'c> {
+    amounts: [&'c [f64]; SUMMED_MICROS.len()],
+    counts: [&'c [i64]; SUMMED_COUNTS.len()],
+}
+
+impl FactChunk {
+    fn values(&self) -> FactValues<'_> {
+        FactValues {
+            amounts: self.amounts.each_ref().map(|column| &column.values()[..]),
+            counts: self.counts.each_ref().map(|column| &column.values()[..]),
+        }
+    }
+}
+
+impl FactValues<'_> {
+    /// [`Fact::summed`] of the chunk's `row`.
+    fn summed(&self, row: usize) -> [i64; SUMMED_COLUMNS] {
+        std::array::from_fn(|column| match column.checked_sub(SUMMED_MICROS.len()) {
+            // Every amount was checked to have its micro-units when the chunk was made.
+            None => micros_of(self.amounts[column][row]).unwrap_or_default(),
+            Some(count) => self.counts[count][row],
+        })
+    }
 }
 
 /// One fact row of one of the players.
 struct Fact {
     day: i32,
     is_active: bool,
-    /// As [`FactChunk::summed`].
+    /// The [`SUMMED_MICROS`] columns in whole micro-units, then the [`SUMMED_COUNTS`].
     summed: [i64; SUMMED_COLUMNS],
 }
 
@@ -240,7 +268,13 @@ impl PlayerDays {
                         col("day_number").cast(DataType::Int32),
                         col("is_active").fill_null(lit(false)),
                     ])
-                    .chain(SUMMED_MICROS.map(|name| micros(col(name)).alias(name)))
+                    // As they are (no copy unless a value is missing): each fact's amounts
+                    // become micro-units as a window adds it up, where turning the columns
+                    // into new ones wrote a column three times over for each.
+                    .chain(
+                        SUMMED_MICROS
+                            .map(|name| col(name).cast(DataType::Float64).fill_null(lit(0.0))),
+                    )
                     .chain(
                         SUMMED_COUNTS.map(|name| col(name).cast(DataType::Int64).fill_null(lit(0))),
                     )
@@ -249,16 +283,36 @@ impl PlayerDays {
             .collect()?;
         facts.align_chunks_par();
         let day_numbers = chunks_of::<Int32Type>(&facts, "day_number")?;
-        let mut summed = summed_names()
+        let mut amounts = SUMMED_MICROS
+            .iter()
+            .map(|name| {
+                let chunks = chunks_of::<Float64Type>(&facts, name)?;
+                let whole = chunks
+                    .par_iter()
+                    .all(|chunk| chunk.values().iter().all(|v| micros_of(*v).is_some()));
+                polars_ensure!(whole, ComputeError: "{name} has values that are not whole micro-units of an i64");
+                Ok(chunks.into_iter())
+            })
+            .collect::<PolarsResult<Vec<_>>>()?;
+        let mut counts = SUMMED_COUNTS
+            .iter()
             .map(|name| Ok(chunks_of::<Int64Type>(&facts, name)?.into_iter()))
             .collect::<PolarsResult<Vec<_>>>()?;
         let mut chunks = Vec::with_capacity(day_numbers.len());
         for day_number in day_numbers {
-            let summed: Option<Vec<_>> = summed.iter_mut().map(Iterator::next).collect();
-            let Some(Ok(summed)) = summed.map(<[_; SUMMED_COLUMNS]>::try_from) else {
+            let amounts: Option<Vec<_>> = amounts.iter_mut().map(Iterator::next).collect();
+            let counts: Option<Vec<_>> = counts.iter_mut().map(Iterator::next).collect();
+            let (Some(Ok(amounts)), Some(Ok(counts))) = (
+                amounts.map(<[_; SUMMED_MICROS.len()]>::try_from),
+                counts.map(<[_; SUMMED_COUNTS.len()]>::try_from),
+            ) else {
                 polars_bail!(ComputeError: "the fact columns are not in aligned chunks");
             };
-            chunks.push(FactChunk { day_number, summed });
+            chunks.push(FactChunk {
+                day_number,
+                amounts,
+                counts,
+            });
         }
         Ok(PlayerDays {
             players: players.height(),
@@ -287,14 +341,14 @@ impl PlayerDays {
             .zip(starts)
             .flat_map(move |(chunk, first)| {
                 let days = chunk.day_number.values();
-                let summed = chunk.summed.each_ref().map(|column| &column.values()[..]);
+                let values = chunk.values();
                 (0..days.len()).filter_map(move |row| {
                     let fact = first + row;
                     let player = self.player[fact];
                     let fact = Fact {
                         day: days[row],
                         is_active: self.is_active[fact],
-                        summed: summed.map(|column| column[row]),
+                        summed: values.summed(row),
                     };
                     (player != NOT_NUMBERED).then_some((player as usize, fact))
                 })
@@ -328,7 +382,7 @@ impl PlayerDays {
                 for chunk in &self.chunks {
                     let day_numbers: &[i32] = chunk.day_number.values();
                     let numbered = &self.player[first_fact..][..day_numbers.len()];
-                    let summed = chunk.summed.each_ref().map(|column| &column.values()[..]);
+                    let values = chunk.values();
                     for (row, (player, day)) in numbered.iter().zip(day_numbers).enumerate() {
                         // A stranger's NOT_NUMBERED is past every range.
                         let player = *player as usize;
@@ -345,7 +399,7 @@ impl PlayerDays {
                         let fact = Fact {
                             day,
                             is_active: self.is_active[first_fact + row],
-                            summed: summed.map(|column| column[row]),
+                            summed: values.summed(row),
                         };
                         add(total, &fact);
                     }
@@ -663,8 +717,7 @@ const SUMMED_COUNTS: [&str; 4] = [
     "levels_gained",
 ];
 
-/// The positions of `iap_revenue` and `total_revenue` in [`Fact::summed`] (and
-/// [`FactChunk::summed`]).
+/// The positions of `iap_revenue` and `total_revenue` in [`Fact::summed`].
 const IAP_REVENUE: usize = 0;
 const TOTAL_REVENUE: usize = 2;
 const _: () = assert!(
