@@ -179,8 +179,9 @@ pub fn numbered(players: LazyFrame, days: LazyFrame) -> PolarsResult<(DataFrame,
 /// The fact rows of [`numbered`] players as the plain columns every window's features are
 /// added up from. A scoring day computes six windows of features (three of first days, three
 /// of latest days) and training three; the fact frame is filtered and cast once for all of
-/// them instead of once per window. The numeric columns are the frame's own chunks, not
-/// copies: at millions of fact rows, writing fresh memory cost more than the sums.
+/// them instead of once per window. The counts are the frame's own chunks and the amounts are
+/// written once, in micro-units: at millions of fact rows, writing fresh memory cost more
+/// than the sums.
 pub struct PlayerDays {
     /// How many players the rows belong to.
     players: usize,
@@ -207,44 +208,16 @@ fn summed_names() -> impl Iterator<Item = &'static str> {
 struct FactChunk {
     /// Days after install. A fact without a day is in no window and is left out.
     day_number: PrimitiveArray<i32>,
-    /// The [`SUMMED_MICROS`] columns as the frame has them, each value one that
-    /// [`micros_of`] turns into whole micro-units; missing as zero.
-    amounts: [PrimitiveArray<f64>; SUMMED_MICROS.len()],
-    /// The [`SUMMED_COUNTS`] columns; missing as zero.
-    counts: [PrimitiveArray<i64>; SUMMED_COUNTS.len()],
-}
-
-/// The values of a [`FactChunk`], read row by row.
-struct FactValues<'c> {
-    amounts: [&'c [f64]; SUMMED_MICROS.len()],
-    counts: [&'c [i64]; SUMMED_COUNTS.len()],
-}
-
-impl FactChunk {
-    fn values(&self) -> FactValues<'_> {
-        FactValues {
-            amounts: self.amounts.each_ref().map(|column| &column.values()[..]),
-            counts: self.counts.each_ref().map(|column| &column.values()[..]),
-        }
-    }
-}
-
-impl FactValues<'_> {
-    /// [`Fact::summed`] of the chunk's `row`.
-    fn summed(&self, row: usize) -> [i64; SUMMED_COLUMNS] {
-        std::array::from_fn(|column| match column.checked_sub(SUMMED_MICROS.len()) {
-            // Every amount was checked to have its micro-units when the chunk was made.
-            None => micros_of(self.amounts[column][row]).unwrap_or_default(),
-            Some(count) => self.counts[count][row],
-        })
-    }
+    /// The [`SUMMED_MICROS`] columns in whole micro-units, then the [`SUMMED_COUNTS`]; missing
+    /// as zero.
+    summed: [PrimitiveArray<i64>; SUMMED_COLUMNS],
 }
 
 /// One fact row of one of the players.
 struct Fact {
     day: i32,
     is_active: bool,
-    /// The [`SUMMED_MICROS`] columns in whole micro-units, then the [`SUMMED_COUNTS`].
+    /// As [`FactChunk::summed`].
     summed: [i64; SUMMED_COLUMNS],
 }
 
@@ -268,9 +241,9 @@ impl PlayerDays {
                         col("day_number").cast(DataType::Int32),
                         col("is_active").fill_null(lit(false)),
                     ])
-                    // As they are (no copy unless a value is missing): each fact's amounts
-                    // become micro-units as a window adds it up, where turning the columns
-                    // into new ones wrote a column three times over for each.
+                    // As they are (no copy unless a value is missing): turned into micro-units
+                    // below, in one pass, where polars' multiply, round and cast wrote each
+                    // column three times over.
                     .chain(
                         SUMMED_MICROS
                             .map(|name| col(name).cast(DataType::Float64).fill_null(lit(0.0))),
@@ -283,36 +256,36 @@ impl PlayerDays {
             .collect()?;
         facts.align_chunks_par();
         let day_numbers = chunks_of::<Int32Type>(&facts, "day_number")?;
-        let mut amounts = SUMMED_MICROS
+        let in_micros = |name: &str| -> PolarsResult<Vec<PrimitiveArray<i64>>> {
+            chunks_of::<Float64Type>(&facts, name)?
+                .par_iter()
+                .map(|chunk| {
+                    let micros: Option<Vec<i64>> =
+                        chunk.values().iter().map(|amount| micros_of(*amount)).collect();
+                    let micros = micros.ok_or_else(|| {
+                        polars_err!(ComputeError: "{name} has amounts that are not numbers or beyond an i64 of micro-units")
+                    })?;
+                    Ok(PrimitiveArray::from_vec(micros))
+                })
+                .collect()
+        };
+        let mut summed = SUMMED_MICROS
             .iter()
-            .map(|name| {
-                let chunks = chunks_of::<Float64Type>(&facts, name)?;
-                let whole = chunks
-                    .par_iter()
-                    .all(|chunk| chunk.values().iter().all(|v| micros_of(*v).is_some()));
-                polars_ensure!(whole, ComputeError: "{name} has values that are not whole micro-units of an i64");
-                Ok(chunks.into_iter())
-            })
-            .collect::<PolarsResult<Vec<_>>>()?;
-        let mut counts = SUMMED_COUNTS
-            .iter()
-            .map(|name| Ok(chunks_of::<Int64Type>(&facts, name)?.into_iter()))
+            .map(|name| in_micros(name))
+            .chain(
+                SUMMED_COUNTS
+                    .iter()
+                    .map(|name| chunks_of::<Int64Type>(&facts, name)),
+            )
+            .map(|chunks| Ok(chunks?.into_iter()))
             .collect::<PolarsResult<Vec<_>>>()?;
         let mut chunks = Vec::with_capacity(day_numbers.len());
         for day_number in day_numbers {
-            let amounts: Option<Vec<_>> = amounts.iter_mut().map(Iterator::next).collect();
-            let counts: Option<Vec<_>> = counts.iter_mut().map(Iterator::next).collect();
-            let (Some(Ok(amounts)), Some(Ok(counts))) = (
-                amounts.map(<[_; SUMMED_MICROS.len()]>::try_from),
-                counts.map(<[_; SUMMED_COUNTS.len()]>::try_from),
-            ) else {
+            let summed: Option<Vec<_>> = summed.iter_mut().map(Iterator::next).collect();
+            let Some(Ok(summed)) = summed.map(<[_; SUMMED_COLUMNS]>::try_from) else {
                 polars_bail!(ComputeError: "the fact columns are not in aligned chunks");
             };
-            chunks.push(FactChunk {
-                day_number,
-                amounts,
-                counts,
-            });
+            chunks.push(FactChunk { day_number, summed });
         }
         Ok(PlayerDays {
             players: players.height(),
@@ -341,14 +314,14 @@ impl PlayerDays {
             .zip(starts)
             .flat_map(move |(chunk, first)| {
                 let days = chunk.day_number.values();
-                let values = chunk.values();
+                let summed = chunk.summed.each_ref().map(|column| &column.values()[..]);
                 (0..days.len()).filter_map(move |row| {
                     let fact = first + row;
                     let player = self.player[fact];
                     let fact = Fact {
                         day: days[row],
                         is_active: self.is_active[fact],
-                        summed: values.summed(row),
+                        summed: summed.map(|column| column[row]),
                     };
                     (player != NOT_NUMBERED).then_some((player as usize, fact))
                 })
@@ -382,7 +355,7 @@ impl PlayerDays {
                 for chunk in &self.chunks {
                     let day_numbers: &[i32] = chunk.day_number.values();
                     let numbered = &self.player[first_fact..][..day_numbers.len()];
-                    let values = chunk.values();
+                    let summed = chunk.summed.each_ref().map(|column| &column.values()[..]);
                     for (row, (player, day)) in numbered.iter().zip(day_numbers).enumerate() {
                         // A stranger's NOT_NUMBERED is past every range.
                         let player = *player as usize;
@@ -399,7 +372,7 @@ impl PlayerDays {
                         let fact = Fact {
                             day,
                             is_active: self.is_active[first_fact + row],
-                            summed: values.summed(row),
+                            summed: summed.map(|column| column[row]),
                         };
                         add(total, &fact);
                     }
@@ -717,7 +690,8 @@ const SUMMED_COUNTS: [&str; 4] = [
     "levels_gained",
 ];
 
-/// The positions of `iap_revenue` and `total_revenue` in [`Fact::summed`].
+/// The positions of `iap_revenue` and `total_revenue` in [`Fact::summed`] (and
+/// [`FactChunk::summed`]).
 const IAP_REVENUE: usize = 0;
 const TOTAL_REVENUE: usize = 2;
 const _: () = assert!(
@@ -1344,6 +1318,19 @@ mod tests {
             "is_active" => [true, true, true, true],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn an_amount_without_micro_units_is_an_error_not_a_zero() {
+        for amount in [f64::NAN, 1e300] {
+            let mut days = days();
+            let revenue = Column::new("iap_revenue".into(), [0.0, 5.0, amount, 0.0]);
+            days.with_column(revenue).unwrap();
+            let Err(err) = numbered(players().lazy(), days.lazy()) else {
+                panic!("{amount} was added up");
+            };
+            assert!(err.to_string().contains("iap_revenue"), "{err}");
+        }
     }
 
     #[test]
