@@ -92,6 +92,7 @@ impl Source {
 }
 
 pub async fn run(context: JobContext, options: IngestOptions) -> anyhow::Result<JobReport> {
+    crate::tune_allocator();
     let hasher = PiiHasher::from_env(options.insecure_dev_key)?;
     let contracts = ContractSet::load(&options.contracts.contracts)?;
     let parser = RecordParser::new(hasher, contracts);
