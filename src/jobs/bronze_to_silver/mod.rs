@@ -66,6 +66,7 @@ struct Tally {
 }
 
 pub async fn run(context: JobContext, options: SilverOptions) -> anyhow::Result<JobReport> {
+    crate::tune_allocator();
     let range = context.require_range()?;
     if context.game.is_some() {
         return Err(UsageError::new(

@@ -47,6 +47,7 @@ pub struct GoldOptions {
 const SILVER_WATERMARK: &str = "silver-to-gold:silver.player_events";
 
 pub async fn run(context: JobContext, options: GoldOptions) -> anyhow::Result<JobReport> {
+    crate::tune_allocator();
     let lake = &context.lake;
     let mut report = JobReport::default();
     let (range, watermark) = if options.changed {
