@@ -32,8 +32,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Sets the allocator up for the stages that build and drop buffers of a hundred MB or more
 /// over and over: the pLTV stages add up a million players' days per window, the drain and
 /// the medallion stages build each batch's or slice's Arrow columns and Parquet pages.
-/// ingest-drain, bronze-to-silver, silver-to-gold, train-ltv, score-ltv and ltv_bench call it
-/// first.
+/// ingest-drain, bronze-to-silver, silver-to-gold, `check-contracts validate`, train-ltv,
+/// score-ltv and ltv_bench call it first.
 ///
 /// - Freed memory is never handed back to the kernel (`purge_delay` -1). By default mimalloc
 ///   returns it after a second, and the next buffer of that size faults fresh pages in: on
@@ -47,7 +47,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// 12.85 s to 11.99 s), its system CPU about halved, its peak 100-140 MB higher. On a 10M-event
 /// day (two pairs) bronze-to-silver took 56-64 s instead of 69-71 s, its system CPU 4-5 s
 /// instead of 15.5 s, and silver-to-gold 18.7-20.0 s instead of 20.8-21.9 s; their peaks rose
-/// from 2.5-2.6 GB to 2.8-3.0 GB, under #4's 4 GB.
+/// from 2.5-2.6 GB to 2.8-3.0 GB, under #4's 4 GB. `check-contracts validate` of that day
+/// took 21.5-22.7 s instead of 22.6-24.8 s (four pairs, on another machine), its peak 1.8 GB
+/// instead of 1.6 GB.
 pub fn tune_allocator() {
     /// mimalloc 3's `mi_option_purge_delay` (libmimalloc-sys names no constant for it).
     const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;

@@ -42,6 +42,8 @@ pub async fn run(context: JobContext, options: CheckOptions) -> anyhow::Result<J
         ContractCommand::Lint => run_lint(contracts),
         ContractCommand::Compat { base } => run_compat(contracts, &base),
         ContractCommand::Validate(validate) => {
+            // Judging a busy Bronze day builds and drops slices of a GB, as bronze-to-silver.
+            crate::tune_allocator();
             let set = contracts::ContractSet::load(&contracts.contracts)?;
             validate::validate(&context, &set, &validate).await
         }
