@@ -191,6 +191,10 @@ async fn ingest_files(
         };
         let mut batch = BronzeBatch::default();
         report.rows_in += files::parse(parser, input, &content, &provenance, &mut batch);
+        // The rows hold their own copy of the text. Freed now, the file's bytes are not held
+        // while its Arrow columns are built and written: on the 10M-event day (a 1.6 GB file)
+        // the drain's peak fell from 11.5-11.9 GiB to 10.4-11.3 GiB, its time unchanged.
+        drop(content);
         let quarantined = batch.quarantine.len() as u64;
         if quarantined > 0 {
             tracing::warn!(file = %input.path.display(), quarantined, kind = input.kind.as_str(), "rows quarantined");
