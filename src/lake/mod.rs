@@ -519,7 +519,7 @@ impl Lake {
         txns: &[AppTxn],
     ) -> Result<WriteOutcome, LakeError> {
         let predicate = range_predicate(spec, range)?;
-        let (batches, rows_written) = self.conform(spec, rows)?;
+        let (batches, rows_written) = conform(spec, rows)?;
         let table = self.open_or_create(spec).await?;
         let properties = self
             .commit_properties(json!({"range": range}))
@@ -556,7 +556,7 @@ impl Lake {
                 detail: "MERGE needs a key and the table spec declares none".into(),
             });
         }
-        let (batches, rows_written) = self.conform(spec, rows)?;
+        let (batches, rows_written) = conform(spec, rows)?;
         let table = self.open_or_create(spec).await?;
         let session = SessionContext::new();
         let source = session
@@ -695,21 +695,40 @@ impl Lake {
         rows: impl Into<Rows<'_>>,
         txns: &[AppTxn],
     ) -> Result<WriteOutcome, LakeError> {
-        let table = self.open_or_create(spec).await?;
-        let mut already_committed = !txns.is_empty();
-        for txn in txns {
-            let committed = txn_version(&table, &spec.name, &txn.app_id).await?;
-            already_committed &= committed.is_some_and(|version| version >= txn.version);
+        let mut append = self.begin_append(spec).await?;
+        if append.reached(txns).await? {
+            return Ok(append.skipped());
         }
-        if already_committed {
-            return Ok(WriteOutcome {
-                table: spec.name,
-                version: table.version(),
-                rows_written: 0,
-                skipped: true,
-            });
+        append.write(rows).await?;
+        self.commit(append, txns).await
+    }
+
+    /// An append to `spec`'s table (created if missing) whose rows are written by
+    /// [`PendingAppend::write`], as often as needed, and committed by [`Lake::commit_once`].
+    pub async fn begin_append<'s>(
+        &self,
+        spec: &'s TableSpec,
+    ) -> Result<PendingAppend<'s>, LakeError> {
+        Ok(PendingAppend {
+            table: self.open_or_create(spec).await?,
+            spec,
+            writers: Vec::new(),
+            rows_written: 0,
+        })
+    }
+
+    /// Commits the files `append` wrote, with `txns`, unless every one of `txns` had already
+    /// reached its version when the append began (then nothing is committed, the outcome says
+    /// `skipped`, and the files written stay out of every version until a vacuum deletes them).
+    pub async fn commit_once(
+        &self,
+        append: PendingAppend<'_>,
+        txns: &[AppTxn],
+    ) -> Result<WriteOutcome, LakeError> {
+        if append.reached(txns).await? {
+            return Ok(append.skipped());
         }
-        self.append_with_txns(table, spec, rows, txns).await
+        self.commit(append, txns).await
     }
 
     /// Appends the rows of a stream batch and, in the same commit, each source's progress as a
@@ -722,9 +741,9 @@ impl Lake {
         rows: impl Into<Rows<'_>>,
         progress: &[StreamProgress],
     ) -> Result<StreamAppend, LakeError> {
-        let table = self.open_or_create(spec).await?;
+        let mut append = self.begin_append(spec).await?;
         for source in progress {
-            if let Some(committed) = txn_version(&table, &spec.name, &source.app_id).await?
+            if let Some(committed) = txn_version(&append.table, &spec.name, &source.app_id).await?
                 && committed >= source.first
             {
                 return Ok(StreamAppend::Overtaken {
@@ -740,7 +759,8 @@ impl Lake {
                 version: source.last,
             })
             .collect();
-        match self.append_with_txns(table, spec, rows, &txns).await {
+        append.write(rows).await?;
+        match self.commit(append, &txns).await {
             Ok(outcome) => Ok(StreamAppend::Committed(outcome)),
             Err(LakeError::Delta { source, .. }) if is_concurrent_transaction(&source) => {
                 Ok(StreamAppend::Overtaken {
@@ -755,48 +775,20 @@ impl Lake {
         }
     }
 
-    /// Appends `rows` in one commit with `txns`. The Parquet files are written by one writer
-    /// per core, each taking a run of the batches (so a Bronze day ordered by player becomes
-    /// a sorted run per writer): delta-rs' write operation hashes each Delta partition to a
-    /// single stream, which kept a one-game day on one core.
-    async fn append_with_txns(
+    /// Commits the files `append` wrote, with `txns`, in one Delta commit.
+    async fn commit(
         &self,
-        table: DeltaTable,
-        spec: &TableSpec,
-        rows: impl Into<Rows<'_>>,
+        mut append: PendingAppend<'_>,
         txns: &[AppTxn],
     ) -> Result<WriteOutcome, LakeError> {
+        let adds = append.finish().await?;
+        let PendingAppend {
+            table,
+            spec,
+            rows_written,
+            ..
+        } = append;
         let failed = |source| delta(&spec.name, "append", source);
-        let (batches, rows_written) = self.conform(spec, rows)?;
-        let writers = std::thread::available_parallelism().map_or(1, |cores| cores.get());
-        let mut writing = tokio::task::JoinSet::new();
-        for run in runs_of_rows(batches, writers) {
-            let mut writer = RecordBatchWriter::for_table(&table)
-                .map_err(failed)?
-                .with_writer_properties(append_writer_properties());
-            let partition_by = spec.partition_by;
-            writing.spawn(async move {
-                for batch in run {
-                    match single_partition(&batch, partition_by) {
-                        Some(values) => {
-                            writer
-                                .write_partition(batch, &values, WriteMode::Default)
-                                .await?;
-                        }
-                        None => writer.write(batch).await?,
-                    }
-                }
-                writer.flush().await
-            });
-        }
-        let mut actions = Vec::new();
-        while let Some(written) = writing.join_next().await {
-            let adds = written
-                .map_err(|err| DeltaTableError::Generic(format!("a writer task failed: {err}")))
-                .and_then(|adds| adds)
-                .map_err(failed)?;
-            actions.extend(adds.into_iter().map(Action::Add));
-        }
         let properties = self
             .commit_properties(json!({}))
             .with_application_transactions(
@@ -812,7 +804,7 @@ impl Lake {
         };
         let snapshot = table.snapshot().map_err(failed)?;
         let committed = CommitBuilder::from(properties)
-            .with_actions(actions)
+            .with_actions(adds)
             .build(Some(snapshot), table.log_store(), operation)
             .await
             .map_err(failed)?;
@@ -857,49 +849,6 @@ impl Lake {
             .map_err(|source| delta(&spec.name, "creating", source))
     }
 
-    /// Record batches of `rows` in the table's column order and types.
-    fn conform<'a>(
-        &self,
-        spec: &TableSpec,
-        rows: impl Into<Rows<'a>>,
-    ) -> Result<(Vec<RecordBatch>, u64), LakeError> {
-        let (schema, batches) = match rows.into() {
-            Rows::Frame(frame) => {
-                frame::frame_to_batches(frame).map_err(|source| LakeError::Frame {
-                    table: spec.name,
-                    source,
-                })?
-            }
-            Rows::Batches(batches) => match batches.first() {
-                Some(first) => (first.schema(), batches),
-                None => (spec.arrow_schema(), batches),
-            },
-        };
-        let target = spec.arrow_schema();
-        let positions = target
-            .fields()
-            .iter()
-            .map(|field| {
-                schema
-                    .index_of(field.name())
-                    .map_err(|_| LakeError::Schema {
-                        table: spec.name,
-                        detail: format!("column `{}` is missing", field.name()),
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut conformed = Vec::with_capacity(batches.len());
-        let mut row_count = 0u64;
-        for batch in batches {
-            row_count += batch.num_rows() as u64;
-            conformed.push(conform_batch(spec, &target, &positions, &batch)?);
-        }
-        if conformed.is_empty() {
-            conformed.push(RecordBatch::new_empty(target));
-        }
-        Ok((conformed, row_count))
-    }
-
     fn commit_properties(&self, operation: serde_json::Value) -> CommitProperties {
         CommitProperties::default().with_metadata([
             ("job".to_string(), json!(self.committer.job)),
@@ -907,6 +856,155 @@ impl Lake {
             ("operation_parameters".to_string(), operation),
         ])
     }
+}
+
+/// An append in progress: Parquet files written to a table, not yet committed. Written in as
+/// many parts as its caller likes (a big input file, chunk by chunk, so memory follows the
+/// chunk) and committed once, with its transaction ids, by [`Lake::commit_once`]. Files of an
+/// append that never commits (a crash, a replay found already loaded) belong to no version of
+/// the table: readers never see them, and a vacuum deletes them.
+pub struct PendingAppend<'s> {
+    /// The table as it was when the append began: its transaction ids are checked here.
+    table: DeltaTable,
+    spec: &'s TableSpec,
+    /// One writer per core, each streaming its Parquet file until the commit finishes it.
+    writers: Vec<RecordBatchWriter>,
+    rows_written: u64,
+}
+
+impl PendingAppend<'_> {
+    pub fn spec(&self) -> &TableSpec {
+        self.spec
+    }
+
+    /// Writes `rows` by one writer per core, each taking a run of the batches: delta-rs'
+    /// write operation hashes each Delta partition to a single stream, which kept a one-game
+    /// day on one core. Writer `i` takes run `i` of every write, so a Bronze file loaded in
+    /// chunks, each ordered by player, still makes a file per core whose players span that
+    /// core's share of each chunk (a few sorted runs), not a file per chunk and core: on the
+    /// 10M-event day, chunked files made bronze-to-silver's slices open 4 times as many.
+    pub async fn write(&mut self, rows: impl Into<Rows<'_>>) -> Result<(), LakeError> {
+        let failed = |source| delta(&self.spec.name, "append", source);
+        let (batches, rows) = conform(self.spec, rows)?;
+        let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+        while self.writers.len() < cores {
+            self.writers.push(
+                RecordBatchWriter::for_table(&self.table)
+                    .map_err(failed)?
+                    .with_writer_properties(append_writer_properties()),
+            );
+        }
+        let mut writing = tokio::task::JoinSet::new();
+        let mut idle = std::mem::take(&mut self.writers).into_iter().enumerate();
+        for (run, (slot, mut writer)) in runs_of_rows(batches, cores).into_iter().zip(&mut idle) {
+            let partition_by = self.spec.partition_by;
+            writing.spawn(async move {
+                for batch in run {
+                    let written = match single_partition(&batch, partition_by) {
+                        Some(values) => writer
+                            .write_partition(batch, &values, WriteMode::Default)
+                            .await
+                            .map(|_| ()),
+                        None => writer.write(batch).await,
+                    };
+                    written?;
+                }
+                Ok::<_, DeltaTableError>((slot, writer))
+            });
+        }
+        let mut slots: Vec<Option<RecordBatchWriter>> = (0..cores).map(|_| None).collect();
+        for (slot, writer) in idle {
+            slots[slot] = Some(writer);
+        }
+        while let Some(written) = writing.join_next().await {
+            let (slot, writer) = written
+                .map_err(|err| DeltaTableError::Generic(format!("a writer task failed: {err}")))
+                .and_then(|written| written)
+                .map_err(failed)?;
+            slots[slot] = Some(writer);
+        }
+        self.writers = slots.into_iter().flatten().collect();
+        self.rows_written += rows;
+        Ok(())
+    }
+
+    /// Finishes every writer's file: the add actions of the commit.
+    async fn finish(&mut self) -> Result<Vec<Action>, LakeError> {
+        let mut finishing = tokio::task::JoinSet::new();
+        for mut writer in std::mem::take(&mut self.writers) {
+            finishing.spawn(async move { writer.flush().await });
+        }
+        let mut adds = Vec::new();
+        while let Some(finished) = finishing.join_next().await {
+            let finished = finished
+                .map_err(|err| DeltaTableError::Generic(format!("a writer task failed: {err}")))
+                .and_then(|finished| finished)
+                .map_err(|source| delta(&self.spec.name, "append", source))?;
+            adds.extend(finished.into_iter().map(Action::Add));
+        }
+        Ok(adds)
+    }
+
+    /// Whether every one of `txns` had reached its version when the append began.
+    async fn reached(&self, txns: &[AppTxn]) -> Result<bool, LakeError> {
+        let mut reached = !txns.is_empty();
+        for txn in txns {
+            let committed = txn_version(&self.table, &self.spec.name, &txn.app_id).await?;
+            reached &= committed.is_some_and(|version| version >= txn.version);
+        }
+        Ok(reached)
+    }
+
+    fn skipped(&self) -> WriteOutcome {
+        WriteOutcome {
+            table: self.spec.name,
+            version: self.table.version(),
+            rows_written: 0,
+            skipped: true,
+        }
+    }
+}
+
+/// Record batches of `rows` in the table's column order and types.
+fn conform<'a>(
+    spec: &TableSpec,
+    rows: impl Into<Rows<'a>>,
+) -> Result<(Vec<RecordBatch>, u64), LakeError> {
+    let (schema, batches) = match rows.into() {
+        Rows::Frame(frame) => {
+            frame::frame_to_batches(frame).map_err(|source| LakeError::Frame {
+                table: spec.name,
+                source,
+            })?
+        }
+        Rows::Batches(batches) => match batches.first() {
+            Some(first) => (first.schema(), batches),
+            None => (spec.arrow_schema(), batches),
+        },
+    };
+    let target = spec.arrow_schema();
+    let positions = target
+        .fields()
+        .iter()
+        .map(|field| {
+            schema
+                .index_of(field.name())
+                .map_err(|_| LakeError::Schema {
+                    table: spec.name,
+                    detail: format!("column `{}` is missing", field.name()),
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut conformed = Vec::with_capacity(batches.len());
+    let mut row_count = 0u64;
+    for batch in batches {
+        row_count += batch.num_rows() as u64;
+        conformed.push(conform_batch(spec, &target, &positions, &batch)?);
+    }
+    if conformed.is_empty() {
+        conformed.push(RecordBatch::new_empty(target));
+    }
+    Ok((conformed, row_count))
 }
 
 /// How appends (Bronze) write Parquet: Zstandard at level 1 (`ZstdLevel`'s default) instead of

@@ -210,7 +210,7 @@ async fn an_append_files_each_row_under_its_partition_whether_a_batch_holds_one_
 
     let batch = |days: &[u32]| {
         let frame = rows(&vec!["x"; days.len()], days, &vec![0.0; days.len()]);
-        let (batches, _) = lake.conform(&EVENTS, &frame).unwrap();
+        let (batches, _) = conform(&EVENTS, &frame).unwrap();
         batches.into_iter().next().unwrap()
     };
     assert!(is_one_partition(&batch(&[2, 2]), EVENTS.partition_by));
