@@ -102,6 +102,18 @@ fn player_ids_in_file_order(file: &Path) -> Vec<String> {
     ids
 }
 
+/// The `source_offset` column of quarantined rows (their line numbers), in the frame's order.
+fn source_offsets(quarantine: &polars::prelude::DataFrame) -> Vec<i64> {
+    quarantine
+        .column("source_offset")
+        .unwrap()
+        .i64()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect()
+}
+
 #[tokio::test]
 async fn a_replay_loads_every_record_once() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/studio");
@@ -233,14 +245,7 @@ async fn bad_messages_land_in_quarantine_with_their_reason() {
         .unwrap()
         .sort(["source_offset"], Default::default())
         .unwrap();
-    let offsets: Vec<i64> = quarantine
-        .column("source_offset")
-        .unwrap()
-        .i64()
-        .unwrap()
-        .iter()
-        .flatten()
-        .collect();
+    let offsets = source_offsets(&quarantine);
     assert_eq!(offsets, [2, 3, 5, 6, 7], "line numbers of the bad records");
     let errors = strings(&quarantine, "error");
     for (error, expected) in errors.iter().zip([
@@ -261,6 +266,92 @@ async fn bad_messages_land_in_quarantine_with_their_reason() {
         .unwrap()
         .to_vec();
     assert_eq!(raw, b"not json at all");
+}
+
+#[tokio::test]
+async fn a_file_loaded_in_chunks_commits_once_with_the_same_rows() {
+    // A day of telemetry (2.7 MB) with bad lines inside, read in 1 MiB chunks and whole.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/studio/telemetry/2026-01-01.ndjson.gz");
+    let mut lines: Vec<String> = gunzip_text(&fixture).lines().map(String::from).collect();
+    let events = lines.len();
+    for at in [events, events / 2, 7] {
+        lines.insert(at, format!("not json, line {}", at + 1));
+    }
+    let source = tempfile::tempdir().unwrap();
+    let file = source.path().join("telemetry.ndjson");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let (chunked, whole) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let in_chunks = ingest(chunked.path(), &file, &["--chunk-mb", "1"]);
+    let at_once = ingest(whole.path(), &file, &[]);
+
+    assert_eq!(in_chunks["rows_in"].as_u64().unwrap() as usize, events + 3);
+    for field in ["rows_in", "rows_out", "rows_quarantined"] {
+        assert_eq!(in_chunks[field], at_once[field], "{field}");
+    }
+    let bronze_of = |folder: &Path| {
+        let folder = folder.to_path_buf();
+        async move {
+            let lake = lake(&folder);
+            let mut ids = strings(
+                &lake.read(&bronze::GAME_EVENTS, None).await.unwrap(),
+                "event_id",
+            );
+            ids.sort();
+            let quarantine = lake.read(&bronze::QUARANTINE, None).await.unwrap();
+            let mut offsets = source_offsets(&quarantine);
+            offsets.sort();
+            (ids, offsets)
+        }
+    };
+    let (ids, offsets) = bronze_of(chunked.path()).await;
+    assert_eq!(ids.len(), events);
+    assert_eq!(offsets, [8, events as i64 / 2 + 2, events as i64 + 3]);
+    assert_eq!((ids, offsets), bronze_of(whole.path()).await);
+
+    // Written a chunk at a time, committed once: the table's creation and one append, as for
+    // the file read whole, and as many files, one per core, each holding its share of every
+    // chunk as a sorted run of players (read whole: one run).
+    let table = chunked.path().join("bronze/game_events");
+    let commits = std::fs::read_dir(table.join("_delta_log"))
+        .unwrap()
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|e| e == "json")
+        })
+        .count();
+    assert_eq!(commits, 2);
+    let runs_per_file = |table: &Path| -> Vec<usize> {
+        parquet_files(table)
+            .iter()
+            .map(|file| {
+                let players = player_ids_in_file_order(file);
+                1 + players.windows(2).filter(|w| w[1] < w[0]).count()
+            })
+            .collect()
+    };
+    let (chunked_runs, whole_runs) = (
+        runs_per_file(&table),
+        runs_per_file(&whole.path().join("bronze/game_events")),
+    );
+    assert_eq!(chunked_runs.len(), whole_runs.len());
+    assert!(whole_runs.iter().all(|&runs| runs == 1), "{whole_runs:?}");
+    assert!(
+        chunked_runs.iter().all(|&runs| runs <= 3),
+        "{chunked_runs:?}"
+    );
+    assert!(
+        chunked_runs.iter().any(|&runs| runs > 1),
+        "{chunked_runs:?}"
+    );
+
+    let again = ingest(chunked.path(), &file, &["--chunk-mb", "1"]);
+    assert_eq!(again["details"]["files_already_loaded"], 1);
+    assert_eq!(again["rows_out"], 0);
 }
 
 #[tokio::test]
