@@ -165,3 +165,21 @@ fn train_ltv_refuses_a_negative_leaf_weight_before_reading_the_lake() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--min-child-weight must be"), "{stderr}");
 }
+
+#[test]
+fn ingest_drain_refuses_an_empty_chunk_before_reading_anything() {
+    let lake = tempfile::tempdir().unwrap();
+    let output = run(
+        binary("ingest-drain"),
+        &[
+            "--lake",
+            lake.path().to_str().unwrap(),
+            "--source=file:fixtures/studio",
+            "--chunk-mb=0",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--chunk-mb"), "{stderr}");
+    assert!(!lake.path().join("bronze").exists());
+}

@@ -39,11 +39,11 @@ pub struct IngestOptions {
     #[arg(long, value_enum)]
     pub kind: Option<InputKind>,
 
-    /// Read files in chunks of about this many MiB of text (after gzip), each parsed and
-    /// written before the next: a drain's memory is about 7 times this, whatever the size of
-    /// the file. A file still commits once, whole. CSV files are read whole.
-    #[arg(long, value_name = "MIB", default_value_t = 256)]
-    pub chunk_mb: usize,
+    /// Read files in chunks of about this many MiB of text (decompressed, for .gz), each
+    /// parsed and written before the next: a drain's memory is about 10 times this, whatever
+    /// the size of the file. A file still commits once, whole. CSV files are read whole.
+    #[arg(long, value_name = "MIB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    pub chunk_mb: u64,
 
     /// Kafka bootstrap servers
     #[arg(long, value_name = "HOST:PORT", env = crate::env::KAFKA_BROKERS, default_value = "127.0.0.1:9092")]
@@ -133,7 +133,9 @@ pub async fn run(context: JobContext, options: IngestOptions) -> anyhow::Result<
             Ok(report)
         }
         Source::File(path) => {
-            let chunk_bytes = options.chunk_mb.max(1).saturating_mul(1 << 20);
+            let chunk_bytes = usize::try_from(options.chunk_mb)
+                .unwrap_or(usize::MAX)
+                .saturating_mul(1 << 20);
             ingest_files(&context, &parser, path, options.kind, chunk_bytes).await
         }
     }
