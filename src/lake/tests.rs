@@ -194,6 +194,36 @@ async fn append_once_is_skipped_when_its_transaction_is_committed() {
 }
 
 #[tokio::test]
+async fn an_append_written_in_parts_commits_once_and_not_again() {
+    let folder = tempfile::tempdir().unwrap();
+    let lake = lake(&folder);
+    let txn = [AppTxn {
+        app_id: "ingest-drain:file:0123".into(),
+        version: 1,
+    }];
+    let part = |ids: &[&str]| rows(ids, &vec![1; ids.len()], &vec![0.0; ids.len()]);
+
+    let mut append = lake.begin_append(&EVENTS).await.unwrap();
+    append.write(&part(&["a", "b"])).await.unwrap();
+    append.write(&part(&["c"])).await.unwrap();
+    let created = lake.version(&EVENTS.name).await.unwrap();
+    let written = lake.commit_once(append, &txn).await.unwrap();
+    let mut replay = lake.begin_append(&EVENTS).await.unwrap();
+    replay.write(&part(&["a", "b", "c"])).await.unwrap();
+    let replayed = lake.commit_once(replay, &txn).await.unwrap();
+
+    assert_eq!(written.rows_written, 3);
+    assert_eq!(
+        written.version,
+        created.map(|version| version + 1),
+        "one commit"
+    );
+    assert!(replayed.skipped);
+    assert_eq!(replayed.version, written.version);
+    assert_eq!(ids(&sorted(&lake, None).await), ["a", "b", "c"]);
+}
+
+#[tokio::test]
 async fn an_append_files_each_row_under_its_partition_whether_a_batch_holds_one_or_several() {
     let folder = tempfile::tempdir().unwrap();
     let lake = lake(&folder);
