@@ -102,6 +102,7 @@ pub fn open(file: &InputFile, chunk_bytes: usize) -> anyhow::Result<(String, Chu
     };
     let mut chunks = Chunks {
         path: path.clone(),
+        reading: "reading",
         whole: None,
         reader: Box::new(std::io::empty()),
         chunk_bytes,
@@ -119,6 +120,7 @@ pub fn open(file: &InputFile, chunk_bytes: usize) -> anyhow::Result<(String, Chu
     let digest = digest(path)?;
     let opened = File::open(path).with_context(reading)?;
     if compressed {
+        chunks.reading = "decompressing";
         chunks.reader = Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(opened)));
     } else {
         chunks.reader = Box::new(opened);
@@ -130,15 +132,17 @@ pub fn open(file: &InputFile, chunk_bytes: usize) -> anyhow::Result<(String, Chu
 /// The id of a file's content (as stored, before any decompression) for transaction ids: the
 /// first half of its SHA-256, read in blocks so that a file of any size costs no memory.
 pub fn digest(path: &Path) -> anyhow::Result<String> {
-    let mut file = File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let reading = || format!("reading {}", path.display());
+    let mut file = File::open(path).with_context(reading)?;
     let mut hasher = Sha256::new();
+    // sha2 is built without `std` here, so its hasher is no `io::Write` to copy into.
     let mut block = vec![0; 1 << 20];
     loop {
         match file.read(&mut block) {
             Ok(0) => break,
             Ok(read) => hasher.update(&block[..read]),
             Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+            Err(err) => return Err(err).with_context(reading),
         }
     }
     Ok(content_id(hasher.finalize()))
@@ -162,6 +166,8 @@ pub struct Chunk {
 /// quoted field may hold a line end).
 pub struct Chunks {
     path: PathBuf,
+    /// What a read error was doing: a corrupt gzip file fails while decompressing.
+    reading: &'static str,
     /// A file read whole: its one chunk.
     whole: Option<Vec<u8>>,
     reader: Box<dyn Read + Send>,
@@ -202,7 +208,7 @@ impl Chunks {
             let read = (&mut self.reader)
                 .take(wanted as u64)
                 .read_to_end(&mut content)
-                .with_context(|| format!("reading {}", self.path.display()))?;
+                .with_context(|| format!("{} {}", self.reading, self.path.display()))?;
             self.unread = self.unread.map(|unread| unread.saturating_sub(read));
             if read == 0 {
                 self.finished = true;
@@ -419,5 +425,25 @@ mod tests {
                 digest(&zipped.path).unwrap()
             );
         }
+    }
+
+    #[test]
+    fn a_corrupt_gzip_file_fails_naming_the_file_and_the_decompression() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.ndjson.gz");
+        // A gzip header followed by bytes that are no deflate stream.
+        std::fs::write(
+            &path,
+            b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xffnot deflate",
+        )
+        .unwrap();
+        let file = InputFile {
+            path,
+            kind: InputKind::Telemetry,
+        };
+        let (_, mut chunks) = open(&file, 1 << 20).unwrap();
+        let error = format!("{:#}", chunks.next_chunk().unwrap_err());
+        assert!(error.starts_with("decompressing "), "{error}");
+        assert!(error.contains("events.ndjson.gz"), "{error}");
     }
 }
