@@ -65,6 +65,17 @@ fn ids(frame: &DataFrame) -> Vec<String> {
         .collect()
 }
 
+fn revenue(frame: &DataFrame) -> Vec<f64> {
+    frame
+        .column("revenue_usd")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect()
+}
+
 #[tokio::test]
 async fn replace_where_rerun_leaves_one_copy() {
     let folder = tempfile::tempdir().unwrap();
@@ -152,15 +163,103 @@ async fn merge_updates_matches_and_inserts_the_rest() {
 
     let stored = sorted(&lake, None).await;
     assert_eq!(ids(&stored), ["a", "b", "c"]);
-    let revenue: Vec<f64> = stored
-        .column("revenue_usd")
+    assert_eq!(revenue(&stored), [1.0, 20.0, 3.0]);
+}
+
+/// The commit info the log holds for `version` of `spec`'s table.
+fn commit_info(lake: &Lake, spec: &TableSpec, version: Option<u64>) -> serde_json::Value {
+    let log = lake
+        .table_url(&spec.name)
+        .to_file_path()
         .unwrap()
-        .f64()
+        .join("_delta_log")
+        .join(format!(
+            "{:020}.json",
+            version.expect("a committed version")
+        ));
+    std::fs::read_to_string(log)
         .unwrap()
-        .iter()
-        .flatten()
-        .collect();
-    assert_eq!(revenue, [1.0, 20.0, 3.0]);
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .find_map(|action| action.get("commitInfo").cloned())
+        .expect("a commitInfo action")
+}
+
+fn inserted_without_a_join(info: &serde_json::Value) -> bool {
+    info["operation_parameters"]["insert_only"] == json!(true)
+}
+
+#[tokio::test]
+async fn a_merge_that_can_match_no_stored_key_inserts_without_a_join() {
+    let folder = tempfile::tempdir().unwrap();
+    let lake = lake(&folder);
+    let merge = |ids: &'static [&'static str], revenue: &'static [f64]| {
+        let lake = &lake;
+        async move {
+            let days = vec![1; ids.len()];
+            let outcome = lake
+                .merge(&EVENTS, &rows(ids, &days, revenue))
+                .await
+                .unwrap();
+            commit_info(lake, &EVENTS, outcome.version)
+        }
+    };
+
+    // A first load, then keys beyond every stored one: nothing to match.
+    let first = merge(&["b", "c"], &[2.0, 3.0]).await;
+    assert!(inserted_without_a_join(&first), "{first}");
+    assert_eq!(first["operation"], "MERGE");
+    // What it read, for Delta's conflict check: the rows' key bounds, not the whole table.
+    let read = first["operationParameters"]["predicate"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(read.contains("event_id") && read.contains("'c'"), "{first}");
+    assert!(inserted_without_a_join(
+        &merge(&["d", "e"], &[4.0, 5.0]).await
+    ));
+    // Between stored keys but none stored within its own bounds: still an insert.
+    assert!(inserted_without_a_join(&merge(&["cc"], &[3.5]).await));
+    // A stored key within the bounds: the real MERGE, which updates it.
+    let update = merge(&["a", "c"], &[1.0, 30.0]).await;
+    assert!(!inserted_without_a_join(&update), "{update}");
+    assert_eq!(update["operation"], "MERGE");
+    // Bounds holding a stored key that the rows do not have ("c" lies between "bb" and "d"):
+    // the real MERGE too, and it inserts both.
+    assert!(!inserted_without_a_join(
+        &merge(&["bb", "dd"], &[2.5, 4.5]).await
+    ));
+
+    // A date key's bound reads back as the same predicate when Delta checks a conflict.
+    let by_day = TableSpec {
+        name: TableName::new(Layer::Silver, "test_events_by_day"),
+        key: &["event_date", "event_id"],
+        ..EVENTS
+    };
+    let outcome = lake
+        .merge(&by_day, &rows(&["a", "b"], &[1, 2], &[1.0, 2.0]))
+        .await
+        .unwrap();
+    let info = commit_info(&lake, &by_day, outcome.version);
+    assert!(inserted_without_a_join(&info), "{info}");
+    let read = info["operationParameters"]["predicate"].as_str().unwrap();
+    let schema =
+        deltalake::datafusion::common::DFSchema::try_from(by_day.arrow_schema().as_ref().clone())
+            .unwrap();
+    let session = SessionContext::new();
+    let parsed = deltalake::delta_datafusion::expr::parse_predicate_expression(
+        &schema,
+        read,
+        &session.state(),
+    );
+    assert!(parsed.is_ok(), "{read}: {parsed:?}");
+
+    let stored = sorted(&lake, None).await;
+    assert_eq!(
+        ids(&stored),
+        ["a", "b", "bb", "c", "cc", "d", "dd", "e"],
+        "each key once"
+    );
+    assert_eq!(revenue(&stored), [1.0, 2.0, 2.5, 30.0, 3.5, 4.0, 4.5, 5.0]);
 }
 
 #[tokio::test]
