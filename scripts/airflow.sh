@@ -7,8 +7,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 TOOLS=${LTV_TOOLS:-$HOME/.cache/ltv-lakehouse/tools}
 VENV="$TOOLS/airflow-venv"
-# Reinstall when the pins change.
-stamp="$VENV/.installed-$(sha256sum "$here/airflow/constraints.txt" "$here/airflow/requirements.txt" | sha256sum | cut -c1-16)"
+# Reinstall when the pins change. Only the files' content is hashed: sha256sum's listing also
+# names each file, and a checkout at another path (a CI clone) reinstalled Airflow for nothing.
+stamp="$VENV/.installed-$(cat "$here/airflow/constraints.txt" "$here/airflow/requirements.txt" | sha256sum | cut -c1-16)"
 
 case "${1:-}" in
   install)
