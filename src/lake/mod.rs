@@ -1026,7 +1026,6 @@ impl PendingAppend<'_> {
     }
 }
 
-/// Record batches of `rows` in the table's column order and types.
 /// What a writer task returned; a task that panicked or was cancelled is a failed write.
 fn writer_outcome<T>(
     joined: Result<Result<T, DeltaTableError>, tokio::task::JoinError>,
@@ -1036,6 +1035,7 @@ fn writer_outcome<T>(
         .and_then(|outcome| outcome)
 }
 
+/// Record batches of `rows` in the table's column order and types.
 fn conform<'a>(
     spec: &TableSpec,
     rows: impl Into<Rows<'a>>,
@@ -1077,12 +1077,6 @@ fn conform<'a>(
     Ok((conformed, row_count))
 }
 
-/// How appends (Bronze) write Parquet: Zstandard at level 1 (`ZstdLevel`'s default) instead of
-/// delta-rs' Snappy. On 2M generated events, Bronze took 168 MB instead of 366 MB and the drain
-/// was as fast or a little faster (less to write), and bronze-to-silver read the smaller files
-/// in the same time (10.8-10.9 s either way). Raw JSON repeats its keys on every row, which
-/// Zstandard's window and entropy coding catch and Snappy's does not. Files of either codec
-/// coexist in a table.
 /// How an append is recorded in the log.
 fn append_operation(spec: &TableSpec) -> DeltaOperation {
     DeltaOperation::Write {
@@ -1163,6 +1157,12 @@ fn merge_writer_properties() -> WriterProperties {
         .build()
 }
 
+/// How appends (Bronze) write Parquet: Zstandard at level 1 (`ZstdLevel`'s default) instead of
+/// delta-rs' Snappy. On 2M generated events, Bronze took 168 MB instead of 366 MB and the drain
+/// was as fast or a little faster (less to write), and bronze-to-silver read the smaller files
+/// in the same time (10.8-10.9 s either way). Raw JSON repeats its keys on every row, which
+/// Zstandard's window and entropy coding catch and Snappy's does not. Files of either codec
+/// coexist in a table.
 fn append_writer_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_created_by(format!("delta-rs version {}", deltalake::crate_version()))
