@@ -646,14 +646,9 @@ impl Lake {
         on: String,
         bounds: &Expr,
     ) -> Result<WriteOutcome, LakeError> {
-        let mut append = PendingAppend {
-            table,
-            spec,
-            writers: Vec::new(),
-            rows_written: 0,
-            // The MERGE's own: Silver and Gold files read the same whichever way they came.
-            writer_properties: merge_writer_properties(),
-        };
+        // The MERGE's own writer properties: Silver and Gold files read the same whichever
+        // way they came.
+        let mut append = PendingAppend::new(table, spec, merge_writer_properties());
         append.write(batches).await?;
         let operation = DeltaOperation::Merge {
             // What was read; a bound delta-rs cannot write as SQL reads the whole table.
@@ -772,13 +767,11 @@ impl Lake {
         &self,
         spec: &'s TableSpec,
     ) -> Result<PendingAppend<'s>, LakeError> {
-        Ok(PendingAppend {
-            table: self.open_or_create(spec).await?,
+        Ok(PendingAppend::new(
+            self.open_or_create(spec).await?,
             spec,
-            writers: Vec::new(),
-            rows_written: 0,
-            writer_properties: append_writer_properties(),
-        })
+            append_writer_properties(),
+        ))
     }
 
     /// Commits the files `append` wrote, with `txns`, unless every one of `txns` had already
@@ -938,7 +931,18 @@ pub struct PendingAppend<'s> {
     writer_properties: WriterProperties,
 }
 
-impl PendingAppend<'_> {
+impl<'s> PendingAppend<'s> {
+    /// An append to `table` that has written nothing yet.
+    fn new(table: DeltaTable, spec: &'s TableSpec, writer_properties: WriterProperties) -> Self {
+        PendingAppend {
+            table,
+            spec,
+            writers: Vec::new(),
+            rows_written: 0,
+            writer_properties,
+        }
+    }
+
     pub fn spec(&self) -> &TableSpec {
         self.spec
     }
