@@ -6,7 +6,7 @@ use serde::{Serialize, Serializer};
 
 use super::bronze::{Judged, records};
 use crate::contracts::judge::judge_event;
-use crate::contracts::{ContractSet, Json, JsonObject};
+use crate::contracts::{ContractSet, Json, JsonObject, Verdict};
 use crate::tables::bronze;
 
 /// The events of one Bronze day that go on to Silver, before enrichment.
@@ -18,36 +18,6 @@ pub struct EventFacts {
     pub duplicates: u64,
 }
 
-/// What the Bronze columns do not carry, read from one event's JSON.
-struct JsonFields {
-    app_version: Option<String>,
-    is_minor: bool,
-    consent_analytics: bool,
-    consent_personalization: bool,
-    properties_json: String,
-}
-
-impl JsonFields {
-    fn of(object: Option<JsonObject>, global_fields: &[&str]) -> Self {
-        let object = object.unwrap_or_default();
-        let flag = |key: &str| object.get(key).and_then(Json::as_bool).unwrap_or(false);
-        JsonFields {
-            app_version: object
-                .get("app_version")
-                .and_then(Json::as_str)
-                .map(str::to_owned),
-            is_minor: flag("is_minor"),
-            consent_analytics: flag("consent_analytics"),
-            consent_personalization: flag("consent_personalization"),
-            properties_json: Properties {
-                object: &object,
-                global_fields,
-            }
-            .to_json(),
-        }
-    }
-}
-
 /// An event's own properties: its JSON object without the global fields. Keys are written in
 /// order at every depth, each once with its first value (the one the contracts judged), so the
 /// text does not depend on the order the event's keys arrived in.
@@ -57,9 +27,11 @@ struct Properties<'v, 'j> {
 }
 
 impl Properties<'_, '_> {
-    /// Compact JSON.
-    fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("JSON with text keys always serialises")
+    /// Compact JSON, written over `buffer`.
+    fn write_json<'b>(&self, buffer: &'b mut Vec<u8>) -> &'b str {
+        buffer.clear();
+        serde_json::to_writer(&mut *buffer, self).expect("JSON with text keys always serialises");
+        std::str::from_utf8(buffer).expect("serde_json writes UTF-8")
     }
 }
 
@@ -102,28 +74,87 @@ fn serialize_ordered<'v, 'j: 'v, S: Serializer>(
     )
 }
 
-/// [`JsonFields`] of every row, as columns.
-#[derive(Default)]
+/// What the Bronze columns do not carry, read from each event's JSON: the columns of a run of
+/// rows, built where the rows are judged. Each text is written straight into its column, so a
+/// slice does not allocate a `String` per row to copy into a column afterwards.
 struct FromJson {
-    app_version: Vec<Option<String>>,
+    app_version: StringChunkedBuilder,
     is_minor: Vec<bool>,
     consent_analytics: Vec<bool>,
     consent_personalization: Vec<bool>,
-    properties_json: Vec<String>,
+    properties_json: StringChunkedBuilder,
+    /// Where an event's properties are written before they are copied into their column.
+    scratch: Vec<u8>,
 }
 
 impl FromJson {
-    fn push(&mut self, fields: JsonFields) {
-        self.app_version.push(fields.app_version);
-        self.is_minor.push(fields.is_minor);
-        self.consent_analytics.push(fields.consent_analytics);
-        self.consent_personalization
-            .push(fields.consent_personalization);
-        self.properties_json.push(fields.properties_json);
+    fn with_capacity(rows: usize) -> Self {
+        FromJson {
+            app_version: StringChunkedBuilder::new("app_version".into(), rows),
+            is_minor: Vec::with_capacity(rows),
+            consent_analytics: Vec::with_capacity(rows),
+            consent_personalization: Vec::with_capacity(rows),
+            properties_json: StringChunkedBuilder::new("properties_json".into(), rows),
+            scratch: Vec::new(),
+        }
     }
 
+    /// Adds a row from its event (`None`: not a JSON object, so no properties and no flags).
+    fn push(&mut self, event: Option<&JsonObject>, global_fields: &[&str]) {
+        let empty = JsonObject::default();
+        let event = event.unwrap_or(&empty);
+        let flag = |key: &str| event.get(key).and_then(Json::as_bool).unwrap_or(false);
+        self.app_version
+            .append_option(event.get("app_version").and_then(Json::as_str));
+        self.is_minor.push(flag("is_minor"));
+        self.consent_analytics.push(flag("consent_analytics"));
+        self.consent_personalization
+            .push(flag("consent_personalization"));
+        let properties = Properties {
+            object: event,
+            global_fields,
+        };
+        self.properties_json
+            .append_value(properties.write_json(&mut self.scratch));
+    }
+
+    /// The columns of runs of rows, in order, as one run.
+    fn concat(runs: Vec<FromJson>) -> PolarsResult<JsonColumns> {
+        let rows = runs.iter().map(|run| run.is_minor.len()).sum();
+        let mut columns = JsonColumns {
+            app_version: StringChunked::full_null("app_version".into(), 0),
+            is_minor: Vec::with_capacity(rows),
+            consent_analytics: Vec::with_capacity(rows),
+            consent_personalization: Vec::with_capacity(rows),
+            properties_json: StringChunked::full_null("properties_json".into(), 0),
+        };
+        for run in runs {
+            columns.app_version.append(&run.app_version.finish())?;
+            columns.is_minor.extend(run.is_minor);
+            columns.consent_analytics.extend(run.consent_analytics);
+            columns
+                .consent_personalization
+                .extend(run.consent_personalization);
+            columns
+                .properties_json
+                .append(&run.properties_json.finish())?;
+        }
+        Ok(columns)
+    }
+}
+
+/// [`FromJson`]'s columns, finished.
+struct JsonColumns {
+    app_version: StringChunked,
+    is_minor: Vec<bool>,
+    consent_analytics: Vec<bool>,
+    consent_personalization: Vec<bool>,
+    properties_json: StringChunked,
+}
+
+impl JsonColumns {
     fn add_to(self, frame: &mut DataFrame) -> PolarsResult<()> {
-        frame.with_column(Column::new("app_version".into(), self.app_version))?;
+        frame.with_column(self.app_version.into_column())?;
         frame.with_column(Column::new("is_minor".into(), self.is_minor))?;
         frame.with_column(Column::new(
             "consent_analytics".into(),
@@ -133,10 +164,14 @@ impl FromJson {
             "consent_personalization".into(),
             self.consent_personalization,
         ))?;
-        frame.with_column(Column::new("properties_json".into(), self.properties_json))?;
+        frame.with_column(self.properties_json.into_column())?;
         Ok(())
     }
 }
+
+/// Rows a judging task takes at a time: enough that a task's columns are few chunks, few
+/// enough that both cores stay busy to the end of a slice.
+const ROWS_PER_TASK: usize = 16_384;
 
 /// Judges every event of a Bronze frame; the ones that pass, have analytics consent and were
 /// not seen before in the frame become Silver facts. A re-sent event (same player and event
@@ -146,21 +181,27 @@ pub fn refine(mut frame: DataFrame, contracts: &ContractSet) -> PolarsResult<Eve
     // Parsing and judging the JSON is most of the work, and each row stands alone: every core
     // takes a share, and the results come back in row order.
     let mut judged = Judged::default();
-    let mut from_json = FromJson::default();
-    {
+    let from_json = {
         let records = records(&frame)?;
-        let verdicts: Vec<_> = records
-            .par_iter()
-            .map(|record| {
-                let (object, verdict) = judge_event(contracts, record);
-                (verdict, JsonFields::of(object, &global_fields))
+        let runs: Vec<(Vec<Verdict>, FromJson)> = records
+            .par_chunks(ROWS_PER_TASK)
+            .map(|run| {
+                let mut verdicts = Vec::with_capacity(run.len());
+                let mut fields = FromJson::with_capacity(run.len());
+                for record in run {
+                    let (object, verdict) = judge_event(contracts, record);
+                    fields.push(object.as_ref(), &global_fields);
+                    verdicts.push(verdict);
+                }
+                (verdicts, fields)
             })
             .collect();
-        for (record, (verdict, fields)) in records.iter().zip(verdicts) {
+        let (verdicts, fields): (Vec<_>, Vec<_>) = runs.into_iter().unzip();
+        for (record, verdict) in records.iter().zip(verdicts.into_iter().flatten()) {
             judged.push(&bronze::GAME_EVENTS, record, verdict);
-            from_json.push(fields);
         }
-    }
+        FromJson::concat(fields)?
+    };
     // Judged and read: the raw JSON (a day's bulk) is not needed any further.
     let _ = frame.drop_in_place("raw_json")?;
     from_json.add_to(&mut frame)?;
@@ -244,6 +285,86 @@ mod tests {
 
     use super::*;
 
+    /// One event's [`FromJson`] columns, read back.
+    struct Fields {
+        app_version: Option<String>,
+        is_minor: bool,
+        consent_analytics: bool,
+        consent_personalization: bool,
+        properties_json: String,
+    }
+
+    fn fields_of(event: Option<&JsonObject>, global_fields: &[&str]) -> Fields {
+        let mut run = FromJson::with_capacity(1);
+        run.push(event, global_fields);
+        let columns = FromJson::concat(vec![run]).expect("one run of columns");
+        Fields {
+            app_version: columns.app_version.get(0).map(str::to_owned),
+            is_minor: columns.is_minor[0],
+            consent_analytics: columns.consent_analytics[0],
+            consent_personalization: columns.consent_personalization[0],
+            properties_json: columns
+                .properties_json
+                .get(0)
+                .expect("every row has properties")
+                .to_owned(),
+        }
+    }
+
+    fn parsed(text: &str) -> JsonObject<'_> {
+        let Ok(Json::Object(object)) = serde_json::from_str(text) else {
+            unreachable!("the event is an object")
+        };
+        object
+    }
+
+    #[test]
+    fn runs_of_rows_are_joined_in_order() {
+        let texts = [
+            r#"{"app_version":"1.0","is_minor":true,"level":1}"#,
+            r#"{"app_version":"1.1","consent_analytics":true,"level":2}"#,
+            r#"{"level":3}"#,
+        ];
+        let events: Vec<JsonObject> = texts.iter().map(|text| parsed(text)).collect();
+        let run = |rows: &[JsonObject]| {
+            let mut run = FromJson::with_capacity(rows.len());
+            for row in rows {
+                run.push(Some(row), &["app_version", "is_minor", "consent_analytics"]);
+            }
+            run
+        };
+        let columns =
+            FromJson::concat(vec![run(&events[..2]), run(&events[2..])]).expect("runs of columns");
+        let mut frame = DataFrame::new(3, vec![Column::new("row".into(), [0u32, 1, 2])])
+            .expect("a frame of rows");
+        columns
+            .add_to(&mut frame)
+            .expect("columns of the frame's height");
+        let text = |name: &str| crate::lake::string_column(&frame, name).expect("a text column");
+        assert_eq!(
+            text("app_version"),
+            [Some("1.0".to_owned()), Some("1.1".to_owned()), None]
+        );
+        assert_eq!(
+            text("properties_json"),
+            [r#"{"level":1}"#, r#"{"level":2}"#, r#"{"level":3}"#].map(|p| Some(p.to_owned()))
+        );
+        let flags = |name: &str| -> Vec<Option<bool>> {
+            frame
+                .column(name)
+                .expect("a flag column")
+                .bool()
+                .expect("flags")
+                .iter()
+                .collect()
+        };
+        assert_eq!(flags("is_minor"), [Some(true), Some(false), Some(false)]);
+        assert_eq!(
+            flags("consent_analytics"),
+            [Some(false), Some(true), Some(false)]
+        );
+    }
+
     #[test]
     fn the_properties_are_the_event_without_its_global_fields() {
         let global_fields = ["event_id", "device", "is_minor", "consent_analytics"];
@@ -258,10 +379,8 @@ mod tests {
             "offer": {"b": 1, "a": {"nested": false}},
         });
         let text = event.to_string();
-        let Ok(Json::Object(object)) = serde_json::from_str(&text) else {
-            unreachable!("the event is an object")
-        };
-        let fields = JsonFields::of(Some(object), &global_fields);
+        let object = parsed(&text);
+        let fields = fields_of(Some(&object), &global_fields);
 
         // The text a trimmed copy of serde_json's sorted map would give, byte for byte.
         let Value::Object(mut trimmed) = event else {
@@ -356,7 +475,7 @@ mod tests {
 
     #[test]
     fn an_event_that_is_not_an_object_has_no_properties() {
-        let fields = JsonFields::of(None, &["event_id"]);
+        let fields = fields_of(None, &["event_id"]);
         assert_eq!(fields.properties_json, "{}");
         assert!(!fields.consent_analytics, "no consent without an event");
     }
@@ -364,10 +483,8 @@ mod tests {
     #[test]
     fn properties_are_written_in_key_order_at_every_depth_each_key_once() {
         let text = r#"{"zeta":1,"event_id":"e-1","alpha":{"b":[{"y":1,"x":2}],"a":null},"zeta":2}"#;
-        let Ok(Json::Object(object)) = serde_json::from_str(text) else {
-            unreachable!("the event is an object")
-        };
-        let fields = JsonFields::of(Some(object), &["event_id"]);
+        let object = parsed(text);
+        let fields = fields_of(Some(&object), &["event_id"]);
         assert_eq!(
             fields.properties_json,
             r#"{"alpha":{"a":null,"b":[{"x":2,"y":1}]},"zeta":1}"#
