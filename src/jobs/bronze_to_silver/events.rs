@@ -118,54 +118,30 @@ impl FromJson {
             .append_value(properties.write_json(&mut self.scratch));
     }
 
-    /// The columns of runs of rows, in order, as one run.
-    fn concat(runs: Vec<FromJson>) -> PolarsResult<JsonColumns> {
-        let rows = runs.iter().map(|run| run.is_minor.len()).sum();
-        let mut columns = JsonColumns {
-            app_version: StringChunked::full_null("app_version".into(), 0),
-            is_minor: Vec::with_capacity(rows),
-            consent_analytics: Vec::with_capacity(rows),
-            consent_personalization: Vec::with_capacity(rows),
-            properties_json: StringChunked::full_null("properties_json".into(), 0),
-        };
+    /// The run's columns, as a frame of their own.
+    fn finish(self) -> PolarsResult<DataFrame> {
+        DataFrame::new(
+            self.is_minor.len(),
+            vec![
+                self.app_version.finish().into_column(),
+                Column::new("is_minor".into(), self.is_minor),
+                Column::new("consent_analytics".into(), self.consent_analytics),
+                Column::new(
+                    "consent_personalization".into(),
+                    self.consent_personalization,
+                ),
+                self.properties_json.finish().into_column(),
+            ],
+        )
+    }
+
+    /// The columns of `runs`, in order, in one frame (with no rows when there are no runs).
+    fn concat(runs: Vec<FromJson>) -> PolarsResult<DataFrame> {
+        let mut columns = FromJson::with_capacity(0).finish()?;
         for run in runs {
-            columns.app_version.append(&run.app_version.finish())?;
-            columns.is_minor.extend(run.is_minor);
-            columns.consent_analytics.extend(run.consent_analytics);
-            columns
-                .consent_personalization
-                .extend(run.consent_personalization);
-            columns
-                .properties_json
-                .append(&run.properties_json.finish())?;
+            columns.vstack_mut_owned(run.finish()?)?;
         }
         Ok(columns)
-    }
-}
-
-/// [`FromJson`]'s columns, finished.
-struct JsonColumns {
-    app_version: StringChunked,
-    is_minor: Vec<bool>,
-    consent_analytics: Vec<bool>,
-    consent_personalization: Vec<bool>,
-    properties_json: StringChunked,
-}
-
-impl JsonColumns {
-    fn add_to(self, frame: &mut DataFrame) -> PolarsResult<()> {
-        frame.with_column(self.app_version.into_column())?;
-        frame.with_column(Column::new("is_minor".into(), self.is_minor))?;
-        frame.with_column(Column::new(
-            "consent_analytics".into(),
-            self.consent_analytics,
-        ))?;
-        frame.with_column(Column::new(
-            "consent_personalization".into(),
-            self.consent_personalization,
-        ))?;
-        frame.with_column(self.properties_json.into_column())?;
-        Ok(())
     }
 }
 
@@ -204,7 +180,7 @@ pub fn refine(mut frame: DataFrame, contracts: &ContractSet) -> PolarsResult<Eve
     };
     // Judged and read: the raw JSON (a day's bulk) is not needed any further.
     let _ = frame.drop_in_place("raw_json")?;
-    from_json.add_to(&mut frame)?;
+    frame.hstack_mut(from_json.columns())?;
 
     let passed = frame.filter(&judged.mask())?;
     let consented = passed.filter(passed.column("consent_analytics")?.bool()?)?;
@@ -298,16 +274,23 @@ mod tests {
         let mut run = FromJson::with_capacity(1);
         run.push(event, global_fields);
         let columns = FromJson::concat(vec![run]).expect("one run of columns");
-        Fields {
-            app_version: columns.app_version.get(0).map(str::to_owned),
-            is_minor: columns.is_minor[0],
-            consent_analytics: columns.consent_analytics[0],
-            consent_personalization: columns.consent_personalization[0],
-            properties_json: columns
-                .properties_json
+        let text = |name: &str| {
+            crate::lake::string_column(&columns, name).expect("a text column")[0].clone()
+        };
+        let flag = |name: &str| {
+            columns
+                .column(name)
+                .and_then(|column| column.bool().cloned())
+                .expect("a flag column")
                 .get(0)
-                .expect("every row has properties")
-                .to_owned(),
+                .expect("flags are never null")
+        };
+        Fields {
+            app_version: text("app_version"),
+            is_minor: flag("is_minor"),
+            consent_analytics: flag("consent_analytics"),
+            consent_personalization: flag("consent_personalization"),
+            properties_json: text("properties_json").expect("every row has properties"),
         }
     }
 
@@ -333,13 +316,9 @@ mod tests {
             }
             run
         };
-        let columns =
+        let frame =
             FromJson::concat(vec![run(&events[..2]), run(&events[2..])]).expect("runs of columns");
-        let mut frame = DataFrame::new(3, vec![Column::new("row".into(), [0u32, 1, 2])])
-            .expect("a frame of rows");
-        columns
-            .add_to(&mut frame)
-            .expect("columns of the frame's height");
+        assert_eq!(FromJson::concat(Vec::new()).expect("no runs").height(), 0);
         let text = |name: &str| crate::lake::string_column(&frame, name).expect("a text column");
         assert_eq!(
             text("app_version"),
