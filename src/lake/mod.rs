@@ -1116,21 +1116,17 @@ async fn key_bounds(spec: &TableSpec, batches: &[RecordBatch]) -> Result<Expr, L
             table: spec.name,
             detail: "the key bounds of the rows to MERGE came back empty".into(),
         })?;
-    let mut within: Option<Expr> = None;
+    let mut within = Vec::with_capacity(spec.key.len());
     for (index, key) in spec.key.iter().enumerate() {
         let least = ScalarValue::try_from_array(bounds.column(2 * index), 0).map_err(failed)?;
         let greatest =
             ScalarValue::try_from_array(bounds.column(2 * index + 1), 0).map_err(failed)?;
-        let between = col(*key).between(lit(least), lit(greatest));
-        within = Some(match within {
-            Some(within) => within.and(between),
-            None => between,
-        });
+        within.push(col(*key).between(lit(least), lit(greatest)));
     }
-    within.ok_or_else(|| LakeError::Schema {
-        table: spec.name,
-        detail: "MERGE needs a key and the table spec declares none".into(),
-    })
+    Ok(within
+        .into_iter()
+        .reduce(Expr::and)
+        .expect("Lake::merge refuses a spec without a key before it asks for the key's bounds"))
 }
 
 /// Whether the table, as `table` was loaded, holds a row within `bounds`. Without one, no row

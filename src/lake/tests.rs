@@ -263,6 +263,42 @@ async fn a_merge_that_can_match_no_stored_key_inserts_without_a_join() {
 }
 
 #[tokio::test]
+async fn a_merge_that_may_match_reads_only_the_files_whose_keys_it_may_match() {
+    let folder = tempfile::tempdir().unwrap();
+    let lake = lake(&folder);
+    // Three files of one day, each of its own key range: each load is beyond the last.
+    for ids in [["a", "b"], ["m", "n"], ["x", "y"]] {
+        let outcome = lake
+            .merge(&EVENTS, &rows(&ids, &[1, 1], &[1.0, 1.0]))
+            .await
+            .unwrap();
+        assert!(inserted_without_a_join(&commit_info(
+            &lake,
+            &EVENTS,
+            outcome.version
+        )));
+    }
+    // A stored key ("n") and a new one: the MERGE proper, on the same day's partition.
+    let outcome = lake
+        .merge(&EVENTS, &rows(&["n", "o"], &[1, 1], &[2.0, 3.0]))
+        .await
+        .unwrap();
+    let info = commit_info(&lake, &EVENTS, outcome.version);
+    assert!(!inserted_without_a_join(&info), "{info}");
+    // The files' key statistics rule out the other two: only the file of "m" and "n" is read
+    // and rewritten (a rerun of a busy day would otherwise read the whole day's partition).
+    let metrics = &info["operationMetrics"];
+    assert_eq!(metrics["num_target_files_scanned"], 1, "{info}");
+    assert_eq!(metrics["num_target_files_removed"], 1, "{info}");
+    assert_eq!(metrics["num_target_rows_updated"], 1, "{info}");
+    assert_eq!(metrics["num_target_rows_inserted"], 1, "{info}");
+    assert_eq!(
+        ids(&sorted(&lake, None).await),
+        ["a", "b", "m", "n", "o", "x", "y"]
+    );
+}
+
+#[tokio::test]
 async fn append_once_is_skipped_when_its_transaction_is_committed() {
     let folder = tempfile::tempdir().unwrap();
     let lake = lake(&folder);
