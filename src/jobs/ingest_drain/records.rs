@@ -4,6 +4,7 @@
 //! every other rule of the contracts is enforced by `bronze-to-silver`, which keeps rejects.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime};
@@ -271,8 +272,8 @@ impl BronzeBatch {
         self.game_events.len() + self.attribution.len() + self.ad_spend.len() + self.campaigns.len()
     }
 
-    /// Record batches per table, for the tables that have rows. Events are ordered by player
-    /// (a stable sort: a player's events keep their arrival order): bronze-to-silver and
+    /// Record batches per table, for the tables that have rows. Events are ordered by partition
+    /// and then by player (a player's events keep their arrival order): bronze-to-silver and
     /// check-contracts read a busy day in slices of players, and a file, a row group or a page
     /// that holds only some players' rows is skipped by the slices of the others, instead of
     /// every slice decompressing all of the day.
@@ -306,43 +307,90 @@ impl BronzeBatch {
 /// string array can address, however large the file.
 const GAME_EVENTS_PER_BATCH: usize = 1 << 16;
 
-/// The game events as Bronze record batches, ordered by player, built on every core (the
-/// busiest table: a row-wise conversion through serde cost more than parsing the events).
+/// The game events as Bronze record batches, built on every core (the busiest table: a
+/// row-wise conversion through serde cost more than parsing the events). Each batch holds one
+/// partition (ingest day and game), ordered by player: the Delta writer takes such a batch as
+/// that partition, where a batch of several games was split by delta-rs, which copied every
+/// column of it out again, part by part.
 fn game_event_batches(events: &GameEvents) -> Result<Vec<RecordBatch>, ArrowError> {
-    by_player(events)
-        .par_chunks(GAME_EVENTS_PER_BATCH)
+    let (order, partitions) = in_partition_order(events);
+    let chunks: Vec<&[usize]> = partitions
+        .into_iter()
+        .flat_map(|partition| order[partition].chunks(GAME_EVENTS_PER_BATCH))
+        .collect();
+    chunks
+        .into_par_iter()
         .map(|chunk| game_event_batch(events, chunk))
         .collect()
 }
 
-/// The rows' indexes ordered by player, a player's rows in their order. Each player is ranked
-/// once, so that sorting compares numbers, not a 64-character id per comparison (most of them
-/// between two events of one player, equal to the last character).
-fn by_player(events: &GameEvents) -> Vec<usize> {
-    let mut first_seen: HashMap<&str, usize> = HashMap::new();
-    let player_of_row: Vec<usize> = events
+/// The rows' indexes ordered by partition (ingest day, game), then by player, a player's rows in
+/// their order; and the range of that order each partition takes. Each partition and player is
+/// ranked once, so that sorting compares numbers, not a 64-character id per comparison (most
+/// of them between two events of one player, equal to the last character).
+fn in_partition_order(events: &GameEvents) -> (Vec<usize>, Vec<Range<usize>>) {
+    let mut partitions = Ranks::default();
+    let mut players = Ranks::default();
+    let ids: Vec<(usize, usize)> = events
         .rows
         .iter()
         .map(|row| {
-            let next = first_seen.len();
-            *first_seen
-                .entry(events.text(row, row.player_id))
-                .or_insert(next)
+            let partition = (row.provenance.ingest_days(), events.text(row, row.game_id));
+            let player = events.text(row, row.player_id);
+            (partitions.id(partition), players.id(player))
         })
         .collect();
-    let mut players: Vec<(&str, usize)> = first_seen.into_iter().collect();
-    players.sort_unstable();
-    let mut rank = vec![0; players.len()];
-    for (position, (_, player)) in players.into_iter().enumerate() {
-        rank[player] = position;
-    }
-    let mut order: Vec<(usize, usize)> = player_of_row
+    let (partition_rank, player_rank) = (partitions.ranks(), players.ranks());
+    // One number per row, partition above player: a day's players fit in 32 bits.
+    let mut order: Vec<(u64, usize)> = ids
         .into_iter()
         .enumerate()
-        .map(|(index, player)| (rank[player], index))
+        .map(|(index, (partition, player))| {
+            let key = ((partition_rank[partition] as u64) << 32) | player_rank[player] as u64;
+            (key, index)
+        })
         .collect();
     order.par_sort_unstable();
-    order.into_iter().map(|(_, index)| index).collect()
+    let mut runs = Vec::with_capacity(partition_rank.len());
+    let mut start = 0;
+    for end in 1..=order.len() {
+        if end == order.len() || order[end].0 >> 32 != order[start].0 >> 32 {
+            runs.push(start..end);
+            start = end;
+        }
+    }
+    (order.into_iter().map(|(_, index)| index).collect(), runs)
+}
+
+/// Distinct keys, each given an id in the order first seen, and then its rank among them all.
+struct Ranks<K> {
+    first_seen: HashMap<K, usize>,
+}
+
+impl<K> Default for Ranks<K> {
+    fn default() -> Self {
+        Ranks {
+            first_seen: HashMap::new(),
+        }
+    }
+}
+
+impl<K: Ord + std::hash::Hash> Ranks<K> {
+    fn id(&mut self, key: K) -> usize {
+        let next = self.first_seen.len();
+        *self.first_seen.entry(key).or_insert(next)
+    }
+
+    /// The rank of each id's key in the sorted keys, indexed by id.
+    fn ranks(self) -> Vec<usize> {
+        let mut keys: Vec<(K, usize)> = self.first_seen.into_iter().collect();
+        keys.sort_unstable();
+        let mut rank = vec![0; keys.len()];
+        for (position, (_, id)) in keys.into_iter().enumerate() {
+            rank[id] = position;
+        }
+        rank
+    }
 }
 
 /// The rows at `order`, in that order, as one record batch of `bronze.game_events`: one pass
@@ -1148,39 +1196,60 @@ mod tests {
     }
 
     #[test]
-    fn game_events_are_written_column_by_column_in_player_order() {
+    fn game_events_are_written_column_by_column_a_batch_per_partition_in_player_order() {
         let events = [
             r#"{"event_id":"e1","eternal_player_id":"p2","anonymous_id":"a","event_name":"game_background","event_timestamp":3,"game_title":"FantasyQuest","session_id":"s1","session_duration_seconds":61.5,"platform":"ios","country_code":"US"}"#,
             r#"{"event_id":"e2","eternal_player_id":"p1","anonymous_id":"a","event_name":"ad_impression","event_timestamp":2,"game_title":"TinyTitans","revenue_usd":0.012,"attribution":{"campaign_source":"c1"}}"#,
             r#"{"event_id":"e3","eternal_player_id":"p2","anonymous_id":"a","event_name":"level_complete","event_timestamp":1,"game_title":"FantasyQuest","level_id":"L-007"}"#,
+            r#"{"event_id":"e4","eternal_player_id":"p0","anonymous_id":"a","event_name":"daily_login","event_timestamp":4,"game_title":"FantasyQuest"}"#,
+            r#"{"event_id":"e5","eternal_player_id":"p2","anonymous_id":"a","event_name":"daily_login","event_timestamp":5,"game_title":"FantasyQuest"}"#,
         ];
         let messages: Vec<RawMessage<&[u8]>> = events
             .iter()
             .enumerate()
-            .map(|(n, line)| RawMessage {
-                bytes: line.as_bytes(),
-                provenance: Provenance {
-                    partition: Some(3),
-                    ..at(n as i64 + 10)
-                },
+            .map(|(n, line)| {
+                // The third event arrives on the next ingest day.
+                let ingest_date = NaiveDate::from_ymd_opt(2026, 1, if n == 2 { 2 } else { 1 });
+                RawMessage {
+                    bytes: line.as_bytes(),
+                    provenance: Provenance {
+                        partition: Some(3),
+                        ingest_date: ingest_date.unwrap(),
+                        ..at(n as i64 + 10)
+                    },
+                }
             })
             .collect();
         let mut batch = BronzeBatch::default();
         parser().push_messages(InputKind::Telemetry, &messages, &mut batch);
         // The rows as owned values, through the serde conversion every other table uses.
         let events = &batch.game_events;
-        let mut by_player: Vec<ExpectedRow> = events
-            .rows
-            .iter()
-            .map(|row| ExpectedRow::of(events, row))
-            .collect();
-        by_player.sort_by(|a, b| a.player_id.cmp(&b.player_id));
-        let expected = rows_to_batch(&bronze::GAME_EVENTS, &by_player).unwrap();
+        let row = |event_id: &str| {
+            let row = events
+                .rows
+                .iter()
+                .find(|row| events.text(row, row.event_id) == event_id)
+                .unwrap();
+            ExpectedRow::of(events, row)
+        };
+        // A partition's rows, given in arrival order, ordered by their (hashed) player.
+        let partition = |event_ids: &[&str]| {
+            let mut rows: Vec<ExpectedRow> = event_ids.iter().map(|id| row(id)).collect();
+            rows.sort_by(|a, b| a.player_id.cmp(&b.player_id));
+            rows_to_batch(&bronze::GAME_EVENTS, &rows).unwrap()
+        };
+        // Day 1's FantasyQuest (p2's two events in their order), day 1's TinyTitans, then day
+        // 2's FantasyQuest.
+        let expected = [
+            partition(&["e1", "e4", "e5"]),
+            partition(&["e2"]),
+            partition(&["e3"]),
+        ];
 
         let tables = batch.into_tables().unwrap();
         assert_eq!(tables.len(), 1);
         let (spec, batches) = &tables[0];
         assert_eq!(spec.name, bronze::GAME_EVENTS.name);
-        assert_eq!(batches.as_slice(), [expected]);
+        assert_eq!(batches.as_slice(), expected);
     }
 }
