@@ -310,8 +310,9 @@ async fn a_file_loaded_in_chunks_commits_once_with_the_same_rows() {
     assert_eq!((ids, offsets), bronze_of(whole.path()).await);
 
     // Written a chunk at a time, committed once: the table's creation and one append, as for
-    // the file read whole, and as many files, one per core, each holding its share of every
-    // chunk as a sorted run of players (read whole: one run).
+    // the file read whole, and no more files than it makes, one per core and game at most,
+    // each holding its share of every chunk as a sorted run of players (read whole: one run).
+    // A file per chunk would make several times as many.
     let table = chunked.path().join("bronze/game_events");
     let commits = std::fs::read_dir(table.join("_delta_log"))
         .unwrap()
@@ -338,7 +339,25 @@ async fn a_file_loaded_in_chunks_commits_once_with_the_same_rows() {
         runs_per_file(&table),
         runs_per_file(&whole.path().join("bronze/game_events")),
     );
-    assert_eq!(chunked_runs.len(), whole_runs.len());
+    let games = {
+        let lake = lake(chunked.path());
+        let mut games = strings(
+            &lake.read(&bronze::GAME_EVENTS, None).await.unwrap(),
+            "game_id",
+        );
+        games.sort();
+        games.dedup();
+        games.len()
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+    assert!(games > 1, "{games} games");
+    for runs in [&chunked_runs, &whole_runs] {
+        assert!(
+            (games..=cores * games).contains(&runs.len()),
+            "{} files of {games} games on {cores} cores",
+            runs.len()
+        );
+    }
     assert!(whole_runs.iter().all(|&runs| runs == 1), "{whole_runs:?}");
     assert!(
         chunked_runs.iter().all(|&runs| runs <= 3),
