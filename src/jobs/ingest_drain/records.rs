@@ -131,8 +131,11 @@ pub struct GameEventRow {
 }
 
 impl GameEvents {
-    /// Room for about `bytes` of text in the arena that the next rows go to.
-    fn reserve(&mut self, bytes: usize) {
+    /// Room for `rows` more rows, and for about `bytes` of text in the arena that they go to:
+    /// a row is about 300 bytes, and a vector of them grown a doubling at a time copies them
+    /// over and over into fresh pages.
+    fn reserve(&mut self, rows: usize, bytes: usize) {
+        self.rows.reserve(rows);
         self.arena().reserve(bytes);
     }
 
@@ -657,7 +660,7 @@ impl RecordParser {
                     // into it, and their typed columns' text (ids, names: under 256 bytes).
                     let bytes: usize = chunk.iter().map(|m| m.bytes.as_ref().len()).sum();
                     part.game_events
-                        .reserve(bytes + bytes / 8 + chunk.len() * 256);
+                        .reserve(chunk.len(), bytes + bytes / 8 + chunk.len() * 256);
                 }
                 let mut memo = HashMemo::new(&self.hasher);
                 for message in chunk {
@@ -668,6 +671,8 @@ impl RecordParser {
                 part
             })
             .collect();
+        let rows = parts.iter().map(|part| part.game_events.len()).sum();
+        batch.game_events.rows.reserve(rows);
         for part in parts {
             batch.absorb(part);
         }
