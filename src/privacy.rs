@@ -302,6 +302,16 @@ mod tests {
     }
 
     #[test]
+    fn the_memo_answers_each_value_with_its_own_hash_computed_once() {
+        let hasher = PiiHasher::new(b"0123456789abcdef0123456789abcdef");
+        let mut memo = HashMemo::new(&hasher);
+        for value in ["p1", "p2", "p1", "", "p2", ""] {
+            assert_eq!(memo.hash(value), hasher.hash(value), "{value:?}");
+        }
+        assert_eq!(memo.hashes.len(), 3);
+    }
+
+    #[test]
     fn a_value_written_with_escapes_is_hashed_in_a_rewritten_object() {
         let hasher = PiiHasher::new(b"0123456789abcdef0123456789abcdef");
         let text = r#"{"eternal_player_id": "p\u0031", "device": {"ad_id": "d"}, "eternal_player_id": "p2", "n": 1}"#;
