@@ -3,7 +3,6 @@
 //! Ingestion checks only what Bronze needs to file a row (the envelope: ids, name, time, game);
 //! every other rule of the contracts is enforced by `bronze-to-silver`, which keeps rejects.
 
-use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -13,6 +12,7 @@ use deltalake::arrow::array::{
     StringArray, StringBuilder, TimestampMicrosecondArray,
 };
 use deltalake::arrow::error::ArrowError;
+use polars::prelude::PlHashMap;
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -366,14 +366,16 @@ fn in_partition_order(events: &GameEvents) -> (Vec<usize>, Vec<Range<usize>>) {
 }
 
 /// Distinct keys, each given an id in the order first seen, and then its rank among them all.
+/// Keyed with polars' fast hasher: every event looks up its 64-character player id here, and
+/// SipHash's resistance to chosen keys buys nothing when the ranks come from a sort.
 struct Ranks<K> {
-    first_seen: HashMap<K, usize>,
+    first_seen: PlHashMap<K, usize>,
 }
 
 impl<K> Default for Ranks<K> {
     fn default() -> Self {
         Ranks {
-            first_seen: HashMap::new(),
+            first_seen: PlHashMap::default(),
         }
     }
 }
@@ -1053,6 +1055,18 @@ mod tests {
 
     fn parser() -> RecordParser {
         RecordParser::new(PiiHasher::new(KEY), ContractSet::repository())
+    }
+
+    #[test]
+    fn ranks_number_keys_by_first_sight_and_rank_them_in_sorted_order() {
+        let mut ranks = Ranks::default();
+        let ids: Vec<usize> = ["pear", "apple", "pear", "fig", "apple"]
+            .into_iter()
+            .map(|key| ranks.id(key))
+            .collect();
+        assert_eq!(ids, [0, 1, 0, 2, 1]);
+        // By id: pear (0) sorts last, apple (1) first, fig (2) between.
+        assert_eq!(ranks.ranks(), [2, 0, 1]);
     }
 
     fn at(offset: i64) -> Provenance {
