@@ -366,8 +366,8 @@ fn in_partition_order(events: &GameEvents) -> (Vec<usize>, Vec<Range<usize>>) {
 }
 
 /// Distinct keys, each given an id in the order first seen, and then its rank among them all.
-/// Keyed with polars' fast hasher: every event looks up its 64-character player id here, and
-/// SipHash's resistance to chosen keys buys nothing when the ranks come from a sort.
+/// Keyed with polars' fast hasher, not SipHash: every event looks up its 64-character player id
+/// here. It is seeded per map like SipHash, and the ranks come from a sort, not hash order.
 struct Ranks<K> {
     first_seen: PlHashMap<K, usize>,
 }
