@@ -13,9 +13,9 @@ pub mod lint;
 pub mod model;
 pub mod rules;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use polars::prelude::PlHashMap;
 use semver::Version;
 
 pub use model::{ContractKind, Status};
@@ -188,15 +188,17 @@ pub struct ContractSet {
     global: Option<Contract>,
     /// By event name, then game: a lookup per judged event borrows its name and game, where a
     /// map keyed by (game, event) pairs had to build owned keys for every event.
-    events: HashMap<String, EventContracts>,
-    sources: HashMap<String, Contract>,
+    /// Keyed with polars' fast hasher: the keys are the contracts' own names, fixed at load,
+    /// so an event's names only probe a small table, and SipHash cost twice as much per event.
+    events: PlHashMap<String, EventContracts>,
+    sources: PlHashMap<String, Contract>,
 }
 
 /// The contracts of one event name.
 #[derive(Debug, Clone, Default)]
 struct EventContracts {
     all_games: Option<Contract>,
-    by_game: HashMap<String, Contract>,
+    by_game: PlHashMap<String, Contract>,
 }
 
 impl ContractSet {
