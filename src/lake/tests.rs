@@ -4,6 +4,7 @@ use chrono::NaiveDate;
 use polars::prelude::{DataFrame, SortMultipleOptions, df};
 
 use deltalake::parquet::file::reader::{FileReader as _, SerializedFileReader};
+use deltalake::parquet::file::serialized_reader::ReadOptionsBuilder;
 
 use super::*;
 
@@ -402,6 +403,60 @@ async fn an_append_files_each_row_under_its_partition_whether_a_batch_holds_one_
             }
         }
     }
+}
+
+#[tokio::test]
+async fn an_append_ends_its_pages_at_a_few_thousand_rows_so_a_slice_reads_only_its_own() {
+    let folder = tempfile::tempdir().unwrap();
+    let lake = lake(&folder);
+    let count = 20_000;
+    let ids: Vec<String> = (0..count).map(|i| format!("e{i:05}")).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let txn = AppTxn {
+        app_id: "pages".into(),
+        version: 1,
+    };
+    lake.append_once(
+        &EVENTS,
+        &rows(&ids, &vec![2; count], &vec![1.0; count]),
+        &[txn],
+    )
+    .await
+    .unwrap();
+
+    // One file per core; every column of each ends a page by APPEND_PAGE_ROWS rows, where the
+    // parquet crate's default would keep each file's ids in one page.
+    let folder = folder
+        .path()
+        .join("silver/test_events/event_date=2026-01-02");
+    let mut rows_read = 0;
+    for file in std::fs::read_dir(&folder).unwrap() {
+        let file = std::fs::File::open(file.unwrap().path()).unwrap();
+        let options = ReadOptionsBuilder::new().with_page_index().build();
+        let reader = SerializedFileReader::new_with_options(file, options).unwrap();
+        let metadata = reader.metadata();
+        let file_rows = metadata.file_metadata().num_rows();
+        assert!(file_rows > 2 * APPEND_PAGE_ROWS as i64, "{file_rows} rows");
+        rows_read += file_rows;
+        let offsets = metadata.offset_index().expect("appends write a page index");
+        for (group, columns) in offsets.iter().enumerate() {
+            let group_rows = metadata.row_group(group).num_rows();
+            for (column, index) in columns.iter().enumerate() {
+                let starts: Vec<i64> = index
+                    .page_locations()
+                    .iter()
+                    .map(|page| page.first_row_index)
+                    .chain([group_rows])
+                    .collect();
+                let largest = starts.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+                assert!(
+                    largest <= APPEND_PAGE_ROWS as i64,
+                    "column {column}: a page of {largest} rows"
+                );
+            }
+        }
+    }
+    assert_eq!(rows_read, count as i64);
 }
 
 #[tokio::test]
