@@ -1151,12 +1151,13 @@ async fn holds_a_row_within(
 
 /// Rows per Parquet page of an append, at most (the parquet crate's default is 20,000).
 /// bronze-to-silver reads a busy day a slice of players at a time, and a slice's rows are found
-/// by the page index of `player_id`: a page whose ids span the slice is decoded whole, raw JSON
-/// and all. A file loaded in chunks holds one sorted run of players per chunk (about 78,000
-/// rows per file on the 10M-event bench day), so a page of 20,000 rows spanned a quarter of all
-/// ids, against a twentieth for a page of 4,096. On that day (dev build, 2026-12-07)
-/// bronze-to-silver took 37.8 and 39.8 s (65.6 and 67.4 s of user CPU) against 40.3 and 42.1 s
-/// (70.0 and 70.2 s), and Bronze stayed 792 MB; pages of 1,024 rows took 37.8 s but 804 MB.
+/// through the page index of `player_id`: every page whose ids overlap the slice is read. A
+/// file loaded in chunks holds one sorted run of players per chunk (about 78,000 rows per file
+/// and chunk on the 10M-event bench day), so a page of 20,000 rows spanned a quarter of all
+/// ids, against a twentieth for a page of 4,096. On that day (dev build, 2026-12-07, four runs
+/// each) bronze-to-silver took 37.8-41.9 s, mean 40.1 (user CPU mean 68.5 s), against
+/// 40.3-43.6 s, mean 42.0 (71.4 s), faster in each of the three pairs run back to back; Bronze
+/// stayed 792 MB. Pages of 1,024 rows took 37.8 s once, but Bronze grew to 804 MB.
 const APPEND_PAGE_ROWS: usize = 4096;
 
 /// What delta-rs' MERGE writes with: Snappy.
