@@ -349,7 +349,7 @@ async fn a_file_loaded_in_chunks_commits_once_with_the_same_rows() {
         games.dedup();
         games.len()
     };
-    let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+    let cores = ltv_lakehouse::lake::append_writers();
     assert!(games > 1, "{games} games");
     for runs in [&chunked_runs, &whole_runs] {
         assert!(

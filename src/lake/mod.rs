@@ -956,7 +956,7 @@ impl<'s> PendingAppend<'s> {
     pub async fn write(&mut self, rows: impl Into<Rows<'_>>) -> Result<(), LakeError> {
         let failed = |source| delta(&self.spec.name, "append", source);
         let (batches, rows) = conform(self.spec, rows)?;
-        let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+        let cores = append_writers();
         while self.writers.len() < cores {
             self.writers.push(
                 RecordBatchWriter::for_table(&self.table)
@@ -1217,6 +1217,11 @@ fn is_one_partition(batch: &RecordBatch, partition_by: &[&str]) -> bool {
                 not_distinct(column, &first).is_ok_and(|same| same.true_count() == column.len())
             })
         })
+}
+
+/// How many Parquet writers an append runs, each streaming a file of its own: one per core.
+pub fn append_writers() -> usize {
+    std::thread::available_parallelism().map_or(1, |cores| cores.get())
 }
 
 /// `batches` cut into at most `count` runs of consecutive rows, as even as rows allow (a batch

@@ -409,9 +409,8 @@ async fn an_append_files_each_row_under_its_partition_whether_a_batch_holds_one_
 async fn an_append_ends_its_pages_at_a_few_thousand_rows_so_a_slice_reads_only_its_own() {
     let folder = tempfile::tempdir().unwrap();
     let lake = lake(&folder);
-    // Enough rows for each core's writer to fill a few pages.
-    let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
-    let count = 3 * APPEND_PAGE_ROWS * cores;
+    // Enough rows for each writer to fill a few pages.
+    let count = 3 * APPEND_PAGE_ROWS * append_writers();
     let ids: Vec<String> = (0..count).map(|i| format!("e{i:06}")).collect();
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
     let txn = AppTxn {
